@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian 12 packages qsound needs, idempotently (as root).
+#   .ci/deps.sh run    what building and running needs
+#   .ci/deps.sh test   that plus what the tests, the fuzz target and the Wine test need
+set -eu
+what=${1:-run}
+
+pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libgstreamer1.0-dev
+  libgstreamer-plugins-base1.0-dev libpulse-dev gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+  gstreamer1.0-plugins-bad gstreamer1.0-pulseaudio pulseaudio pulseaudio-utils"
+if [ "$what" = test ]; then
+  pkgs="$pkgs clang libclang-rt-14-dev mingw-w64 wine wine64 python3 python3-numpy procps"
+fi
+
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "qsound: these Debian packages are missing:$missing" >&2
+  echo "qsound: run this script as root (sudo $0 $what) to install them." >&2
+  exit 1
+fi
+echo "qsound: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

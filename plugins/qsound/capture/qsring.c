@@ -1,0 +1,217 @@
+/* qsound — single-producer single-consumer audio ring for capture backends.
+ *
+ * Copyright (C) 2026 The qsound authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "qsring.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct QsRing
+{
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  unsigned char *data;
+  size_t capacity;              /* frames */
+  size_t bpf;                   /* bytes per frame */
+  uint64_t write_pos;           /* frames ever written */
+  uint64_t read_pos;            /* frames ever consumed or lost */
+  unsigned pending_flags;
+  int interrupted;
+  char error[512];
+  QsCaptureStats stats;
+};
+
+QsRing *
+qs_ring_new (size_t capacity_frames, size_t bytes_per_frame)
+{
+  QsRing *ring;
+
+  if (capacity_frames == 0 || bytes_per_frame == 0)
+    return NULL;
+  ring = calloc (1, sizeof (QsRing));
+  if (!ring)
+    return NULL;
+  ring->data = calloc (capacity_frames, bytes_per_frame);
+  if (!ring->data) {
+    free (ring);
+    return NULL;
+  }
+  ring->capacity = capacity_frames;
+  ring->bpf = bytes_per_frame;
+  pthread_mutex_init (&ring->lock, NULL);
+  pthread_cond_init (&ring->cond, NULL);
+  return ring;
+}
+
+void
+qs_ring_free (QsRing * ring)
+{
+  if (!ring)
+    return;
+  pthread_cond_destroy (&ring->cond);
+  pthread_mutex_destroy (&ring->lock);
+  free (ring->data);
+  free (ring);
+}
+
+/* copies frames into the ring at the write position, wrapping around */
+static void
+qs_ring_put (QsRing * ring, const unsigned char *src, size_t frames)
+{
+  while (frames > 0) {
+    size_t at = (size_t) (ring->write_pos % ring->capacity);
+    size_t n = ring->capacity - at;
+
+    if (n > frames)
+      n = frames;
+    if (src) {
+      memcpy (ring->data + at * ring->bpf, src, n * ring->bpf);
+      src += n * ring->bpf;
+    } else {
+      memset (ring->data + at * ring->bpf, 0, n * ring->bpf);
+    }
+    ring->write_pos += n;
+    frames -= n;
+  }
+}
+
+void
+qs_ring_write (QsRing * ring, const void *data, size_t frames, unsigned flags)
+{
+  const unsigned char *src = data;
+
+  if (frames == 0)
+    return;
+  pthread_mutex_lock (&ring->lock);
+  /* only the newest capacity frames can be kept */
+  if (frames > ring->capacity) {
+    size_t skip = frames - ring->capacity;
+
+    ring->write_pos += skip;
+    if (src)
+      src += skip * ring->bpf;
+    frames = ring->capacity;
+  }
+  qs_ring_put (ring, src, frames);
+  if (src)
+    ring->stats.frames_captured += frames;
+  else
+    ring->stats.frames_silence += frames;
+  if (flags & QS_CAPTURE_DISCONT)
+    ring->pending_flags |= QS_CAPTURE_DISCONT;
+  if (ring->write_pos - ring->read_pos > ring->capacity) {
+    uint64_t lost = ring->write_pos - ring->capacity - ring->read_pos;
+
+    ring->stats.frames_lost += lost;
+    ring->read_pos += lost;
+    ring->pending_flags |= QS_CAPTURE_DISCONT;
+  }
+  pthread_cond_signal (&ring->cond);
+  pthread_mutex_unlock (&ring->lock);
+}
+
+void
+qs_ring_count_switch (QsRing * ring)
+{
+  pthread_mutex_lock (&ring->lock);
+  ring->stats.device_switches++;
+  pthread_mutex_unlock (&ring->lock);
+}
+
+void
+qs_ring_set_error (QsRing * ring, const char *message)
+{
+  pthread_mutex_lock (&ring->lock);
+  snprintf (ring->error, sizeof (ring->error), "%s", message ? message : "capture failed");
+  pthread_cond_broadcast (&ring->cond);
+  pthread_mutex_unlock (&ring->lock);
+}
+
+static void
+qs_ring_deadline (struct timespec *ts, unsigned timeout_ms)
+{
+  clock_gettime (CLOCK_REALTIME, ts);
+  ts->tv_sec += timeout_ms / 1000;
+  ts->tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+  if (ts->tv_nsec >= 1000000000L) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000L;
+  }
+}
+
+int
+qs_ring_read (QsRing * ring, void *dst, size_t max_frames, unsigned timeout_ms,
+    unsigned *flags)
+{
+  struct timespec deadline;
+  unsigned char *out = dst;
+  size_t avail, done = 0;
+
+  if (flags)
+    *flags = 0;
+  qs_ring_deadline (&deadline, timeout_ms);
+  pthread_mutex_lock (&ring->lock);
+  while (ring->write_pos == ring->read_pos && !ring->interrupted
+      && ring->error[0] == '\0') {
+    if (pthread_cond_timedwait (&ring->cond, &ring->lock, &deadline) == ETIMEDOUT)
+      break;
+  }
+  if (ring->interrupted) {
+    pthread_mutex_unlock (&ring->lock);
+    return QS_CAPTURE_INTERRUPTED;
+  }
+  if (ring->error[0] != '\0' && ring->write_pos == ring->read_pos) {
+    pthread_mutex_unlock (&ring->lock);
+    return QS_CAPTURE_ERROR;
+  }
+  avail = (size_t) (ring->write_pos - ring->read_pos);
+  if (avail > max_frames)
+    avail = max_frames;
+  while (done < avail) {
+    size_t at = (size_t) (ring->read_pos % ring->capacity);
+    size_t n = ring->capacity - at;
+
+    if (n > avail - done)
+      n = avail - done;
+    memcpy (out + done * ring->bpf, ring->data + at * ring->bpf, n * ring->bpf);
+    ring->read_pos += n;
+    done += n;
+  }
+  if (done > 0 && flags) {
+    *flags = ring->pending_flags;
+    if (ring->pending_flags & QS_CAPTURE_DISCONT)
+      ring->stats.discontinuities++;
+    ring->pending_flags = 0;
+  }
+  pthread_mutex_unlock (&ring->lock);
+  return (int) done;
+}
+
+void
+qs_ring_interrupt (QsRing * ring, int on)
+{
+  pthread_mutex_lock (&ring->lock);
+  ring->interrupted = on;
+  pthread_cond_broadcast (&ring->cond);
+  pthread_mutex_unlock (&ring->lock);
+}
+
+void
+qs_ring_get_stats (QsRing * ring, QsCaptureStats * stats)
+{
+  pthread_mutex_lock (&ring->lock);
+  *stats = ring->stats;
+  pthread_mutex_unlock (&ring->lock);
+}
+
+const char *
+qs_ring_get_error (QsRing * ring)
+{
+  return ring->error;
+}

@@ -1,0 +1,2 @@
+/* SCAFFOLD: replaced by the real protocol before landing. */
+#include "qsoundproto.h"
