@@ -45,7 +45,7 @@ qs_capture_open (QsBackendKind kind, const char *device,
 
   switch (kind) {
     case QS_BACKEND_PULSE:
-#if defined(HAVE_PULSE) && HAVE_PULSE
+#ifdef HAVE_PULSE
       return qs_capture_pulse_open (device, out_format, err, errlen);
 #else
       snprintf (err, errlen, "this build of qsound has no PulseAudio backend; "
