@@ -19,6 +19,7 @@ sinks ``play`` and ``out`` at 48 kHz (tests/pulse-env.sh starts one).
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,17 @@ RATE = 48000
 
 
 # ----------------------------------------------------------------- signal --
+
+def bandlimit(x, lo_hz=200.0, hi_hz=7000.0):
+    """Noise kept to 200 Hz..7 kHz, which mp3 and Opus at their usual
+    bitrates carry whole: a burst that arrives intact keeps its energy."""
+    f = np.fft.rfft(x)
+    freqs = np.fft.rfftfreq(len(x), 1.0 / RATE)
+    f[(freqs < lo_hz) | (freqs > hi_hz)] = 0
+    y = np.fft.irfft(f, len(x))
+    rms = np.sqrt((y ** 2).mean())
+    return y * (np.sqrt((x ** 2).mean()) / rms) if rms > 0 else y
+
 
 def make_signal(path, seed=1, bursts=30, burst_ms=50, gap_ms=(200, 550),
                 lead_ms=300, tail_ms=300, amplitude=0.35):
@@ -49,7 +61,8 @@ def make_signal(path, seed=1, bursts=30, burst_ms=50, gap_ms=(200, 550),
     ramp = np.minimum(1.0, np.minimum(np.arange(blen), np.arange(blen)[::-1])
                       / (RATE * 0.002))  # 2 ms fades: no clicks
     for i in range(bursts):
-        noise = np.clip(rng.normal(0.0, amplitude, blen), -0.95, 0.95)
+        noise = bandlimit(rng.normal(0.0, amplitude, blen))
+        noise = np.clip(noise, -0.95, 0.95)
         sig[pos:pos + blen] = noise * ramp
         pos += blen + int(gaps[i])
     pcm = (sig * 32767).astype('<i2')
@@ -135,13 +148,13 @@ def recorder_argv(path):
            'provide-clock=false '
            '! audio/x-raw,format=S16LE,rate=48000,channels=1 '
            '! queue max-size-time=2000000000 ! m.sink_{i}')
-    desc = ' '.join([
-        'audiointerleave name=m latency=200000000',
-        '! audioconvert ! audio/x-raw,format=S16LE,channels=2',
-        '! wavenc ! filesink location=' + path,
-        src.format(dev='play.monitor', i=0),
-        src.format(dev='out.monitor', i=1)])
-    return [gst_launch(), '-e', '-q'] + desc.split()
+    head = ('audiointerleave name=m latency=200000000 ! audioconvert '
+            '! audio/x-raw,format=S16LE,channels=2 ! wavenc ! filesink')
+    tail = ' '.join([src.format(dev='play.monitor', i=0),
+                     src.format(dev='out.monitor', i=1)])
+    # the path as one argument: gst-launch-1.0 quotes it
+    return ([gst_launch(), '-e', '-q'] + head.split() + ['location=' + path]
+            + tail.split())
 
 
 def play_argv(path, sink='play'):
@@ -165,6 +178,7 @@ class Result:
         self.peak = 0.0
         self.note = ''
         self.ratios = []      # energy received / sent, per burst
+        self.intact = 0       # bursts without a lost 10 ms slice
 
     @property
     def share(self):
@@ -177,9 +191,9 @@ class Result:
         if self.latency_min_ms is not None:
             spread = ' (bursts %.1f..%.1f ms)' % (self.latency_min_ms,
                                                   self.latency_max_ms)
-        return ('latency %s%s, delivered %d/%d bursts (%.0f %%)%s'
+        return ('latency %s%s, delivered %d/%d bursts (%.0f %%), %d intact%s'
                 % (lat, spread, self.delivered, self.sent, 100 * self.share,
-                   ('; ' + self.note) if self.note else ''))
+                   self.intact, ('; ' + self.note) if self.note else ''))
 
 
 def read_wav(path):
@@ -237,7 +251,11 @@ def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
             min_ratio=0.5):
     """Cross-correlate the two channels of ``wav_path``; return a Result."""
     r = Result()
-    data = read_wav(wav_path)
+    try:
+        data = read_wav(wav_path)
+    except (OSError, EOFError, wave.Error) as e:
+        r.note = 'no recording (%s)' % e
+        return r
     if data.shape[0] < RATE // 2 or data.shape[1] < 2:
         r.note = 'recording too short'
         return r
@@ -276,6 +294,13 @@ def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
         ratio = e_got / e_sent
         corr = cc[k] / np.sqrt(e_sent * e_got) if e_got > 0 else 0.0
         r.ratios.append(round(ratio, 2))
+        # intact: no 10 ms slice of the burst lost (each >= 1/4 of sent)
+        n10 = len(seg) // (RATE // 100)
+        if n10 and e_got > 0:
+            a = (seg[:n10 * (RATE // 100)] ** 2).reshape(n10, -1).sum(axis=1)
+            b = (got[:n10 * (RATE // 100)] ** 2).reshape(n10, -1).sum(axis=1)
+            if np.all(b >= 0.25 * a):
+                r.intact += 1
         if ratio >= min_ratio and corr >= 0.3:
             r.delivered += 1
             lags.append(lag - local + k)
@@ -324,7 +349,14 @@ class Rig:
                 ready_timeout=20.0, tail_s=1.2):
         self.count += 1
         rec_path = self.path('%s.wav' % name)
-        rec = spawn(recorder_argv(rec_path), self.path(name + '-rec.log'))
+        # audiointerleave sometimes fails to negotiate when both inputs
+        # start at once ("not negotiated"): start it again when it died
+        for attempt in range(4):
+            rec = spawn(recorder_argv(rec_path),
+                        self.path('%s-rec%d.log' % (name, attempt)))
+            time.sleep(1.0)
+            if rec.poll() is None:
+                break
         procs = []
         res = None
         try:
@@ -422,3 +454,62 @@ def gst_chain(parts):
             time.sleep(0.5)
         return procs
     return start
+
+
+# qsound-launch pairs.
+
+def port_from_log(p, timeout=20):
+    """The port a qsound-launch server announced ("listening on HOST:PORT")."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = re.search(r'listening on [^ ]+:(\d+)', read_log(p))
+        if m and m.group(1) != '0':
+            return int(m.group(1))
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    return None
+
+
+def qsound_pair(launch, server_mode, codec, env=None, client_first_s=0.0,
+                port=None, extra=()):
+    """Chain starter for Rig.measure: the qsound-launch pair of
+    ``server_mode`` (1 pairs with 2, 3 with 4) carrying ``codec``, the
+    transmitter capturing ``play``, the receiver playing into ``out``.
+    The server picks its port (-p 0) unless ``port`` is given; with
+    ``client_first_s`` the client starts that long before the server."""
+    client_mode = {1: 2, 3: 4}[server_mode]
+
+    def args(mode):
+        if mode in (1, 4):
+            return ['-m', str(mode), '-c', codec, '-d', 'play'] + list(extra)
+        return ['-m', str(mode), '-o', 'out']
+
+    def start(rig):
+        procs = []
+        if client_first_s:
+            client = rig.spawn([launch, '-p', str(port)] + args(client_mode),
+                               'm%d' % client_mode, env=env)
+            procs.append(client)
+            time.sleep(client_first_s)
+            server = rig.spawn([launch, '-p', str(port)] + args(server_mode),
+                               'm%d' % server_mode, env=env)
+            procs.insert(0, server)
+            return procs
+        server = rig.spawn([launch, '-p', str(port or 0)] + args(server_mode),
+                           'm%d' % server_mode, env=env)
+        procs.append(server)
+        got = port or port_from_log(server)
+        if got is None:
+            return procs
+        procs.append(rig.spawn([launch, '-p', str(got)] + args(client_mode),
+                               'm%d' % client_mode, env=env))
+        return procs
+    return start
+
+
+def both_connected(procs):
+    """Rig.measure ready condition: both qsound-launch ends say connected."""
+    return len(procs) == 2 and all(
+        'connected to' in read_log(p) or 'serving' in read_log(p)
+        for p in procs)
