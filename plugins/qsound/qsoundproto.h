@@ -108,7 +108,8 @@ typedef struct {
    * QS_MSG_ERROR: the message text (NUL-terminated copy)
    * QS_MSG_AUTH: payload is the 32-byte MAC
    * QS_MSG_BUFFER: payload is the media data
-   * QS_MSG_HEARTBEAT: payload is empty or 8 bytes of sender time (ns)
+   * QS_MSG_HEARTBEAT: payload is empty or 8 bytes of sender time (ns),
+   *   also decoded into pts (QS_PROTO_TIME_NONE when empty)
    * Valid until the next call to qs_proto_parser_feed() or _next(). */
   const guint8 *payload;
   gsize payload_len;
