@@ -314,6 +314,20 @@ gst_framed_tcp_sink_peer_full (GstFramedTcpSink * sink, QsPeer * peer)
       || peer->queued_time > sink->max_queue_time;
 }
 
+/* Under lock: would this frame overfill a receiver's queue?  (An empty queue
+ * always takes one frame, however large.) */
+static gboolean
+gst_framed_tcp_sink_peer_no_room (GstFramedTcpSink * sink, QsPeer * peer,
+    QsFrame * frame)
+{
+  GstClockTime dur = GST_CLOCK_TIME_IS_VALID (frame->duration) ?
+      frame->duration : 0;
+
+  return peer->queue.length > 0 &&
+      (peer->queued_bytes + frame->size > sink->max_queue_bytes
+      || peer->queued_time + dur > sink->max_queue_time);
+}
+
 static void
 gst_framed_tcp_sink_peer_free (QsPeer * peer)
 {
@@ -999,7 +1013,8 @@ gst_framed_tcp_sink_render (GstBaseSink * bsink, GstBuffer * buf)
       for (l = sink->peers; l; l = l->next) {
         QsPeer *peer = l->data;
 
-        if (peer->active && gst_framed_tcp_sink_peer_full (sink, peer))
+        if (peer->active && gst_framed_tcp_sink_peer_no_room (sink, peer,
+                frame))
           full = TRUE;
       }
       if (!full || !sink->running)
@@ -1022,7 +1037,7 @@ gst_framed_tcp_sink_render (GstBaseSink * bsink, GstBuffer * buf)
 
   gst_framed_tcp_sink_broadcast (sink, frame);
   /* live: a receiver that cannot keep up loses its oldest audio */
-  for (l = sink->peers; l; l = l->next) {
+  for (l = sink->peers; l && sink->upstream_live; l = l->next) {
     QsPeer *peer = l->data;
 
     while (peer->active && gst_framed_tcp_sink_peer_full (sink, peer))

@@ -371,10 +371,12 @@ qs_conn_read_message (GSocket * socket, QsProtoParser * parser,
     switch (qs_proto_parser_next (parser, msg)) {
       case QS_PARSE_MESSAGE:
         return TRUE;
-      case QS_PARSE_ERROR:
-        g_set_error_literal (error, QS_CONN_ERROR,
-            qs_proto_parser_get_error (parser, &why), why);
+      case QS_PARSE_ERROR:{
+        QsProtoError code = qs_proto_parser_get_error (parser, &why);
+
+        g_set_error_literal (error, QS_CONN_ERROR, code, why);
         return FALSE;
+      }
       case QS_PARSE_NEED_MORE:
         break;
     }
