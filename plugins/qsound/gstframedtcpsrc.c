@@ -463,12 +463,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
           goto bad_peer;
         break;
       case QS_MSG_BUFFER:
-        if (!src->caps) {
-          g_set_error_literal (&error, QS_CONN_ERROR, QS_CONN_ERROR_UNEXPECTED,
-              "The sender sent media before describing it (no caps); it "
-              "does not follow the qsound protocol.");
-          goto bad_peer;
-        }
+        /* a stream without caps (e.g. from fakesrc or filesrc) flows as is */
         *outbuf = gst_framed_tcp_src_make_buffer (src, &msg);
         GST_OBJECT_LOCK (src);
         src->bytes += msg.payload_len;
