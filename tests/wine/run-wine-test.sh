@@ -94,7 +94,9 @@ until pactl list short sink-inputs | grep -q .; do
 done
 
 # 4. the test program
-timeout 180 "$wine" "$exe" --seconds 3 --freq $freq --amplitude $amplitude
+# (module-null-sink's monitors are described "Monitor of Null Output")
+timeout 180 "$wine" "$exe" --seconds 3 --freq $freq --amplitude $amplitude \
+  --by-name "Monitor of Null Output"
 rc=$?
 case $rc in
   0) echo "wine-wasapi: PASS" ;;
