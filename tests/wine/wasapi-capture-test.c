@@ -214,7 +214,7 @@ main (int argc, char **argv)
   const char *by_name = NULL;
   QsCaptureFormat fmt;
   QsCaptureStats st;
-  char err[512] = "";
+  char err[512] = "", device_now[256];
   QsCapture *cap;
   unsigned char *all, *buf;
   size_t bpf, cap_frames, have = 0;
@@ -285,6 +285,7 @@ main (int argc, char **argv)
     }
   }
   qs_capture_get_stats (cap, &st);
+  snprintf (device_now, sizeof (device_now), "%s", qs_capture_get_device (cap));
   t_close = now_seconds ();
   qs_capture_close (cap);
   t_close = now_seconds () - t_close;
@@ -326,13 +327,15 @@ main (int argc, char **argv)
       est_freq = (crossings - 1) * (double) fmt.rate / (last_cross - first_cross);
 
     printf ("capture: %llu of %.0f frames in %.1f s (%.1f %%): captured %llu, "
-        "silence %llu, lost %llu, discontinuities %llu (%u reads); channel 0: rms %.4f "
+        "silence %llu, lost %llu, discontinuities %llu (%u reads), switches %llu; "
+        "now '%s'; channel 0: rms %.4f "
         "(played %.4f), peak %.4f, %.1f Hz; close took %.0f ms\n",
         (unsigned long long) got, expected, seconds, share * 100.0,
         (unsigned long long) st.frames_captured,
         (unsigned long long) st.frames_silence,
         (unsigned long long) st.frames_lost,
-        (unsigned long long) st.discontinuities, discont_reads, rms, want_rms, peak, est_freq,
+        (unsigned long long) st.discontinuities, discont_reads,
+        (unsigned long long) st.device_switches, device_now, rms, want_rms, peak, est_freq,
         t_close * 1000.0);
 
     if (share < 0.95) {
