@@ -62,7 +62,9 @@ unset DISPLAY WAYLAND_DISPLAY
 tone_pid=""
 old_source=$(pactl get-default-source 2>/dev/null || true)
 old_sink=$(pactl get-default-sink 2>/dev/null || true)
+watch_pid=""
 cleanup () {
+  [ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null
   [ -n "$tone_pid" ] && kill "$tone_pid" 2>/dev/null && wait "$tone_pid" 2>/dev/null
   # stops this prefix's wineserver (and only it)
   "$wineserver" -k 2>/dev/null
@@ -93,13 +95,31 @@ until pactl list short sink-inputs | grep -q .; do
   sleep 0.1
 done
 
-# 4. the test program
+# 4. the test program; meanwhile watch for its silent render stream (the one
+#    that keeps loopback packets flowing) playing, uncorked, into Pulse
+rm -f "$work/render-seen"
+(
+  while :; do
+    pactl list sink-inputs 2>/dev/null | awk '
+      /^Sink Input #/ { corked = "" }
+      /Corked: no/ { corked = "no" }
+      /application.name = "wasapi-capture-test.exe"/ { if (corked == "no") seen = 1 }
+      END { exit !seen }' && touch "$work/render-seen"
+    sleep 0.2
+  done
+) &
+watch_pid=$!
 # (module-null-sink's monitors are described "Monitor of Null Output")
 timeout 180 "$wine" "$exe" --seconds 3 --freq $freq --amplitude $amplitude \
   --by-name "Monitor of Null Output"
 rc=$?
+kill "$watch_pid" 2>/dev/null
+wait "$watch_pid" 2>/dev/null
+if [ $rc = 0 ] && [ ! -f "$work/render-seen" ]; then
+  fail "the backend's silent render stream never played into PulseAudio"
+fi
 case $rc in
-  0) echo "wine-wasapi: PASS" ;;
+  0) echo "wine-wasapi: PASS (the silent render stream played)" ;;
   124) fail "wasapi-capture-test.exe did not finish within 180 s" ;;
   *) fail "wasapi-capture-test.exe exited with status $rc" ;;
 esac

@@ -24,7 +24,9 @@
  *    (AUTOCONVERTPCM) when the new one mixes in another format.
  *
  * qs_capture_wasapi_open_ex() with QS_WASAPI_FLOW_CAPTURE runs the same path
- * on a capture endpoint (no loopback, no silent render stream).
+ * on a capture endpoint, with the silent render stream on the default render
+ * endpoint: everything but the loopback flag runs under Wine (which refuses
+ * loopback).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -512,6 +514,37 @@ qs_wasapi_init_client (IMMDevice * device, DWORD flags,
   return hr;
 }
 
+/* Opens the render stream that plays silence (not started), prefilled. */
+static HRESULT
+qs_wasapi_open_silence (QsWasapi * w, IMMDevice * device,
+    const WAVEFORMATEX * wfx, DWORD flags, const char **call)
+{
+  BYTE *data;
+  HRESULT hr;
+
+  hr = qs_wasapi_init_client (device, flags, wfx, w->render_event,
+      &w->render_audio, call);
+  if (SUCCEEDED (hr)) {
+    *call = "IAudioClient::GetBufferSize";
+    hr = IAudioClient_GetBufferSize (w->render_audio, &w->render_frames);
+  }
+  if (SUCCEEDED (hr)) {
+    *call = "IAudioClient::GetService(IAudioRenderClient)";
+    hr = IAudioClient_GetService (w->render_audio,
+        &qs_iid_audio_render_client, (void **) &w->render);
+  }
+  if (SUCCEEDED (hr)) {
+    *call = "IAudioRenderClient::GetBuffer";
+    hr = IAudioRenderClient_GetBuffer (w->render, w->render_frames, &data);
+  }
+  if (SUCCEEDED (hr)) {
+    *call = "IAudioRenderClient::ReleaseBuffer";
+    hr = IAudioRenderClient_ReleaseBuffer (w->render, w->render_frames,
+        AUDCLNT_BUFFERFLAGS_SILENT);
+  }
+  return hr;
+}
+
 static void
 qs_wasapi_close_stream (QsWasapi * w)
 {
@@ -558,7 +591,6 @@ qs_wasapi_open_stream (QsWasapi * w, const QsCaptureFormat * keep,
   IAudioClient *probe = NULL;
   const char *call = "IMMDevice::Activate";
   HRESULT hr;
-  BYTE *data;
 
   if (!qs_wasapi_find_device (w, err, errlen))
     return 0;
@@ -617,29 +649,37 @@ qs_wasapi_open_stream (QsWasapi * w, const QsCaptureFormat * keep,
 
   if (w->loopback) {
     /* the silent render stream that keeps loopback packets flowing */
-    hr = qs_wasapi_init_client (w->device, use == mix ? 0 : convert, use,
-        w->render_event, &w->render_audio, &call);
+    hr = qs_wasapi_open_silence (w, w->device, use, use == mix ? 0 : convert,
+        &call);
+  } else {
+    /* the test flow: the same silent render stream, on the default render
+     * endpoint, so that everything but the loopback flag runs under Wine */
+    IMMDevice *render_device = NULL;
+    WAVEFORMATEX *render_mix = NULL;
+    IAudioClient *render_probe = NULL;
+
+    hr = IMMDeviceEnumerator_GetDefaultAudioEndpoint (w->enumerator, eRender,
+        eConsole, &render_device);
     if (SUCCEEDED (hr)) {
-      call = "IAudioClient::GetBufferSize";
-      hr = IAudioClient_GetBufferSize (w->render_audio, &w->render_frames);
+      call = "IMMDevice::Activate (render)";
+      hr = IMMDevice_Activate (render_device, &qs_iid_audio_client, CLSCTX_ALL,
+          NULL, (void **) &render_probe);
+      if (SUCCEEDED (hr)) {
+        call = "IAudioClient::GetMixFormat (render)";
+        hr = IAudioClient_GetMixFormat (render_probe, &render_mix);
+        IAudioClient_Release (render_probe);
+      }
+      if (SUCCEEDED (hr))
+        hr = qs_wasapi_open_silence (w, render_device, render_mix, 0, &call);
+      if (render_mix)
+        CoTaskMemFree (render_mix);
+      IMMDevice_Release (render_device);
+    } else {
+      hr = S_OK;                /* no render endpoint: nothing to keep alive */
     }
-    if (SUCCEEDED (hr)) {
-      call = "IAudioClient::GetService(IAudioRenderClient)";
-      hr = IAudioClient_GetService (w->render_audio,
-          &qs_iid_audio_render_client, (void **) &w->render);
-    }
-    if (SUCCEEDED (hr)) {
-      call = "IAudioRenderClient::GetBuffer";
-      hr = IAudioRenderClient_GetBuffer (w->render, w->render_frames, &data);
-    }
-    if (SUCCEEDED (hr)) {
-      call = "IAudioRenderClient::ReleaseBuffer";
-      hr = IAudioRenderClient_ReleaseBuffer (w->render, w->render_frames,
-          AUDCLNT_BUFFERFLAGS_SILENT);
-    }
-    if (FAILED (hr))
-      goto failed;
   }
+  if (FAILED (hr))
+    goto failed;
 
   CoTaskMemFree (mix);
   w->format = fmt;
@@ -898,7 +938,7 @@ qs_wasapi_thread (void *data)
   waits[1] = w->reopen_event;
   waits[2] = w->capture_event;
   waits[3] = w->render_event;
-  nwaits = w->loopback ? 4 : 3;
+  nwaits = 4;
   for (;;) {
     /* the timeout also drains a loopback stream whose event never fires */
     DWORD r = WaitForMultipleObjects (nwaits, waits, FALSE, 100);
