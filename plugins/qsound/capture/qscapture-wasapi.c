@@ -648,9 +648,9 @@ qs_wasapi_open_stream (QsWasapi * w, const QsCaptureFormat * keep,
     goto failed;
 
   if (w->loopback) {
-    /* the silent render stream that keeps loopback packets flowing */
-    hr = qs_wasapi_open_silence (w, w->device, use, use == mix ? 0 : convert,
-        &call);
+    /* the silent render stream that keeps loopback packets flowing (in the
+     * engine's own format: it need not match the capture stream's) */
+    hr = qs_wasapi_open_silence (w, w->device, mix, 0, &call);
   } else {
     /* the test flow: the same silent render stream, on the default render
      * endpoint, so that everything but the loopback flag runs under Wine */
