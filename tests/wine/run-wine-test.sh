@@ -79,7 +79,17 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
   [ -f "$WINEPREFIX/system.reg" ] || { cat "$work/wineboot.log"; fail "wineboot could not create the prefix"; }
 fi
 
-# 3. Wine's default capture endpoint is Pulse's default source: the monitor
+# 3. no audio driver at all (an empty driver list): clear errors, no crash;
+#    then PulseAudio only (no fallback to ALSA or OSS)
+"$wine" reg add 'HKCU\Software\Wine\Drivers' /v Audio /d "" /f >/dev/null 2>&1 \
+  || fail "could not clear Wine's audio driver list"
+timeout 120 "$wine" "$exe" --expect-no-device
+rc=$?
+[ $rc = 0 ] || fail "wasapi-capture-test.exe --expect-no-device exited with status $rc"
+"$wine" reg add 'HKCU\Software\Wine\Drivers' /v Audio /d pulse /f >/dev/null 2>&1 \
+  || fail "could not make Wine use PulseAudio"
+
+# 4. Wine's default capture endpoint is Pulse's default source: the monitor
 #    of `play`, where the tone goes
 pactl set-default-sink play || fail "pactl set-default-sink play failed"
 pactl set-default-source play.monitor || fail "pactl set-default-source play.monitor failed"
@@ -95,7 +105,7 @@ until pactl list short sink-inputs | grep -q .; do
   sleep 0.1
 done
 
-# 4. the test program; meanwhile watch for its silent render stream (the one
+# 5. the test program; meanwhile watch for its silent render stream (the one
 #    that keeps loopback packets flowing) playing, uncorked, into Pulse
 rm -f "$work/render-seen"
 (

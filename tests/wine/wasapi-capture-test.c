@@ -14,6 +14,9 @@
  *
  * Usage: wasapi-capture-test.exe [--seconds S] [--freq HZ] [--amplitude A]
  *        [--by-name NAME]   (also open the recording device NAME, asked in lower case)
+ *        wasapi-capture-test.exe --expect-no-device   (Wine with no audio driver)
+ * 4. With --expect-no-device (Wine without an audio driver): clear errors.
+ *
  * Prints one line per step and a final PASS/FAIL line; exits non-zero on failure.
  */
 #include <windows.h>
@@ -207,6 +210,44 @@ check_named_device (const char *name)
   return got > 0;
 }
 
+/* With no audio device at all: clear errors for loopback and capture. */
+static int
+check_no_device (void)
+{
+  static const struct
+  {
+    int flow;
+    const char *expect;
+  } cases[] = {
+    {QS_WASAPI_FLOW_LOOPBACK, "there is no audio output to capture"},
+    {QS_WASAPI_FLOW_CAPTURE, "there is no recording device to capture"},
+  };
+  int ok = 1;
+
+  for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
+    QsCaptureFormat fmt;
+    char err[512] = "";
+    QsCapture *cap;
+
+    cap = qs_capture_wasapi_open_ex (NULL, cases[i].flow, &fmt, err,
+        sizeof (err));
+    if (cap) {
+      printf ("no device: FAIL: the default %s opened\n",
+          cases[i].flow == QS_WASAPI_FLOW_CAPTURE ? "recording device" :
+          "output");
+      qs_capture_close (cap);
+      ok = 0;
+    } else if (!clear_error (err) || strstr (err, cases[i].expect) == NULL
+        || strstr (err, "0x") == NULL) {
+      printf ("no device: FAIL: unclear error '%s'\n", err);
+      ok = 0;
+    } else {
+      printf ("no device: %s\n", err);
+    }
+  }
+  return ok;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -233,6 +274,12 @@ main (int argc, char **argv)
       by_name = argv[i + 1];
   }
   setvbuf (stdout, NULL, _IONBF, 0);
+
+  if (argc > 1 && strcmp (argv[1], "--expect-no-device") == 0) {
+    ok = check_no_device ();
+    printf ("wasapi-capture-test: %s\n", ok ? "PASS" : "FAIL");
+    return ok ? 0 : 1;
+  }
 
   ok &= check_loopback ();
   ok &= check_unknown_device (QS_WASAPI_FLOW_LOOPBACK);
