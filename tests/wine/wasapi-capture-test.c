@@ -10,7 +10,9 @@
  * 3. The same capture path on the default capture endpoint (the runner makes
  *    it the monitor of the sink a known tone plays into): at least 95 % of
  *    the frames of the capture time arrive (captured + silence), and the
- *    level and frequency of the tone are right.
+ *    level and frequency of the tone are right, across a reopen of the
+ *    stream halfway (what a lost device or a default change triggers): the
+ *    reopen is marked DISCONT and its time filled with silence.
  *
  * Usage: wasapi-capture-test.exe [--seconds S] [--freq HZ] [--amplitude A]
  *        [--by-name NAME]   (also open the recording device NAME, asked in lower case)
@@ -86,6 +88,14 @@ sample_at (const QsCaptureFormat * fmt, const unsigned char *frames, size_t i)
     }
   }
   return 0.0;
+}
+
+static int
+compare_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y;
 }
 
 /* A clear error: one sentence, non-empty, with the HRESULT or a fix. */
@@ -261,6 +271,7 @@ main (int argc, char **argv)
   size_t bpf, cap_frames, have = 0;
   double t_open, t_first = 0.0, t_close;
   unsigned discont_reads = 0;
+  int reopened = 0;
   int ok = 1, i;
 
   for (i = 1; i + 1 < argc; i += 2) {
@@ -323,6 +334,11 @@ main (int argc, char **argv)
         have += (size_t) n;
       }
     }
+    if (!reopened && t_first != 0.0 && now_seconds () - t_first >= seconds / 2) {
+      /* halfway: the reopen path a lost device takes, while the tone plays */
+      qs_capture_wasapi_reopen (cap);
+      reopened = 1;
+    }
     if (t_first != 0.0 && now_seconds () - t_first >= seconds)
       break;
     if (t_first == 0.0 && now_seconds () - t_open > 10.0) {
@@ -345,8 +361,11 @@ main (int argc, char **argv)
     size_t from = fmt.rate / 2, n = have > from ? have - from : 0, k;
     double sum2 = 0.0, peak = 0.0, est_freq = 0.0, rms = 0.0;
     double want_rms = amplitude / sqrt (2.0);
-    unsigned long crossings = 0;
-    double first_cross = -1.0, last_cross = -1.0;
+    /* intervals between upward zero crossings: their median gives the
+     * frequency, unaffected by the silence filled in at the reopen */
+    double *intervals = malloc ((n + 1) * sizeof (double));
+    size_t crossings = 0;
+    double last_cross = -1.0;
 
     for (k = 0; k < n; k++) {
       double v = sample_at (&fmt, all, from + k);
@@ -361,17 +380,19 @@ main (int argc, char **argv)
           /* interpolated time of the upward zero crossing */
           double at = (k - 1) + prev / (prev - v);
 
-          if (first_cross < 0.0)
-            first_cross = at;
+          if (last_cross >= 0.0)
+            intervals[crossings++] = at - last_cross;
           last_cross = at;
-          crossings++;
         }
       }
     }
     if (n > 0)
       rms = sqrt (sum2 / n);
-    if (crossings > 1)
-      est_freq = (crossings - 1) * (double) fmt.rate / (last_cross - first_cross);
+    if (crossings > 0) {
+      qsort (intervals, crossings, sizeof (double), compare_double);
+      est_freq = fmt.rate / intervals[crossings / 2];
+    }
+    free (intervals);
 
     printf ("capture: %llu of %.0f frames in %.1f s (%.1f %%): captured %llu, "
         "silence %llu, lost %llu, discontinuities %llu (%u reads), switches %llu; "
@@ -402,6 +423,20 @@ main (int argc, char **argv)
     if (fabs (est_freq - freq) > 0.02 * freq) {
       printf ("capture: FAIL: frequency %.1f Hz is not within 2 %% of %.1f Hz\n",
           est_freq, freq);
+      ok = 0;
+    }
+    if (reopened && (discont_reads == 0 || st.discontinuities == 0)) {
+      printf ("capture: FAIL: no read was flagged DISCONT after the reopen\n");
+      ok = 0;
+    }
+    /* a closed stream loses what was in flight (about 100 ms under Wine):
+     * that gap must come back as silence, not vanish */
+    if (reopened && st.frames_silence == 0) {
+      printf ("capture: FAIL: the reopen's gap was not filled with silence\n");
+      ok = 0;
+    }
+    if (strcmp (device_now, "") == 0) {
+      printf ("capture: FAIL: no device name after the reopen\n");
       ok = 0;
     }
     if (t_close > 5.0) {

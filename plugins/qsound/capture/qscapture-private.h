@@ -53,6 +53,9 @@ QsCapture *qs_capture_wasapi_open (const char *device, QsCaptureFormat *out_form
 #define QS_WASAPI_FLOW_CAPTURE  1
 QsCapture *qs_capture_wasapi_open_ex (const char *device, int flow,
     QsCaptureFormat *out_format, char *err, size_t errlen);
+/* Makes the capture thread reopen its stream as if the device had been
+ * invalidated (for the Wine test, where no device ever goes away). */
+void qs_capture_wasapi_reopen (QsCapture *cap);
 
 #ifdef __cplusplus
 }

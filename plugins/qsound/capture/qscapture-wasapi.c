@@ -19,8 +19,9 @@
  *    device position are filled with silence, DATA_DISCONTINUITY marks DISCONT.
  *  - When following the default output, IMMNotificationClient's
  *    OnDefaultDeviceChanged (eRender, eConsole) and AUDCLNT_E_DEVICE_INVALIDATED
- *    reopen the stream on the new device; the time the switch took is filled
- *    with silence and marked DISCONT.  The format of the first device is kept
+ *    reopen the stream on the new device; the time between the old stream's
+ *    last packet and the new one's first (u64QPCPosition) is filled with
+ *    silence and marked DISCONT.  The format of the first device is kept
  *    (AUTOCONVERTPCM) when the new one mixes in another format.
  *
  * qs_capture_wasapi_open_ex() with QS_WASAPI_FLOW_CAPTURE runs the same path
@@ -187,6 +188,7 @@ typedef struct
   HANDLE reopen_event;          /* default endpoint changed */
   HANDLE capture_event;         /* capture stream has data */
   HANDLE render_event;          /* silent render stream wants data */
+  volatile LONG force_reopen;   /* qs_capture_wasapi_reopen() was called */
 
   /* written by the thread before ready_event */
   int open_ok;
@@ -207,6 +209,9 @@ typedef struct
   size_t bpf;
   UINT64 expected_pos;
   int have_pos;
+  UINT64 last_end_qpc;          /* 100 ns units: when the last packet ended */
+  int have_qpc;
+  int fill_switch;              /* fill the switch's gap before the next packet */
   unsigned pending_flags;
 } QsWasapi;
 
@@ -725,6 +730,31 @@ qs_wasapi_feed_silence (QsWasapi * w)
       AUDCLNT_BUFFERFLAGS_SILENT);
 }
 
+/* QueryPerformanceCounter in 100 ns units, the clock of u64QPCPosition. */
+static UINT64
+qs_wasapi_now_100ns (void)
+{
+  LARGE_INTEGER now, freq;
+
+  QueryPerformanceCounter (&now);
+  QueryPerformanceFrequency (&freq);
+  return (UINT64) ((double) now.QuadPart * 1e7 / (double) freq.QuadPart);
+}
+
+/* Writes silence for a span of time (100 ns units), at most
+ * QS_WASAPI_MAX_FILL_SECONDS, marked DISCONT. */
+static void
+qs_wasapi_fill (QsWasapi * w, UINT64 span)
+{
+  UINT64 frames = span * w->format.rate / 10000000u;
+  UINT64 max = (UINT64) w->format.rate * QS_WASAPI_MAX_FILL_SECONDS;
+
+  if (frames > max)
+    frames = max;
+  if (frames > 0)
+    qs_ring_write (w->cap->ring, NULL, (size_t) frames, QS_CAPTURE_DISCONT);
+}
+
 /* Copies every packet the engine holds into the ring. */
 static HRESULT
 qs_wasapi_drain (QsWasapi * w)
@@ -735,17 +765,28 @@ qs_wasapi_drain (QsWasapi * w)
     BYTE *data = NULL;
     UINT32 frames = 0;
     DWORD flags = 0;
-    UINT64 pos = 0;
+    UINT64 pos = 0, qpc = 0, duration;
     unsigned wflags = w->pending_flags;
     HRESULT hr;
 
     hr = IAudioCaptureClient_GetBuffer (w->capture, &data, &frames, &flags,
-        &pos, NULL);
+        &pos, &qpc);
     if (hr == AUDCLNT_S_BUFFER_EMPTY)
       return S_OK;
     if (FAILED (hr))
       return hr;
 
+    duration = (UINT64) frames * 10000000u / w->format.rate;
+    if (qpc == 0 || (flags & AUDCLNT_BUFFERFLAGS_TIMESTAMP_ERROR))
+      qpc = qs_wasapi_now_100ns () - duration;
+    if (w->fill_switch) {
+      /* the first packet after a reopen: silence for the time between the
+       * old stream's last packet and this one */
+      if (w->have_qpc && qpc > w->last_end_qpc)
+        qs_wasapi_fill (w, qpc - w->last_end_qpc);
+      w->fill_switch = 0;
+      wflags |= QS_CAPTURE_DISCONT;
+    }
     if (flags & AUDCLNT_BUFFERFLAGS_DATA_DISCONTINUITY)
       wflags |= QS_CAPTURE_DISCONT;
     if (!(flags & AUDCLNT_BUFFERFLAGS_TIMESTAMP_ERROR)) {
@@ -762,6 +803,8 @@ qs_wasapi_drain (QsWasapi * w)
       w->have_pos = 0;
     }
 
+    w->last_end_qpc = qpc + duration;
+    w->have_qpc = 1;
     if (frames > 0) {
       qs_ring_write (ring, (flags & AUDCLNT_BUFFERFLAGS_SILENT) ? NULL : data,
           frames, wflags);
@@ -775,18 +818,9 @@ qs_wasapi_drain (QsWasapi * w)
   }
 }
 
-static double
-qs_wasapi_seconds (void)
-{
-  LARGE_INTEGER now, freq;
-
-  QueryPerformanceCounter (&now);
-  QueryPerformanceFrequency (&freq);
-  return (double) now.QuadPart / (double) freq.QuadPart;
-}
-
 /* The default endpoint changed or the device went away: reopen (the same
- * device when one was asked for), fill the time it took with silence, mark
+ * device when one was asked for); the first packet of the new stream fills
+ * the time since the old one's last packet with silence and is marked
  * DISCONT.  Returns 0 after a fatal error was set on the ring. */
 static int
 qs_wasapi_reopen (QsWasapi * w, HRESULT why)
@@ -794,7 +828,6 @@ qs_wasapi_reopen (QsWasapi * w, HRESULT why)
   QsCaptureFormat keep = w->format;
   WCHAR *old_id = NULL;
   char err[512] = "", old_name[256];
-  double t0;
   int tries;
 
   if (why == S_OK && w->device_id) {
@@ -815,7 +848,8 @@ qs_wasapi_reopen (QsWasapi * w, HRESULT why)
       return 1;
   }
 
-  t0 = qs_wasapi_seconds ();
+  /* keep what the old stream still holds (fails harmlessly if it is gone) */
+  qs_wasapi_drain (w);
   if (w->device_id)
     old_id = _wcsdup (w->device_id);
   snprintf (old_name, sizeof (old_name), "%s", w->device_name);
@@ -846,16 +880,7 @@ qs_wasapi_reopen (QsWasapi * w, HRESULT why)
     }
   }
 
-  {
-    double elapsed = qs_wasapi_seconds () - t0;
-    double fill = elapsed * keep.rate;
-    double max = (double) keep.rate * QS_WASAPI_MAX_FILL_SECONDS;
-
-    if (fill > max)
-      fill = max;
-    qs_ring_write (w->cap->ring, NULL, (size_t) fill, QS_CAPTURE_DISCONT);
-    w->pending_flags |= QS_CAPTURE_DISCONT;
-  }
+  w->fill_switch = 1;
   if (!old_id || !w->device_id || wcscmp (old_id, w->device_id) != 0)
     qs_ring_count_switch (w->cap->ring);
   free (old_id);
@@ -946,7 +971,10 @@ qs_wasapi_thread (void *data)
     if (r == WAIT_OBJECT_0)
       break;
     if (r == WAIT_OBJECT_0 + 1) {
-      if (!qs_wasapi_reopen (w, S_OK))
+      HRESULT why = InterlockedExchange (&w->force_reopen, 0) ?
+          AUDCLNT_E_DEVICE_INVALIDATED : S_OK;
+
+      if (!qs_wasapi_reopen (w, why))
         break;
       continue;
     }
@@ -1086,6 +1114,15 @@ qs_capture_wasapi_open_ex (const char *device, int flow,
   if (out_format)
     *out_format = w->format;
   return cap;
+}
+
+void
+qs_capture_wasapi_reopen (QsCapture * cap)
+{
+  QsWasapi *w = cap->priv;
+
+  InterlockedExchange (&w->force_reopen, 1);
+  SetEvent (w->reopen_event);
 }
 
 QsCapture *
