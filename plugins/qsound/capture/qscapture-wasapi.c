@@ -821,7 +821,8 @@ qs_wasapi_drain (QsWasapi * w)
 /* The default endpoint changed or the device went away: reopen (the same
  * device when one was asked for); the first packet of the new stream fills
  * the time since the old one's last packet with silence and is marked
- * DISCONT.  Returns 0 after a fatal error was set on the ring. */
+ * DISCONT.  Returns 0 when the thread must end: a fatal error was set on
+ * the ring, or close() asked it to stop. */
 static int
 qs_wasapi_reopen (QsWasapi * w, HRESULT why)
 {
@@ -868,8 +869,14 @@ qs_wasapi_reopen (QsWasapi * w, HRESULT why)
     if (tries + 1 >= QS_WASAPI_REOPEN_TRIES) {
       char msg[700];
 
-      snprintf (msg, sizeof (msg), "lost '%s' (0x%08lx) and could not reopen "
-          "capture for 10 s: %s", old_name, (unsigned long) (ULONG) why, err);
+      if (why == S_OK)
+        snprintf (msg, sizeof (msg), "the default %s changed from '%s' and "
+            "capture could not be reopened for 10 s: %s", w->loopback ?
+            "output" : "recording device", old_name, err);
+      else
+        snprintf (msg, sizeof (msg), "lost '%s' (%s, 0x%08lx) and could not "
+            "reopen capture for 10 s: %s", old_name, qs_wasapi_hr_name (why),
+            (unsigned long) (ULONG) why, err);
       qs_ring_set_error (w->cap->ring, msg);
       free (old_id);
       return 0;
