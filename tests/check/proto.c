@@ -1381,18 +1381,18 @@ pull_n (QsProtoParser * p, QsMessage * m, guint n, const QsMsgType * types)
 
 GST_START_TEST (test_protocol_doc_example)
 {
-  static const QsMsgType s_types[] = { QS_MSG_HELLO, QS_MSG_AUTH, QS_MSG_CAPS,
-    QS_MSG_BUFFER, QS_MSG_EOS
+  static const QsMsgType s_types[] = { QS_MSG_HELLO, QS_MSG_AUTH,
+    QS_MSG_HEARTBEAT, QS_MSG_CAPS, QS_MSG_BUFFER, QS_MSG_EOS
   };
   static const QsMsgType r_types[] = { QS_MSG_HELLO, QS_MSG_AUTH,
-    QS_MSG_HEARTBEAT, QS_MSG_ERROR
+    QS_MSG_HEARTBEAT, QS_MSG_HEARTBEAT, QS_MSG_ERROR
   };
   const gchar *root = g_getenv ("QSOUND_SOURCE_ROOT");
   gchar *path, *doc, **lines, *section;
   GByteArray *s_bytes = g_byte_array_new (), *r_bytes = g_byte_array_new ();
   GByteArray *cur = NULL;
   QsProtoParser *ps = qs_proto_parser_new (0), *pr = qs_proto_parser_new (0);
-  QsMessage sm[6], rm[5];
+  QsMessage sm[7], rm[6];
   guint i;
 
   fail_unless (root != NULL);
@@ -1437,18 +1437,18 @@ GST_START_TEST (test_protocol_doc_example)
           rm[0].nonce, sm[1].payload));
   fail_unless (qs_proto_auth_verify ("secret", QS_ROLE_RECEIVER, rm[0].nonce,
           sm[0].nonce, rm[1].payload));
-  fail_unless_equals_string (sm[2].text,
+  fail_unless_equals_string (sm[3].text,
       "audio/x-opus, rate=(int)48000, channels=(int)2");
-  fail_unless_equals_uint64 (sm[3].seq, 7);
-  fail_unless_equals_uint64 (sm[3].pts, 20000000);
-  fail_unless_equals_uint64 (sm[3].dts, QS_PROTO_TIME_NONE);
-  fail_unless_equals_uint64 (sm[3].duration, 20000000);
-  fail_unless_equals_int (sm[3].buffer_flags, QS_BUF_FLAG_DISCONT);
-  fail_unless_equals_int (sm[3].payload_len, 3);
-  fail_unless (memcmp (sm[3].payload, "\xaa\xbb\xcc", 3) == 0);
-  fail_unless_equals_uint64 (rm[2].pts, 1500000000);
-  fail_unless_equals_int (rm[3].error_code, QS_PROTO_ERR_AUTH);
-  fail_unless_equals_string (rm[3].text, "authentication failed");
+  fail_unless_equals_uint64 (sm[4].seq, 7);
+  fail_unless_equals_uint64 (sm[4].pts, 20000000);
+  fail_unless_equals_uint64 (sm[4].dts, QS_PROTO_TIME_NONE);
+  fail_unless_equals_uint64 (sm[4].duration, 20000000);
+  fail_unless_equals_int (sm[4].buffer_flags, QS_BUF_FLAG_DISCONT);
+  fail_unless_equals_int (sm[4].payload_len, 3);
+  fail_unless (memcmp (sm[4].payload, "\xaa\xbb\xcc", 3) == 0);
+  fail_unless_equals_uint64 (rm[3].pts, 1500000000);
+  fail_unless_equals_int (rm[4].error_code, QS_PROTO_ERR_AUTH);
+  fail_unless_equals_string (rm[4].text, "Authentication failed");
 
   g_strfreev (lines);
   g_free (doc);
