@@ -1,11 +1,1311 @@
-/* SCAFFOLD: replaced by the real element before landing. */
+/* qsound — framedtcpsink: sends any GStreamer stream over TCP as frames.
+ *
+ * Copyright (C) 2026 The qsound authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-framedtcpsink
+ * @title: framedtcpsink
+ * @see_also: framedtcpsrc, loopbacksrc
+ *
+ * Sends any GStreamer stream over TCP as self-describing frames: caps travel
+ * in-band when a receiver connects and whenever they change, and every buffer
+ * keeps its timestamps, duration and flags.  The other end is framedtcpsrc.
+ *
+ * In server mode (the default) the sink listens on #GstFramedTcpSink:host and
+ * #GstFramedTcpSink:port and serves any number of receivers at once; a
+ * receiver that joins late first gets the caps and stream headers.  In client
+ * mode it connects to a framedtcpsrc that listens, and reconnects with backoff
+ * when the link breaks.
+ *
+ * The streaming thread never waits for the network when upstream is live:
+ * each receiver has its own bounded queue, and a receiver that cannot keep up
+ * loses its oldest frames (counted in #GstFramedTcpSink:stats as dropped, and
+ * seen by the receiver as a sequence gap) or is disconnected after
+ * #GstFramedTcpSink:timeout.  With a non-live upstream (a file, say) the sink
+ * applies back-pressure instead and nothing is dropped.
+ *
+ * With #GstFramedTcpSink:key set, a receiver must prove it knows the same key
+ * (HMAC-SHA256 challenge and response) before any media is sent.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 loopbacksrc ! audioconvert ! lamemp3enc target=bitrate cbr=true ! \
+ *     framedtcpsink host=0.0.0.0 port=5000
+ * gst-launch-1.0 framedtcpsrc host=sender.local port=5000 ! decodebin ! \
+ *     audioconvert ! autoaudiosink
+ * ]| The machine that plays serves its sound on port 5000; the one that
+ * listens connects to it.
+ * |[
+ * gst-launch-1.0 framedtcpsrc mode=server port=5000 ! decodebin ! autoaudiosink
+ * gst-launch-1.0 audiotestsrc is-live=true ! opusenc ! \
+ *     framedtcpsink mode=client host=listener.local port=5000
+ * ]| The roles reversed: the receiver listens and the sender connects.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstframedtcpsink.h"
+#include "qsoundconn.h"
 #include "qsoundelements.h"
-typedef struct { GstElement parent; } GstFramedTcpSink;
-typedef struct { GstElementClass parent_class; } GstFramedTcpSinkClass;
-GType gst_framedtcpsink_get_type (void);
-G_DEFINE_TYPE (GstFramedTcpSink, gst_framedtcpsink, GST_TYPE_ELEMENT);
-static void gst_framedtcpsink_class_init (GstFramedTcpSinkClass * k) {
-  gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (k), "framedtcpsink", "Generic", "scaffold", "qsound");
+
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (framed_tcp_sink_debug);
+#define GST_CAT_DEFAULT framed_tcp_sink_debug
+
+#define DEFAULT_MODE            QS_CONN_MODE_SERVER
+#define DEFAULT_HOST            "127.0.0.1"
+#define DEFAULT_PORT            5000
+#define DEFAULT_KEY             ""
+#define DEFAULT_MAX_FRAME_SIZE  QS_PROTO_DEFAULT_MAX_FRAME_SIZE
+#define DEFAULT_MAX_QUEUE_TIME  (1 * GST_SECOND)
+#define DEFAULT_MAX_QUEUE_BYTES (4 * 1024 * 1024)
+#define DEFAULT_TIMEOUT         5
+#define DEFAULT_RECONNECT       TRUE
+
+enum
+{
+  PROP_0,
+  PROP_MODE,
+  PROP_HOST,
+  PROP_PORT,
+  PROP_CURRENT_PORT,
+  PROP_KEY,
+  PROP_MAX_FRAME_SIZE,
+  PROP_MAX_QUEUE_TIME,
+  PROP_MAX_QUEUE_BYTES,
+  PROP_TIMEOUT,
+  PROP_RECONNECT,
+  PROP_STATS,
+};
+
+/* One frame, shared by the queues of all receivers. */
+typedef struct
+{
+  guint8 header[QS_PROTO_FRAME_HEADER_SIZE + QS_PROTO_BUFFER_HEADER_SIZE];
+  gsize header_len;
+  GstBuffer *buffer;            /* media payload, or NULL */
+  GBytes *bytes;                /* a whole control frame, or NULL */
+  GstClockTime duration;
+  gsize size;                   /* bytes on the wire */
+} QsFrame;
+
+typedef struct
+{
+  GstFramedTcpSink *sink;
+  GSocket *socket;
+  gchar *name;
+  GThread *thread;
+  GCancellable *cancellable;
+  GCond cond;
+  GQueue queue;                 /* QsFrame *, under sink->lock */
+  gsize queued_bytes;
+  GstClockTime queued_time;
+  gboolean writing;             /* a batch is being written */
+  gboolean active;              /* handshake done, takes frames */
+  gboolean finished;            /* thread done, can be joined */
+} QsPeer;
+
+struct _GstFramedTcpSink
+{
+  GstBaseSink parent;
+
+  /* settings, under the object lock */
+  QsConnMode mode;
+  gchar *host;
+  guint port;
+  gchar *key;
+  guint max_frame_size;
+  GstClockTime max_queue_time;
+  guint max_queue_bytes;
+  guint timeout;
+  gboolean reconnect;
+
+  /* state, under lock */
+  GMutex lock;
+  GCond cond;                   /* queues drained, room made */
+  gboolean running;
+  gboolean unlocked;
+  GList *peers;                 /* QsPeer * */
+  QsFrame *caps_frame;
+  GList *header_frames;         /* QsFrame *, stream headers for late joiners */
+  gboolean headers_done;
+  gboolean upstream_live;
+  gboolean live_known;
+  guint64 seq;
+  gchar *state;
+  gchar *peer_name;
+  guint current_port;
+
+  /* statistics, under lock */
+  guint64 bytes_sent;
+  guint64 buffers;
+  guint64 dropped;
+  guint reconnects;
+
+  GSocket *listener;
+  GThread *thread;              /* accept thread (server) or connect thread (client) */
+  GCancellable *cancellable;    /* for the accept/connect thread */
+  GError *fatal;                /* posted; makes render fail */
+};
+
+#define gst_framed_tcp_sink_parent_class parent_class
+G_DEFINE_TYPE (GstFramedTcpSink, gst_framed_tcp_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (framedtcpsink, "framedtcpsink",
+    GST_RANK_NONE, GST_TYPE_FRAMED_TCP_SINK,
+    GST_DEBUG_CATEGORY_INIT (framed_tcp_sink_debug, "framedtcpsink", 0,
+        "qsound framed TCP sink"));
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+/* ---- frames ---- */
+
+static void
+qs_frame_clear (QsFrame * frame)
+{
+  gst_clear_buffer (&frame->buffer);
+  g_clear_pointer (&frame->bytes, g_bytes_unref);
 }
-static void gst_framedtcpsink_init (GstFramedTcpSink * s) { }
-GST_ELEMENT_REGISTER_DEFINE (framedtcpsink, "framedtcpsink", GST_RANK_NONE, gst_framedtcpsink_get_type ());
+
+static QsFrame *
+qs_frame_ref (QsFrame * frame)
+{
+  return g_atomic_rc_box_acquire (frame);
+}
+
+static void
+qs_frame_unref (QsFrame * frame)
+{
+  g_atomic_rc_box_release_full (frame, (GDestroyNotify) qs_frame_clear);
+}
+
+static QsFrame *
+qs_frame_new_control (GBytes * bytes)
+{
+  QsFrame *frame = g_atomic_rc_box_new0 (QsFrame);
+
+  frame->bytes = bytes;
+  frame->size = g_bytes_get_size (bytes);
+  frame->duration = GST_CLOCK_TIME_NONE;
+  return frame;
+}
+
+static guint32
+qs_frame_wire_flags (GstBuffer * buf)
+{
+  guint32 flags = 0;
+
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT))
+    flags |= QS_BUF_FLAG_DISCONT;
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
+    flags |= QS_BUF_FLAG_DELTA_UNIT;
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER))
+    flags |= QS_BUF_FLAG_HEADER;
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_GAP))
+    flags |= QS_BUF_FLAG_GAP;
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_RESYNC))
+    flags |= QS_BUF_FLAG_RESYNC;
+  return flags;
+}
+
+static QsFrame *
+qs_frame_new_buffer (GstBuffer * buf, guint64 seq)
+{
+  QsFrame *frame = g_atomic_rc_box_new0 (QsFrame);
+  gsize size = gst_buffer_get_size (buf);
+
+  qs_proto_write_frame_header (frame->header, QS_MSG_BUFFER,
+      QS_PROTO_BUFFER_HEADER_SIZE + size);
+  qs_proto_write_buffer_header (frame->header + QS_PROTO_FRAME_HEADER_SIZE, seq,
+      GST_BUFFER_PTS (buf), GST_BUFFER_DTS (buf), GST_BUFFER_DURATION (buf),
+      qs_frame_wire_flags (buf));
+  frame->header_len = sizeof (frame->header);
+  frame->buffer = gst_buffer_ref (buf);
+  frame->duration = GST_BUFFER_DURATION (buf);
+  frame->size = frame->header_len + size;
+  return frame;
+}
+
+static gboolean
+qs_frame_write (QsFrame * frame, GSocket * socket, gint64 deadline,
+    GCancellable * cancellable, GError ** error)
+{
+  GOutputVector v[2];
+  GstMapInfo map;
+  gboolean ok;
+
+  if (frame->bytes)
+    return qs_conn_write_bytes (socket, frame->bytes, deadline, cancellable,
+        error);
+
+  if (!gst_buffer_map (frame->buffer, &map, GST_MAP_READ)) {
+    g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
+        "Could not read a buffer's memory.");
+    return FALSE;
+  }
+  v[0].buffer = frame->header;
+  v[0].size = frame->header_len;
+  v[1].buffer = map.data;
+  v[1].size = map.size;
+  ok = qs_conn_write_vectors (socket, v, 2, deadline, cancellable, error);
+  gst_buffer_unmap (frame->buffer, &map);
+  return ok;
+}
+
+/* ---- receivers ---- */
+
+static void
+gst_framed_tcp_sink_set_state (GstFramedTcpSink * sink, const gchar * state,
+    const gchar * peer)
+{
+  g_mutex_lock (&sink->lock);
+  g_free (sink->state);
+  sink->state = g_strdup (state);
+  if (peer) {
+    g_free (sink->peer_name);
+    sink->peer_name = g_strdup (peer);
+  }
+  g_mutex_unlock (&sink->lock);
+}
+
+/* Under lock: drops a receiver's oldest media frame, keeping control frames. */
+static gboolean
+gst_framed_tcp_sink_drop_oldest (GstFramedTcpSink * sink, QsPeer * peer)
+{
+  GList *l;
+
+  for (l = peer->queue.head; l; l = l->next) {
+    QsFrame *frame = l->data;
+
+    if (frame->buffer) {
+      peer->queued_bytes -= frame->size;
+      if (GST_CLOCK_TIME_IS_VALID (frame->duration))
+        peer->queued_time -= frame->duration;
+      g_queue_delete_link (&peer->queue, l);
+      qs_frame_unref (frame);
+      sink->dropped++;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* Under lock */
+static void
+gst_framed_tcp_sink_peer_push (GstFramedTcpSink * sink, QsPeer * peer,
+    QsFrame * frame)
+{
+  g_queue_push_tail (&peer->queue, qs_frame_ref (frame));
+  peer->queued_bytes += frame->size;
+  if (GST_CLOCK_TIME_IS_VALID (frame->duration))
+    peer->queued_time += frame->duration;
+  g_cond_signal (&peer->cond);
+}
+
+static gboolean
+gst_framed_tcp_sink_peer_full (GstFramedTcpSink * sink, QsPeer * peer)
+{
+  return peer->queued_bytes > sink->max_queue_bytes
+      || peer->queued_time > sink->max_queue_time;
+}
+
+/* Under lock: would this frame overfill a receiver's queue?  (An empty queue
+ * always takes one frame, however large.) */
+static gboolean
+gst_framed_tcp_sink_peer_no_room (GstFramedTcpSink * sink, QsPeer * peer,
+    QsFrame * frame)
+{
+  GstClockTime dur = GST_CLOCK_TIME_IS_VALID (frame->duration) ?
+      frame->duration : 0;
+
+  return peer->queue.length > 0 &&
+      (peer->queued_bytes + frame->size > sink->max_queue_bytes
+      || peer->queued_time + dur > sink->max_queue_time);
+}
+
+static void
+gst_framed_tcp_sink_peer_free (QsPeer * peer)
+{
+  g_queue_clear_full (&peer->queue, (GDestroyNotify) qs_frame_unref);
+  g_clear_object (&peer->socket);
+  g_clear_object (&peer->cancellable);
+  g_cond_clear (&peer->cond);
+  g_free (peer->name);
+  g_free (peer);
+}
+
+/* Under lock: joins and frees receivers whose threads have ended. */
+static void
+gst_framed_tcp_sink_reap (GstFramedTcpSink * sink)
+{
+  GList *l = sink->peers;
+
+  while (l) {
+    GList *next = l->next;
+    QsPeer *peer = l->data;
+
+    if (peer->finished) {
+      sink->peers = g_list_delete_link (sink->peers, l);
+      if (peer->thread)
+        g_thread_join (peer->thread);
+      gst_framed_tcp_sink_peer_free (peer);
+    }
+    l = next;
+  }
+}
+
+static guint
+gst_framed_tcp_sink_count_active (GstFramedTcpSink * sink)
+{
+  GList *l;
+  guint n = 0;
+
+  for (l = sink->peers; l; l = l->next)
+    if (((QsPeer *) l->data)->active)
+      n++;
+  return n;
+}
+
+/* Reads whatever the receiver sent: heartbeats, or an ERROR saying why it
+ * leaves.  Returns FALSE when the receiver is gone. */
+static gboolean
+gst_framed_tcp_sink_peer_poll (GstFramedTcpSink * sink, QsPeer * peer,
+    QsProtoParser * parser, gint64 * last_recv, GError ** error)
+{
+  for (;;) {
+    QsMessage msg;
+    gboolean timed_out;
+
+    if (!qs_conn_read_message (peer->socket, parser, &msg, 0, &timed_out,
+            peer->cancellable, error))
+      return timed_out;
+    *last_recv = g_get_monotonic_time ();
+    if (msg.type == QS_MSG_ERROR) {
+      g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_PEER,
+          "The receiver closed the link: %s", msg.text ? msg.text : "");
+      return FALSE;
+    }
+  }
+}
+
+/* Sends the queue to one receiver until it leaves or the sink stops. */
+static void
+gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
+    QsProtoParser * parser)
+{
+  gint64 last_send = g_get_monotonic_time ();
+  gint64 last_recv = last_send;
+  gint64 timeout_us;
+  GError *error = NULL;
+
+  GST_OBJECT_LOCK (sink);
+  timeout_us = sink->timeout * G_TIME_SPAN_SECOND;
+  GST_OBJECT_UNLOCK (sink);
+
+  for (;;) {
+    GQueue batch = G_QUEUE_INIT;
+    QsFrame *frame;
+    gint64 now;
+
+    g_mutex_lock (&sink->lock);
+    if (peer->queue.length == 0 && sink->running)
+      g_cond_wait_until (&peer->cond, &sink->lock,
+          g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND);
+    if (!sink->running) {
+      g_mutex_unlock (&sink->lock);
+      break;
+    }
+    batch = peer->queue;
+    g_queue_init (&peer->queue);
+    peer->queued_bytes = 0;
+    peer->queued_time = 0;
+    peer->writing = batch.length > 0;
+    g_cond_broadcast (&sink->cond);
+    g_mutex_unlock (&sink->lock);
+
+    while ((frame = g_queue_pop_head (&batch))) {
+      gboolean ok = error == NULL && qs_frame_write (frame, peer->socket,
+          g_get_monotonic_time () + timeout_us, peer->cancellable, &error);
+
+      if (ok) {
+        g_mutex_lock (&sink->lock);
+        sink->bytes_sent += frame->size;
+        g_mutex_unlock (&sink->lock);
+        last_send = g_get_monotonic_time ();
+      }
+      qs_frame_unref (frame);
+    }
+    g_mutex_lock (&sink->lock);
+    peer->writing = FALSE;
+    g_cond_broadcast (&sink->cond);
+    g_mutex_unlock (&sink->lock);
+    if (error)
+      break;
+
+    now = g_get_monotonic_time ();
+    if (now - last_send >= QS_CONN_HEARTBEAT_INTERVAL) {
+      GBytes *hb = qs_proto_build_heartbeat (now * 1000);
+
+      if (!qs_conn_write_bytes (peer->socket, hb, now + timeout_us,
+              peer->cancellable, &error)) {
+        g_bytes_unref (hb);
+        break;
+      }
+      g_bytes_unref (hb);
+      last_send = now;
+    }
+    if (!gst_framed_tcp_sink_peer_poll (sink, peer, parser, &last_recv, &error))
+      break;
+    if (g_get_monotonic_time () - last_recv > timeout_us) {
+      g_set_error (&error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT,
+          "it sent nothing, not even a heartbeat, for %u s.",
+          (guint) (timeout_us / G_TIME_SPAN_SECOND));
+      break;
+    }
+  }
+
+  if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT)
+      || g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_PEER)) {
+    /* the user should hear about a receiver that was cut off */
+    GST_ELEMENT_WARNING (sink, RESOURCE, WRITE,
+        ("Disconnected the receiver %s: %s", peer->name, error->message),
+        (NULL));
+  } else if (error && !g_error_matches (error, QS_CONN_ERROR,
+          QS_CONN_ERROR_CANCELLED)) {
+    GST_INFO_OBJECT (sink, "receiver %s left: %s", peer->name, error->message);
+  }
+  g_clear_error (&error);
+}
+
+static void
+gst_framed_tcp_sink_peer_activate (GstFramedTcpSink * sink, QsPeer * peer)
+{
+  GList *l;
+
+  g_mutex_lock (&sink->lock);
+  /* a late joiner first gets the caps and the stream headers */
+  if (sink->caps_frame)
+    gst_framed_tcp_sink_peer_push (sink, peer, sink->caps_frame);
+  for (l = sink->header_frames; l; l = l->next)
+    gst_framed_tcp_sink_peer_push (sink, peer, l->data);
+  peer->active = TRUE;
+  g_mutex_unlock (&sink->lock);
+}
+
+static void
+gst_framed_tcp_sink_peer_deactivate (GstFramedTcpSink * sink, QsPeer * peer)
+{
+  g_mutex_lock (&sink->lock);
+  peer->active = FALSE;
+  g_queue_clear_full (&peer->queue, (GDestroyNotify) qs_frame_unref);
+  peer->queued_bytes = 0;
+  peer->queued_time = 0;
+  g_cond_broadcast (&sink->cond);
+  g_mutex_unlock (&sink->lock);
+}
+
+static gboolean
+gst_framed_tcp_sink_fatal_handshake (const GError * error)
+{
+  return error->domain == QS_CONN_ERROR &&
+      (error->code == QS_CONN_ERROR_AUTH || error->code == QS_CONN_ERROR_VERSION
+      || error->code == QS_CONN_ERROR_ROLE
+      || error->code == QS_CONN_ERROR_NOT_QSOUND);
+}
+
+/* Server mode: one thread per receiver. */
+static gpointer
+gst_framed_tcp_sink_peer_thread (gpointer data)
+{
+  QsPeer *peer = data;
+  GstFramedTcpSink *sink = peer->sink;
+  QsProtoParser *parser;
+  GError *error = NULL;
+  gchar *key;
+  guint max_frame;
+
+  GST_OBJECT_LOCK (sink);
+  key = g_strdup (sink->key);
+  max_frame = sink->max_frame_size;
+  GST_OBJECT_UNLOCK (sink);
+
+  parser = qs_proto_parser_new (max_frame);
+  if (qs_conn_handshake (peer->socket, parser, QS_ROLE_SENDER, key,
+          peer->cancellable, &error)) {
+    GST_INFO_OBJECT (sink, "receiver %s connected", peer->name);
+    gst_framed_tcp_sink_peer_activate (sink, peer);
+    gst_framed_tcp_sink_set_state (sink, "connected", peer->name);
+    gst_framed_tcp_sink_peer_loop (sink, peer, parser);
+    gst_framed_tcp_sink_peer_deactivate (sink, peer);
+    GST_INFO_OBJECT (sink, "receiver %s disconnected", peer->name);
+  } else if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
+    /* a bad peer is logged; the server goes on serving the next one */
+    GST_ELEMENT_WARNING (sink, RESOURCE, READ,
+        ("Refused a connection from %s: %s", peer->name, error->message),
+        (NULL));
+  }
+  g_clear_error (&error);
+  qs_proto_parser_free (parser);
+  g_free (key);
+
+  g_socket_close (peer->socket, NULL);
+  g_mutex_lock (&sink->lock);
+  peer->finished = TRUE;
+  if (sink->running && gst_framed_tcp_sink_count_active (sink) == 0) {
+    g_free (sink->state);
+    sink->state = g_strdup ("listening");
+  }
+  g_mutex_unlock (&sink->lock);
+  return NULL;
+}
+
+static QsPeer *
+gst_framed_tcp_sink_peer_new (GstFramedTcpSink * sink, GSocket * socket)
+{
+  QsPeer *peer = g_new0 (QsPeer, 1);
+
+  peer->sink = sink;
+  peer->socket = socket;
+  peer->name = qs_conn_peer_name (socket);
+  peer->cancellable = g_cancellable_new ();
+  g_cond_init (&peer->cond);
+  g_queue_init (&peer->queue);
+  return peer;
+}
+
+static gpointer
+gst_framed_tcp_sink_accept_thread (gpointer data)
+{
+  GstFramedTcpSink *sink = data;
+
+  for (;;) {
+    GError *error = NULL;
+    GSocket *socket;
+    QsPeer *peer;
+
+    socket = qs_conn_accept (sink->listener, sink->cancellable, &error);
+    if (!socket) {
+      if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
+        GST_ELEMENT_ERROR (sink, RESOURCE, READ, ("%s", error->message),
+            (NULL));
+      }
+      g_clear_error (&error);
+      break;
+    }
+
+    peer = gst_framed_tcp_sink_peer_new (sink, socket);
+    g_mutex_lock (&sink->lock);
+    gst_framed_tcp_sink_reap (sink);
+    if (!sink->running) {
+      g_mutex_unlock (&sink->lock);
+      gst_framed_tcp_sink_peer_free (peer);
+      break;
+    }
+    sink->peers = g_list_prepend (sink->peers, peer);
+    peer->thread = g_thread_new ("framedtcpsink-peer",
+        gst_framed_tcp_sink_peer_thread, peer);
+    g_mutex_unlock (&sink->lock);
+  }
+  return NULL;
+}
+
+static void
+gst_framed_tcp_sink_post_fatal (GstFramedTcpSink * sink, GError * error)
+{
+  GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_WRITE, ("%s", error->message),
+      (NULL));
+  g_mutex_lock (&sink->lock);
+  if (!sink->fatal)
+    sink->fatal = g_error_copy (error);
+  g_mutex_unlock (&sink->lock);
+}
+
+/* Sleeps until the deadline or until the sink stops; returns FALSE if it stopped. */
+static gboolean
+gst_framed_tcp_sink_sleep (GstFramedTcpSink * sink, gint64 delay_us)
+{
+  gint64 until = g_get_monotonic_time () + delay_us;
+  gboolean running;
+
+  g_mutex_lock (&sink->lock);
+  while (sink->running && g_get_monotonic_time () < until)
+    g_cond_wait_until (&sink->cond, &sink->lock, until);
+  running = sink->running;
+  g_mutex_unlock (&sink->lock);
+  return running;
+}
+
+/* Client mode: connect, serve, reconnect with backoff. */
+static gpointer
+gst_framed_tcp_sink_connect_thread (gpointer data)
+{
+  GstFramedTcpSink *sink = data;
+  gchar *host, *key;
+  guint port, max_frame;
+  gboolean reconnect;
+  gint64 backoff = 0;
+  guint connections = 0;
+
+  GST_OBJECT_LOCK (sink);
+  host = g_strdup (sink->host);
+  key = g_strdup (sink->key);
+  port = sink->port;
+  max_frame = sink->max_frame_size;
+  reconnect = sink->reconnect;
+  GST_OBJECT_UNLOCK (sink);
+
+  for (;;) {
+    GError *error = NULL;
+    GSocket *socket;
+    QsProtoParser *parser;
+    QsPeer *peer;
+
+    gst_framed_tcp_sink_set_state (sink, "connecting", NULL);
+    socket = qs_conn_connect (host, port, sink->cancellable, &error);
+    if (!socket) {
+      if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
+        g_clear_error (&error);
+        break;
+      }
+      if (!reconnect || g_error_matches (error, QS_CONN_ERROR,
+              QS_CONN_ERROR_RESOLVE)) {
+        gst_framed_tcp_sink_post_fatal (sink, error);
+        g_clear_error (&error);
+        break;
+      }
+      GST_INFO_OBJECT (sink, "%s; retrying", error->message);
+      g_clear_error (&error);
+      gst_framed_tcp_sink_set_state (sink, "waiting", NULL);
+      backoff = qs_conn_backoff_next (backoff);
+      if (!gst_framed_tcp_sink_sleep (sink, backoff))
+        break;
+      continue;
+    }
+
+    peer = gst_framed_tcp_sink_peer_new (sink, socket);
+    parser = qs_proto_parser_new (max_frame);
+    if (!qs_conn_handshake (socket, parser, QS_ROLE_SENDER, key,
+            sink->cancellable, &error)) {
+      gboolean cancelled = g_error_matches (error, QS_CONN_ERROR,
+          QS_CONN_ERROR_CANCELLED);
+
+      qs_proto_parser_free (parser);
+      gst_framed_tcp_sink_peer_free (peer);
+      if (cancelled) {
+        g_clear_error (&error);
+        break;
+      }
+      if (!reconnect || gst_framed_tcp_sink_fatal_handshake (error)) {
+        gst_framed_tcp_sink_post_fatal (sink, error);
+        g_clear_error (&error);
+        break;
+      }
+      GST_INFO_OBJECT (sink, "handshake failed: %s; retrying", error->message);
+      g_clear_error (&error);
+      backoff = qs_conn_backoff_next (backoff);
+      if (!gst_framed_tcp_sink_sleep (sink, backoff))
+        break;
+      continue;
+    }
+
+    backoff = 0;
+    g_mutex_lock (&sink->lock);
+    if (connections++ > 0)
+      sink->reconnects++;
+    sink->peers = g_list_prepend (sink->peers, peer);
+    g_mutex_unlock (&sink->lock);
+    gst_framed_tcp_sink_peer_activate (sink, peer);
+    gst_framed_tcp_sink_set_state (sink, "connected", peer->name);
+    GST_INFO_OBJECT (sink, "connected to %s", peer->name);
+
+    /* the peer's cancellable is the sink's: stop() cancels both */
+    g_object_unref (peer->cancellable);
+    peer->cancellable = g_object_ref (sink->cancellable);
+    gst_framed_tcp_sink_peer_loop (sink, peer, parser);
+    gst_framed_tcp_sink_peer_deactivate (sink, peer);
+    qs_proto_parser_free (parser);
+
+    g_mutex_lock (&sink->lock);
+    sink->peers = g_list_remove (sink->peers, peer);
+    g_mutex_unlock (&sink->lock);
+    g_socket_close (peer->socket, NULL);
+    gst_framed_tcp_sink_peer_free (peer);
+
+    if (g_cancellable_is_cancelled (sink->cancellable))
+      break;
+    if (!reconnect) {
+      GError *gone = g_error_new_literal (QS_CONN_ERROR, QS_CONN_ERROR_CLOSED,
+          "The receiver closed the connection and reconnect is off.");
+      gst_framed_tcp_sink_post_fatal (sink, gone);
+      g_error_free (gone);
+      break;
+    }
+    backoff = qs_conn_backoff_next (0);
+    if (!gst_framed_tcp_sink_sleep (sink, backoff))
+      break;
+  }
+  g_free (host);
+  g_free (key);
+  return NULL;
+}
+
+/* ---- GstBaseSink ---- */
+
+static gboolean
+gst_framed_tcp_sink_start (GstBaseSink * bsink)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
+  QsConnMode mode;
+  gchar *host;
+  guint port;
+  GError *error = NULL;
+
+  GST_OBJECT_LOCK (sink);
+  mode = sink->mode;
+  host = g_strdup (sink->host);
+  port = sink->port;
+  GST_OBJECT_UNLOCK (sink);
+
+  sink->cancellable = g_cancellable_new ();
+  g_mutex_lock (&sink->lock);
+  sink->running = TRUE;
+  sink->unlocked = FALSE;
+  sink->seq = 0;
+  sink->live_known = FALSE;
+  sink->headers_done = FALSE;
+  sink->bytes_sent = sink->buffers = sink->dropped = 0;
+  sink->reconnects = 0;
+  g_clear_error (&sink->fatal);
+  g_mutex_unlock (&sink->lock);
+
+  if (mode == QS_CONN_MODE_SERVER) {
+    sink->listener = qs_conn_listen (host, port, sink->cancellable, &error);
+    if (!sink->listener) {
+      GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_WRITE, ("%s", error->message),
+          (NULL));
+      g_clear_error (&error);
+      g_free (host);
+      g_clear_object (&sink->cancellable);
+      return FALSE;
+    }
+    g_mutex_lock (&sink->lock);
+    sink->current_port = qs_conn_local_port (sink->listener);
+    g_mutex_unlock (&sink->lock);
+    GST_INFO_OBJECT (sink, "listening on %s:%u", host, sink->current_port);
+    gst_framed_tcp_sink_set_state (sink, "listening", "");
+    g_object_notify (G_OBJECT (sink), "current-port");
+    sink->thread = g_thread_new ("framedtcpsink-accept",
+        gst_framed_tcp_sink_accept_thread, sink);
+  } else {
+    sink->thread = g_thread_new ("framedtcpsink-connect",
+        gst_framed_tcp_sink_connect_thread, sink);
+  }
+  g_free (host);
+  return TRUE;
+}
+
+static gboolean
+gst_framed_tcp_sink_stop (GstBaseSink * bsink)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
+  GList *l;
+
+  g_mutex_lock (&sink->lock);
+  sink->running = FALSE;
+  for (l = sink->peers; l; l = l->next) {
+    QsPeer *peer = l->data;
+
+    g_cancellable_cancel (peer->cancellable);
+    g_cond_broadcast (&peer->cond);
+  }
+  g_cond_broadcast (&sink->cond);
+  g_mutex_unlock (&sink->lock);
+  if (sink->cancellable)
+    g_cancellable_cancel (sink->cancellable);
+
+  if (sink->thread) {
+    g_thread_join (sink->thread);
+    sink->thread = NULL;
+  }
+  /* server receivers: all threads end now that running is FALSE */
+  g_mutex_lock (&sink->lock);
+  for (l = sink->peers; l; l = l->next) {
+    QsPeer *peer = l->data;
+
+    g_mutex_unlock (&sink->lock);
+    if (peer->thread)
+      g_thread_join (peer->thread);
+    peer->thread = NULL;
+    peer->finished = TRUE;
+    g_mutex_lock (&sink->lock);
+  }
+  gst_framed_tcp_sink_reap (sink);
+  g_clear_pointer (&sink->caps_frame, qs_frame_unref);
+  g_list_free_full (sink->header_frames, (GDestroyNotify) qs_frame_unref);
+  sink->header_frames = NULL;
+  g_free (sink->state);
+  sink->state = g_strdup ("idle");
+  g_mutex_unlock (&sink->lock);
+
+  if (sink->listener) {
+    g_socket_close (sink->listener, NULL);
+    g_clear_object (&sink->listener);
+  }
+  g_clear_object (&sink->cancellable);
+  return TRUE;
+}
+
+static gboolean
+gst_framed_tcp_sink_unlock (GstBaseSink * bsink)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
+
+  g_mutex_lock (&sink->lock);
+  sink->unlocked = TRUE;
+  g_cond_broadcast (&sink->cond);
+  g_mutex_unlock (&sink->lock);
+  return TRUE;
+}
+
+static gboolean
+gst_framed_tcp_sink_unlock_stop (GstBaseSink * bsink)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
+
+  g_mutex_lock (&sink->lock);
+  sink->unlocked = FALSE;
+  g_mutex_unlock (&sink->lock);
+  return TRUE;
+}
+
+/* Under lock: queues a frame for every receiver that has completed its handshake. */
+static void
+gst_framed_tcp_sink_broadcast (GstFramedTcpSink * sink, QsFrame * frame)
+{
+  GList *l;
+
+  for (l = sink->peers; l; l = l->next) {
+    QsPeer *peer = l->data;
+
+    if (peer->active)
+      gst_framed_tcp_sink_peer_push (sink, peer, frame);
+  }
+}
+
+static gboolean
+gst_framed_tcp_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
+  gchar *str = gst_caps_to_string (caps);
+  QsFrame *frame;
+
+  if (strlen (str) > QS_PROTO_MAX_CAPS_SIZE) {
+    GST_ELEMENT_ERROR (sink, STREAM, FORMAT,
+        ("The stream's caps take %" G_GSIZE_FORMAT " bytes, more than the "
+            "%d the protocol allows; strip large fields (such as big stream "
+            "headers) before framedtcpsink.", strlen (str),
+            QS_PROTO_MAX_CAPS_SIZE), (NULL));
+    g_free (str);
+    return FALSE;
+  }
+  GST_DEBUG_OBJECT (sink, "caps %s", str);
+  frame = qs_frame_new_control (qs_proto_build_caps (str));
+  g_free (str);
+
+  g_mutex_lock (&sink->lock);
+  g_clear_pointer (&sink->caps_frame, qs_frame_unref);
+  sink->caps_frame = qs_frame_ref (frame);
+  /* new caps, new stream headers */
+  g_list_free_full (sink->header_frames, (GDestroyNotify) qs_frame_unref);
+  sink->header_frames = NULL;
+  sink->headers_done = FALSE;
+  gst_framed_tcp_sink_broadcast (sink, frame);
+  g_mutex_unlock (&sink->lock);
+  qs_frame_unref (frame);
+  return TRUE;
+}
+
+static gboolean
+gst_framed_tcp_sink_is_upstream_live (GstFramedTcpSink * sink)
+{
+  GstQuery *query = gst_query_new_latency ();
+  gboolean live = FALSE;
+
+  if (gst_pad_peer_query (GST_BASE_SINK_PAD (sink), query))
+    gst_query_parse_latency (query, &live, NULL, NULL);
+  gst_query_unref (query);
+  return live;
+}
+
+/* Under lock: anything still queued or being written? */
+static gboolean
+gst_framed_tcp_sink_pending (GstFramedTcpSink * sink)
+{
+  GList *l;
+
+  for (l = sink->peers; l; l = l->next) {
+    QsPeer *peer = l->data;
+
+    if (peer->active && (peer->queue.length > 0 || peer->writing))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static GstFlowReturn
+gst_framed_tcp_sink_render (GstBaseSink * bsink, GstBuffer * buf)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
+  guint max_frame;
+  QsFrame *frame;
+  GList *l;
+
+  GST_OBJECT_LOCK (sink);
+  max_frame = sink->max_frame_size;
+  GST_OBJECT_UNLOCK (sink);
+
+  if (gst_buffer_get_size (buf) + QS_PROTO_BUFFER_HEADER_SIZE > max_frame) {
+    GST_ELEMENT_ERROR (sink, STREAM, TOO_LAZY,
+        ("A buffer of %" G_GSIZE_FORMAT " bytes does not fit in max-frame-size "
+            "(%u bytes); raise max-frame-size on both ends or send smaller "
+            "buffers.", gst_buffer_get_size (buf), max_frame), (NULL));
+    return GST_FLOW_ERROR;
+  }
+
+  if (!sink->live_known) {
+    sink->upstream_live = gst_framed_tcp_sink_is_upstream_live (sink);
+    sink->live_known = TRUE;
+    GST_DEBUG_OBJECT (sink, "upstream is %slive: %s", sink->upstream_live ?
+        "" : "not ", sink->upstream_live ? "dropping the oldest frames of "
+        "slow receivers" : "applying back-pressure");
+  }
+
+  g_mutex_lock (&sink->lock);
+  if (sink->fatal) {
+    g_mutex_unlock (&sink->lock);
+    return GST_FLOW_ERROR;
+  }
+  frame = qs_frame_new_buffer (buf, sink->seq++);
+  sink->buffers++;
+
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER)) {
+    if (sink->headers_done) {
+      g_list_free_full (sink->header_frames, (GDestroyNotify) qs_frame_unref);
+      sink->header_frames = NULL;
+      sink->headers_done = FALSE;
+    }
+    sink->header_frames = g_list_append (sink->header_frames,
+        qs_frame_ref (frame));
+  } else {
+    sink->headers_done = TRUE;
+  }
+
+  if (!sink->upstream_live) {
+    /* a file or another non-live source can wait: back-pressure */
+    for (;;) {
+      gboolean full = FALSE;
+
+      for (l = sink->peers; l; l = l->next) {
+        QsPeer *peer = l->data;
+
+        if (peer->active && gst_framed_tcp_sink_peer_no_room (sink, peer,
+                frame))
+          full = TRUE;
+      }
+      if (!full || !sink->running)
+        break;
+      if (sink->unlocked) {
+        GstFlowReturn ret;
+
+        g_mutex_unlock (&sink->lock);
+        ret = gst_base_sink_wait_preroll (bsink);
+        if (ret != GST_FLOW_OK) {
+          qs_frame_unref (frame);
+          return ret;
+        }
+        g_mutex_lock (&sink->lock);
+        continue;
+      }
+      g_cond_wait (&sink->cond, &sink->lock);
+    }
+  }
+
+  gst_framed_tcp_sink_broadcast (sink, frame);
+  /* live: a receiver that cannot keep up loses its oldest audio */
+  for (l = sink->peers; l && sink->upstream_live; l = l->next) {
+    QsPeer *peer = l->data;
+
+    while (peer->active && gst_framed_tcp_sink_peer_full (sink, peer))
+      if (!gst_framed_tcp_sink_drop_oldest (sink, peer))
+        break;
+  }
+  g_mutex_unlock (&sink->lock);
+  qs_frame_unref (frame);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_framed_tcp_sink_event (GstBaseSink * bsink, GstEvent * event)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+    QsFrame *frame = qs_frame_new_control (qs_proto_build_eos ());
+    gint64 until = g_get_monotonic_time () + 2 * G_TIME_SPAN_SECOND;
+
+    /* tell the receivers, and give them a moment to get everything */
+    g_mutex_lock (&sink->lock);
+    gst_framed_tcp_sink_broadcast (sink, frame);
+    while (sink->running && !sink->unlocked
+        && gst_framed_tcp_sink_pending (sink))
+      if (!g_cond_wait_until (&sink->cond, &sink->lock, until))
+        break;
+    g_mutex_unlock (&sink->lock);
+    qs_frame_unref (frame);
+  }
+  return GST_BASE_SINK_CLASS (parent_class)->event (bsink, event);
+}
+
+/* ---- GObject ---- */
+
+static GstStructure *
+gst_framed_tcp_sink_get_stats (GstFramedTcpSink * sink)
+{
+  GstStructure *s;
+
+  g_mutex_lock (&sink->lock);
+  s = gst_structure_new ("framedtcpsink-stats",
+      "bytes", G_TYPE_UINT64, sink->bytes_sent,
+      "buffers", G_TYPE_UINT64, sink->buffers,
+      "dropped", G_TYPE_UINT64, sink->dropped,
+      "clients", G_TYPE_UINT, gst_framed_tcp_sink_count_active (sink),
+      "reconnects", G_TYPE_UINT, sink->reconnects,
+      "state", G_TYPE_STRING, sink->state ? sink->state : "idle",
+      "peer", G_TYPE_STRING, sink->peer_name ? sink->peer_name : "", NULL);
+  g_mutex_unlock (&sink->lock);
+  return s;
+}
+
+static void
+gst_framed_tcp_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (object);
+
+  GST_OBJECT_LOCK (sink);
+  switch (prop_id) {
+    case PROP_MODE:
+      sink->mode = g_value_get_enum (value);
+      break;
+    case PROP_HOST:
+      g_free (sink->host);
+      sink->host = g_value_dup_string (value);
+      if (!sink->host)
+        sink->host = g_strdup (DEFAULT_HOST);
+      break;
+    case PROP_PORT:
+      sink->port = g_value_get_int (value);
+      break;
+    case PROP_KEY:
+      g_free (sink->key);
+      sink->key = g_value_dup_string (value);
+      break;
+    case PROP_MAX_FRAME_SIZE:
+      sink->max_frame_size = g_value_get_uint (value);
+      break;
+    case PROP_MAX_QUEUE_TIME:
+      sink->max_queue_time = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_QUEUE_BYTES:
+      sink->max_queue_bytes = g_value_get_uint (value);
+      break;
+    case PROP_TIMEOUT:
+      sink->timeout = g_value_get_uint (value);
+      break;
+    case PROP_RECONNECT:
+      sink->reconnect = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (sink);
+}
+
+static void
+gst_framed_tcp_sink_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (object);
+
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, gst_framed_tcp_sink_get_stats (sink));
+    return;
+  }
+  if (prop_id == PROP_CURRENT_PORT) {
+    g_mutex_lock (&sink->lock);
+    g_value_set_int (value, sink->current_port);
+    g_mutex_unlock (&sink->lock);
+    return;
+  }
+
+  GST_OBJECT_LOCK (sink);
+  switch (prop_id) {
+    case PROP_MODE:
+      g_value_set_enum (value, sink->mode);
+      break;
+    case PROP_HOST:
+      g_value_set_string (value, sink->host);
+      break;
+    case PROP_PORT:
+      g_value_set_int (value, sink->port);
+      break;
+    case PROP_KEY:
+      g_value_set_string (value, sink->key);
+      break;
+    case PROP_MAX_FRAME_SIZE:
+      g_value_set_uint (value, sink->max_frame_size);
+      break;
+    case PROP_MAX_QUEUE_TIME:
+      g_value_set_uint64 (value, sink->max_queue_time);
+      break;
+    case PROP_MAX_QUEUE_BYTES:
+      g_value_set_uint (value, sink->max_queue_bytes);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, sink->timeout);
+      break;
+    case PROP_RECONNECT:
+      g_value_set_boolean (value, sink->reconnect);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (sink);
+}
+
+static void
+gst_framed_tcp_sink_finalize (GObject * object)
+{
+  GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (object);
+
+  g_free (sink->host);
+  g_free (sink->key);
+  g_free (sink->state);
+  g_free (sink->peer_name);
+  g_clear_error (&sink->fatal);
+  g_mutex_clear (&sink->lock);
+  g_cond_clear (&sink->cond);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY;
+
+  gobject_class->set_property = gst_framed_tcp_sink_set_property;
+  gobject_class->get_property = gst_framed_tcp_sink_get_property;
+  gobject_class->finalize = gst_framed_tcp_sink_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODE,
+      g_param_spec_enum ("mode", "Mode",
+          "Whether to listen for receivers (server) or connect to a "
+          "receiver that listens (client).", QS_TYPE_CONN_MODE, DEFAULT_MODE,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_HOST,
+      g_param_spec_string ("host", "Host",
+          "In server mode the address to listen on (0.0.0.0 for every "
+          "interface); in client mode the receiver to connect to.",
+          DEFAULT_HOST, rw));
+  g_object_class_install_property (gobject_class, PROP_PORT,
+      g_param_spec_int ("port", "Port",
+          "The TCP port to listen on or connect to (0 in server mode lets "
+          "the system pick one; read it back from current-port).",
+          0, G_MAXUINT16, DEFAULT_PORT, rw));
+  g_object_class_install_property (gobject_class, PROP_CURRENT_PORT,
+      g_param_spec_int ("current-port", "Current port",
+          "The port the server actually listens on, or 0 when not listening.",
+          0, G_MAXUINT16, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_KEY,
+      g_param_spec_string ("key", "Key",
+          "A pre-shared key: the peer must prove it knows the same key "
+          "before any media flows. Empty means no authentication.",
+          DEFAULT_KEY, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
+      g_param_spec_uint ("max-frame-size", "Maximum frame size",
+          "The largest frame, in bytes, accepted from or sent to the peer.",
+          QS_PROTO_MIN_MAX_FRAME_SIZE, QS_PROTO_MAX_MAX_FRAME_SIZE,
+          DEFAULT_MAX_FRAME_SIZE, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_QUEUE_TIME,
+      g_param_spec_uint64 ("max-queue-time", "Maximum queue time",
+          "The most media, in nanoseconds, queued for one receiver; with a "
+          "live upstream the oldest is dropped beyond it.",
+          0, G_MAXUINT64, DEFAULT_MAX_QUEUE_TIME, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_QUEUE_BYTES,
+      g_param_spec_uint ("max-queue-bytes", "Maximum queue bytes",
+          "The most bytes queued for one receiver; with a live upstream the "
+          "oldest frames are dropped beyond it.",
+          1024, G_MAXUINT, DEFAULT_MAX_QUEUE_BYTES, rw));
+  g_object_class_install_property (gobject_class, PROP_TIMEOUT,
+      g_param_spec_uint ("timeout", "Timeout",
+          "Seconds a receiver may stay silent or stop reading before it is "
+          "disconnected.", 1, 3600, DEFAULT_TIMEOUT, rw));
+  g_object_class_install_property (gobject_class, PROP_RECONNECT,
+      g_param_spec_boolean ("reconnect", "Reconnect",
+          "In client mode, keep retrying (with backoff) when the receiver is "
+          "not there or the link breaks, instead of failing.",
+          DEFAULT_RECONNECT, rw));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "Counters: bytes and buffers sent, frames dropped for slow "
+          "receivers, connected receivers, reconnects, state and peer.",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Framed TCP sink", "Sink/Network",
+      "Sends a stream over TCP as frames that carry caps, timestamps and flags",
+      "qsound authors");
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_framed_tcp_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_framed_tcp_sink_stop);
+  basesink_class->unlock = GST_DEBUG_FUNCPTR (gst_framed_tcp_sink_unlock);
+  basesink_class->unlock_stop =
+      GST_DEBUG_FUNCPTR (gst_framed_tcp_sink_unlock_stop);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_framed_tcp_sink_set_caps);
+  basesink_class->render = GST_DEBUG_FUNCPTR (gst_framed_tcp_sink_render);
+  basesink_class->event = GST_DEBUG_FUNCPTR (gst_framed_tcp_sink_event);
+
+  gst_type_mark_as_plugin_api (QS_TYPE_CONN_MODE, 0);
+}
+
+static void
+gst_framed_tcp_sink_init (GstFramedTcpSink * sink)
+{
+  sink->mode = DEFAULT_MODE;
+  sink->host = g_strdup (DEFAULT_HOST);
+  sink->port = DEFAULT_PORT;
+  sink->key = g_strdup (DEFAULT_KEY);
+  sink->max_frame_size = DEFAULT_MAX_FRAME_SIZE;
+  sink->max_queue_time = DEFAULT_MAX_QUEUE_TIME;
+  sink->max_queue_bytes = DEFAULT_MAX_QUEUE_BYTES;
+  sink->timeout = DEFAULT_TIMEOUT;
+  sink->reconnect = DEFAULT_RECONNECT;
+  sink->state = g_strdup ("idle");
+  g_mutex_init (&sink->lock);
+  g_cond_init (&sink->cond);
+
+  /* send as soon as data arrives; the receiver does the timing */
+  gst_base_sink_set_sync (GST_BASE_SINK (sink), FALSE);
+}

@@ -1,1 +1,570 @@
-/* SCAFFOLD */
+/* qsound — sockets and the handshake, shared by framedtcpsink and framedtcpsrc.
+ *
+ * Copyright (C) 2026 The qsound authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "qsoundconn.h"
+
+#include <string.h>
+
+#ifdef G_OS_WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#endif
+
+#define QS_CONN_READ_CHUNK (64 * 1024)
+
+G_DEFINE_QUARK (qs-conn-error-quark, qs_conn_error);
+
+GType
+qs_conn_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {QS_CONN_MODE_SERVER, "Listen on host:port and wait for peers", "server"},
+    {QS_CONN_MODE_CLIENT, "Connect to a server at host:port", "client"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("QsConnMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+gint64
+qs_conn_backoff_next (gint64 previous_us)
+{
+  gint64 next = previous_us <= 0 ? 100 * G_TIME_SPAN_MILLISECOND : previous_us * 2;
+
+  next = MIN (next, 2 * G_TIME_SPAN_SECOND);
+  /* +- 25 % jitter, so that many clients do not retry in lock step */
+  return next + g_random_int_range (-(gint32) (next / 4), (gint32) (next / 4) + 1);
+}
+
+/* Turns a GIO error into a QS_CONN_ERROR with a sentence for the user. */
+static void
+qs_conn_set_io_error (GError ** error, GError * io_error, const gchar * what,
+    const gchar * host, guint port)
+{
+  if (g_error_matches (io_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED, "cancelled");
+  } else if (g_error_matches (io_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)) {
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_REFUSED,
+        "Nothing is listening on %s:%u (connection refused); start the server "
+        "side first, or check the host and port.", host, port);
+  } else if (g_error_matches (io_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)) {
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_ADDRESS_IN_USE,
+        "Port %u on %s is already in use by another program; stop that "
+        "program or pick another port.", port, host);
+  } else if (g_error_matches (io_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
+      || g_error_matches (io_error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)) {
+    g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_CLOSED,
+        "The peer closed the connection.");
+  } else if (g_error_matches (io_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT,
+        "Timed out while trying to %s %s:%u; check that the host is reachable.",
+        what, host, port);
+  } else {
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
+        "Could not %s %s:%u: %s.", what, host, port, io_error->message);
+  }
+  g_error_free (io_error);
+}
+
+static GList *
+qs_conn_resolve (const gchar * host, guint port, GCancellable * cancellable,
+    GError ** error)
+{
+  GInetAddress *addr;
+  GResolver *resolver;
+  GList *addrs, *l, *out = NULL;
+  GError *err = NULL;
+
+  addr = g_inet_address_new_from_string (host);
+  if (addr) {
+    out = g_list_append (NULL, g_inet_socket_address_new (addr, port));
+    g_object_unref (addr);
+    return out;
+  }
+
+  resolver = g_resolver_get_default ();
+  addrs = g_resolver_lookup_by_name (resolver, host, cancellable, &err);
+  g_object_unref (resolver);
+  if (!addrs) {
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED, "cancelled");
+    else
+      g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_RESOLVE,
+          "The host name '%s' does not resolve to an address (%s); check the "
+          "spelling or use an IP address.", host, err->message);
+    g_clear_error (&err);
+    return NULL;
+  }
+  for (l = addrs; l; l = l->next)
+    out = g_list_append (out, g_inet_socket_address_new (l->data, port));
+  g_resolver_free_addresses (addrs);
+  return out;
+}
+
+static void
+qs_conn_tune (GSocket * socket)
+{
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  g_socket_set_keepalive (socket, TRUE);
+}
+
+GSocket *
+qs_conn_listen (const gchar * host, guint port, GCancellable * cancellable,
+    GError ** error)
+{
+  GList *addrs;
+  GSocket *socket;
+  GError *err = NULL;
+
+  addrs = qs_conn_resolve (host, port, cancellable, error);
+  if (!addrs)
+    return NULL;
+
+  socket = g_socket_new (g_socket_address_get_family (addrs->data),
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &err);
+  if (!socket)
+    goto failed;
+  if (!g_socket_bind (socket, addrs->data, TRUE, &err))
+    goto failed;
+  g_socket_set_listen_backlog (socket, 8);
+  if (!g_socket_listen (socket, &err))
+    goto failed;
+  g_socket_set_blocking (socket, FALSE);
+  g_list_free_full (addrs, g_object_unref);
+  return socket;
+
+failed:
+  g_list_free_full (addrs, g_object_unref);
+  g_clear_object (&socket);
+  qs_conn_set_io_error (error, err, "listen on", host, port);
+  return NULL;
+}
+
+GSocket *
+qs_conn_connect (const gchar * host, guint port, GCancellable * cancellable,
+    GError ** error)
+{
+  GList *addrs, *l;
+  GError *err = NULL;
+
+  addrs = qs_conn_resolve (host, port, cancellable, error);
+  if (!addrs)
+    return NULL;
+
+  for (l = addrs; l; l = l->next) {
+    GSocket *socket;
+
+    g_clear_error (&err);
+    socket = g_socket_new (g_socket_address_get_family (l->data),
+        G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &err);
+    if (!socket)
+      continue;
+    /* g_socket_connect() waits with the cancellable; bound it too */
+    g_socket_set_timeout (socket, 5);
+    if (g_socket_connect (socket, l->data, cancellable, &err)) {
+      g_socket_set_timeout (socket, 0);
+      qs_conn_tune (socket);
+      g_list_free_full (addrs, g_object_unref);
+      g_clear_error (&err);
+      return socket;
+    }
+    g_object_unref (socket);
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      break;
+  }
+  g_list_free_full (addrs, g_object_unref);
+  qs_conn_set_io_error (error, err, "connect to", host, port);
+  return NULL;
+}
+
+GSocket *
+qs_conn_accept (GSocket * listener, GCancellable * cancellable, GError ** error)
+{
+  GError *err = NULL;
+  GSocket *socket;
+
+  for (;;) {
+    if (!g_socket_condition_wait (listener, G_IO_IN, cancellable, &err))
+      break;
+    socket = g_socket_accept (listener, cancellable, &err);
+    if (socket) {
+      qs_conn_tune (socket);
+      return socket;
+    }
+    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      break;
+    g_clear_error (&err);
+  }
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED, "cancelled");
+    g_error_free (err);
+  } else {
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
+        "Could not accept a connection: %s.", err->message);
+    g_error_free (err);
+  }
+  return NULL;
+}
+
+guint
+qs_conn_local_port (GSocket * socket)
+{
+  GSocketAddress *addr = g_socket_get_local_address (socket, NULL);
+  guint port = 0;
+
+  if (addr) {
+    port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr));
+    g_object_unref (addr);
+  }
+  return port;
+}
+
+gchar *
+qs_conn_peer_name (GSocket * socket)
+{
+  GSocketAddress *addr = g_socket_get_remote_address (socket, NULL);
+  gchar *ip, *name;
+
+  if (!addr)
+    return g_strdup ("unknown peer");
+  ip = g_inet_address_to_string (g_inet_socket_address_get_address
+      (G_INET_SOCKET_ADDRESS (addr)));
+  name = g_strdup_printf ("%s:%u", ip,
+      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr)));
+  g_free (ip);
+  g_object_unref (addr);
+  return name;
+}
+
+/* Waits for cond until deadline_us (0 = forever).  Returns FALSE and sets
+ * *timed_out on a timeout, FALSE with error on cancel. */
+static gboolean
+qs_conn_wait (GSocket * socket, GIOCondition cond, gint64 deadline_us,
+    gboolean * timed_out, GCancellable * cancellable, GError ** error)
+{
+  GError *err = NULL;
+  gint64 timeout = -1;
+
+  if (timed_out)
+    *timed_out = FALSE;
+  if (deadline_us > 0) {
+    timeout = MAX (deadline_us - g_get_monotonic_time (), 0);
+  }
+  if (g_socket_condition_timed_wait (socket, cond, timeout, cancellable, &err))
+    return TRUE;
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+    if (timed_out)
+      *timed_out = TRUE;
+    g_error_free (err);
+    return FALSE;
+  }
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED, "cancelled");
+  else
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
+        "Network error: %s.", err->message);
+  g_error_free (err);
+  return FALSE;
+}
+
+static void
+qs_conn_map_send_error (GError ** error, GError * err)
+{
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED, "cancelled");
+  else if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)
+      || g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_CLOSED,
+        "The peer closed the connection.");
+  else
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
+        "Network error: %s.", err->message);
+  g_error_free (err);
+}
+
+gboolean
+qs_conn_write_vectors (GSocket * socket, GOutputVector * vectors,
+    guint n_vectors, gint64 deadline_us, GCancellable * cancellable,
+    GError ** error)
+{
+  GOutputVector local[8];
+  guint i;
+
+  g_return_val_if_fail (n_vectors <= G_N_ELEMENTS (local), FALSE);
+  memcpy (local, vectors, n_vectors * sizeof (GOutputVector));
+  vectors = local;
+
+  while (n_vectors > 0) {
+    GError *err = NULL;
+    gboolean timed_out;
+    gssize written;
+
+    written = g_socket_send_message (socket, NULL, vectors, n_vectors, NULL, 0,
+        G_SOCKET_MSG_NONE, cancellable, &err);
+    if (written < 0) {
+      if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+        qs_conn_map_send_error (error, err);
+        return FALSE;
+      }
+      g_error_free (err);
+      if (!qs_conn_wait (socket, G_IO_OUT, deadline_us, &timed_out, cancellable,
+              error)) {
+        if (timed_out)
+          g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT,
+              "the peer stopped reading (it may be stalled or gone).");
+        return FALSE;
+      }
+      continue;
+    }
+    /* skip what was written */
+    for (i = 0; i < n_vectors && (gsize) written >= vectors[i].size; i++)
+      written -= vectors[i].size;
+    vectors += i;
+    n_vectors -= i;
+    if (n_vectors > 0) {
+      vectors[0].buffer = (const guint8 *) vectors[0].buffer + written;
+      vectors[0].size -= written;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+qs_conn_write_bytes (GSocket * socket, GBytes * bytes, gint64 deadline_us,
+    GCancellable * cancellable, GError ** error)
+{
+  GOutputVector v;
+
+  v.buffer = g_bytes_get_data (bytes, &v.size);
+  return qs_conn_write_vectors (socket, &v, 1, deadline_us, cancellable, error);
+}
+
+gboolean
+qs_conn_read_message (GSocket * socket, QsProtoParser * parser,
+    QsMessage * msg, gint64 deadline_us, gboolean * timed_out,
+    GCancellable * cancellable, GError ** error)
+{
+  guint8 chunk[QS_CONN_READ_CHUNK];
+  gboolean polled = FALSE;
+
+  *timed_out = FALSE;
+  for (;;) {
+    GError *err = NULL;
+    const gchar *why;
+    gssize n;
+
+    switch (qs_proto_parser_next (parser, msg)) {
+      case QS_PARSE_MESSAGE:
+        return TRUE;
+      case QS_PARSE_ERROR:{
+        QsProtoError code = qs_proto_parser_get_error (parser, &why);
+
+        g_set_error_literal (error, QS_CONN_ERROR, code, why);
+        return FALSE;
+      }
+      case QS_PARSE_NEED_MORE:
+        break;
+    }
+
+    n = g_socket_receive (socket, (gchar *) chunk, sizeof (chunk), cancellable,
+        &err);
+    if (n == 0) {
+      g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_CLOSED,
+          "The peer closed the connection.");
+      return FALSE;
+    }
+    if (n > 0) {
+      qs_proto_parser_feed (parser, chunk, n);
+      continue;
+    }
+    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
+          || g_error_matches (err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)) {
+        g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_CLOSED,
+            "The peer closed the connection.");
+        g_error_free (err);
+      } else {
+        qs_conn_map_send_error (error, err);
+      }
+      return FALSE;
+    }
+    g_error_free (err);
+    if (deadline_us == 0 && polled) {
+      *timed_out = TRUE;
+      return FALSE;
+    }
+    if (deadline_us == 0) {
+      polled = TRUE;
+      continue;
+    }
+    if (!qs_conn_wait (socket, G_IO_IN, deadline_us, timed_out, cancellable,
+            error))
+      return FALSE;
+  }
+}
+
+static gboolean
+qs_conn_write_frame (GSocket * socket, GBytes * frame, gint64 deadline_us,
+    GCancellable * cancellable, GError ** error)
+{
+  gboolean ok = qs_conn_write_bytes (socket, frame, deadline_us, cancellable,
+      error);
+
+  g_bytes_unref (frame);
+  return ok;
+}
+
+void
+qs_conn_send_error (GSocket * socket, const GError * error)
+{
+  QsProtoError code = QS_PROTO_ERR_PEER;
+  GBytes *frame;
+
+  if (error->domain == QS_CONN_ERROR && error->code < QS_CONN_ERROR_CLOSED)
+    code = (QsProtoError) error->code;
+  frame = qs_proto_build_error (code, error->message);
+  /* best effort: at most 100 ms, never an error of its own */
+  qs_conn_write_frame (socket, frame,
+      g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND, NULL, NULL);
+}
+
+/* Reads the next message of the handshake, turning a peer's ERROR into ours. */
+static gboolean
+qs_conn_read_handshake_message (GSocket * socket, QsProtoParser * parser,
+    QsMessage * msg, gint64 deadline_us, GCancellable * cancellable,
+    GError ** error)
+{
+  gboolean timed_out;
+
+  if (!qs_conn_read_message (socket, parser, msg, deadline_us, &timed_out,
+          cancellable, error)) {
+    if (timed_out)
+      g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT,
+          "The peer accepted the connection but did not complete the qsound "
+          "handshake; check that it is a qsound endpoint.");
+    return FALSE;
+  }
+  if (msg->type == QS_MSG_ERROR) {
+    QsConnError code = msg->error_code == QS_PROTO_ERR_AUTH ?
+        QS_CONN_ERROR_AUTH : msg->error_code == QS_PROTO_ERR_ROLE ?
+        QS_CONN_ERROR_ROLE : msg->error_code == QS_PROTO_ERR_VERSION ?
+        QS_CONN_ERROR_VERSION : QS_CONN_ERROR_PEER;
+
+    g_set_error (error, QS_CONN_ERROR, code, "%s", msg->text ? msg->text : "");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static const gchar *
+qs_conn_role_name (guint8 role)
+{
+  return role == QS_ROLE_SENDER ? "senders (transmitters)" : "receivers";
+}
+
+gboolean
+qs_conn_handshake (GSocket * socket, QsProtoParser * parser, QsRole role,
+    const gchar * key, GCancellable * cancellable, GError ** error)
+{
+  guint8 hello[QS_PROTO_HELLO_SIZE];
+  guint8 nonce[QS_PROTO_NONCE_SIZE], peer_nonce[QS_PROTO_NONCE_SIZE];
+  guint8 mac[QS_PROTO_AUTH_SIZE];
+  gint64 deadline = g_get_monotonic_time () + QS_CONN_HANDSHAKE_TIMEOUT;
+  gboolean have_key = key != NULL && *key != '\0';
+  gboolean authed;
+  QsMessage msg;
+  guint8 peer_role;
+  GError *verdict = NULL;
+  GOutputVector v;
+
+  qs_proto_random_nonce (nonce);
+  qs_proto_write_hello (hello, role, have_key ? QS_HELLO_FLAG_KEY : 0, nonce);
+  v.buffer = hello;
+  v.size = sizeof (hello);
+  if (!qs_conn_write_vectors (socket, &v, 1, deadline, cancellable, error))
+    return FALSE;
+
+  if (!qs_conn_read_handshake_message (socket, parser, &msg, deadline,
+          cancellable, error))
+    return FALSE;
+  g_assert (msg.type == QS_MSG_HELLO);
+  peer_role = msg.role;
+  memcpy (peer_nonce, msg.nonce, sizeof (peer_nonce));
+
+  if (peer_role == role) {
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_ROLE,
+        "Both ends are %s; pair a transmitting side with a receiving one "
+        "(qsound-launch modes 1 and 2, or 3 and 4).", qs_conn_role_name (role));
+    qs_conn_send_error (socket, *error);
+    return FALSE;
+  }
+
+  if (!have_key && !(msg.hello_flags & QS_HELLO_FLAG_KEY))
+    return TRUE;
+
+  /* Both send a MAC over their own role and nonce, then a verdict (ERROR or
+   * HEARTBEAT), then read the other's verdict: nobody closes with unread data
+   * in flight, so both ends learn the outcome. */
+  authed = have_key && (msg.hello_flags & QS_HELLO_FLAG_KEY);
+  qs_proto_auth_compute (have_key ? key : "", role, nonce, peer_nonce, mac);
+  if (!qs_conn_write_frame (socket, qs_proto_build_auth (mac), deadline,
+          cancellable, error))
+    return FALSE;
+  if (!qs_conn_read_handshake_message (socket, parser, &msg, deadline,
+          cancellable, error))
+    return FALSE;
+  if (msg.type != QS_MSG_AUTH) {
+    authed = FALSE;
+  } else if (authed) {
+    authed = qs_proto_auth_verify (key, peer_role, peer_nonce, nonce,
+        msg.payload);
+  }
+
+  if (!authed) {
+    g_set_error_literal (&verdict, QS_CONN_ERROR, QS_CONN_ERROR_AUTH,
+        "Authentication failed: the two ends do not share the same key; set "
+        "the same key on both sides (qsound-launch -k, property key).");
+    if (!qs_conn_write_frame (socket, qs_proto_build_error (QS_PROTO_ERR_AUTH,
+                verdict->message), deadline, cancellable, NULL)) {
+      g_propagate_error (error, verdict);
+      return FALSE;
+    }
+  } else if (!qs_conn_write_frame (socket, qs_proto_build_heartbeat (0),
+          deadline, cancellable, error)) {
+    return FALSE;
+  }
+
+  /* the peer's verdict */
+  if (!qs_conn_read_handshake_message (socket, parser, &msg, deadline,
+          cancellable, verdict ? NULL : error)) {
+    if (verdict)
+      g_propagate_error (error, verdict);
+    return FALSE;
+  }
+  if (verdict) {
+    g_propagate_error (error, verdict);
+    return FALSE;
+  }
+  if (msg.type != QS_MSG_HEARTBEAT) {
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_UNEXPECTED,
+        "The peer sent an unexpected message during authentication; update "
+        "both ends to the same qsound version.");
+    return FALSE;
+  }
+  return TRUE;
+}

@@ -1,2 +1,898 @@
-/* SCAFFOLD: replaced by the real protocol before landing. */
+/* qsound — the framed TCP wire protocol, as pure code (no sockets).
+ *
+ * Copyright (C) 2026 The qsound authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * docs/PROTOCOL.md is the normative description of the bytes handled here.
+ *
+ * The parser follows hiredis' read.c: bytes are appended to one buffer with a
+ * read offset, every length is checked against a bound as soon as the header
+ * announcing it is complete (before a single payload byte is buffered), and
+ * the first error is sticky.  It depends on GLib only: the GStreamer parse of
+ * the caps text is the element's business.
+ */
+
+/* rand_s() is only declared when this is defined before <stdlib.h>. */
+#ifdef _WIN32
+#define _CRT_RAND_S
+#endif
+
 #include "qsoundproto.h"
+
+#include <string.h>
+#include <stdlib.h>
+
+#ifdef G_OS_WIN32
+#else
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+#endif
+
+/* Wire layout (offsets in bytes; see docs/PROTOCOL.md) */
+#define HELLO_OFF_MAGIC     0
+#define HELLO_OFF_MAJOR     4
+#define HELLO_OFF_MINOR     5
+#define HELLO_OFF_ROLE      6
+#define HELLO_OFF_FLAGS     7
+#define HELLO_OFF_NONCE     8
+#define HELLO_OFF_RESERVED  24
+#define HELLO_RESERVED_SIZE 8
+
+#define FRAME_OFF_TYPE      0
+#define FRAME_OFF_FLAGS     1
+#define FRAME_OFF_RESERVED  2
+#define FRAME_OFF_LENGTH    4
+
+#define BUFFER_OFF_SEQ      0
+#define BUFFER_OFF_PTS      8
+#define BUFFER_OFF_DTS      16
+#define BUFFER_OFF_DURATION 24
+#define BUFFER_OFF_FLAGS    32
+
+#define HEARTBEAT_TIME_SIZE 8
+#define HELLO_FLAGS_KNOWN   (QS_HELLO_FLAG_KEY)
+
+#define AUTH_LABEL          "qsound-auth-v1"
+#define AUTH_LABEL_SIZE     (sizeof (AUTH_LABEL) - 1)
+
+G_STATIC_ASSERT (sizeof (QS_PROTO_MAGIC) - 1 == 4);
+G_STATIC_ASSERT (HELLO_OFF_NONCE + QS_PROTO_NONCE_SIZE == HELLO_OFF_RESERVED);
+G_STATIC_ASSERT (HELLO_OFF_RESERVED + HELLO_RESERVED_SIZE == QS_PROTO_HELLO_SIZE);
+G_STATIC_ASSERT (FRAME_OFF_LENGTH + 4 == QS_PROTO_FRAME_HEADER_SIZE);
+G_STATIC_ASSERT (BUFFER_OFF_FLAGS + 4 == QS_PROTO_BUFFER_HEADER_SIZE);
+G_STATIC_ASSERT (QS_PROTO_AUTH_SIZE == 32);      /* SHA-256 digest */
+G_STATIC_ASSERT (QS_PROTO_ERROR_HEADER_SIZE == 4);
+G_STATIC_ASSERT (QS_PROTO_MIN_MAX_FRAME_SIZE >= QS_PROTO_BUFFER_HEADER_SIZE);
+G_STATIC_ASSERT (QS_PROTO_MIN_MAX_FRAME_SIZE <= QS_PROTO_DEFAULT_MAX_FRAME_SIZE);
+G_STATIC_ASSERT (QS_PROTO_DEFAULT_MAX_FRAME_SIZE <= QS_PROTO_MAX_MAX_FRAME_SIZE);
+G_STATIC_ASSERT (QS_PROTO_MAX_MAX_FRAME_SIZE < G_MAXUINT32 - QS_PROTO_FRAME_HEADER_SIZE);
+G_STATIC_ASSERT ((QS_BUF_FLAG_DISCONT | QS_BUF_FLAG_DELTA_UNIT | QS_BUF_FLAG_HEADER |
+        QS_BUF_FLAG_GAP | QS_BUF_FLAG_RESYNC) == QS_BUF_FLAGS_KNOWN);
+
+/* Big-endian helpers; memcpy keeps them free of alignment assumptions. */
+static inline void
+put_be16 (guint8 * p, guint16 v)
+{
+  v = GUINT16_TO_BE (v);
+  memcpy (p, &v, sizeof (v));
+}
+
+static inline void
+put_be32 (guint8 * p, guint32 v)
+{
+  v = GUINT32_TO_BE (v);
+  memcpy (p, &v, sizeof (v));
+}
+
+static inline void
+put_be64 (guint8 * p, guint64 v)
+{
+  v = GUINT64_TO_BE (v);
+  memcpy (p, &v, sizeof (v));
+}
+
+static inline guint32
+get_be32 (const guint8 * p)
+{
+  guint32 v;
+
+  memcpy (&v, p, sizeof (v));
+  return GUINT32_FROM_BE (v);
+}
+
+static inline guint64
+get_be64 (const guint8 * p)
+{
+  guint64 v;
+
+  memcpy (&v, p, sizeof (v));
+  return GUINT64_FROM_BE (v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parser                                                                   */
+
+/* Below this the buffer is kept when it drains; above it, it is given back
+ * once empty, so that one large frame does not pin its memory forever.
+ * The fuzz build makes both tiny, so that small inputs exercise growing,
+ * compacting and giving back. */
+#ifndef PARSER_KEEP_ALLOC
+#define PARSER_KEEP_ALLOC   (256 * 1024)
+#endif
+#ifndef PARSER_MIN_ALLOC
+#define PARSER_MIN_ALLOC    (16 * 1024)
+#endif
+
+struct _QsProtoParser
+{
+  guint32 max_frame_size;
+
+  /* bytes fed: data[start, end) are not yet consumed */
+  guint8 *data;
+  gsize alloc;
+  gsize start;
+  gsize end;
+
+  gboolean have_hello;
+  gboolean seen_frame;          /* any frame other than AUTH since the HELLO */
+  gboolean seen_auth;
+
+  gboolean have_seq;
+  guint64 next_seq;
+
+  /* NUL-terminated copy for CAPS and ERROR text */
+  gchar *text;
+  gsize text_alloc;
+
+  QsProtoError error;
+  gchar *error_message;
+};
+
+QsProtoParser *
+qs_proto_parser_new (guint32 max_frame_size)
+{
+  QsProtoParser *parser = g_new0 (QsProtoParser, 1);
+
+  parser->max_frame_size = CLAMP (max_frame_size, QS_PROTO_MIN_MAX_FRAME_SIZE,
+      QS_PROTO_MAX_MAX_FRAME_SIZE);
+  qs_proto_parser_reset (parser);
+  return parser;
+}
+
+void
+qs_proto_parser_free (QsProtoParser * parser)
+{
+  if (parser == NULL)
+    return;
+  g_free (parser->data);
+  g_free (parser->text);
+  g_free (parser->error_message);
+  g_free (parser);
+}
+
+static void
+qs_proto_parser_drop_data (QsProtoParser * parser)
+{
+  parser->start = parser->end = 0;
+  if (parser->alloc > PARSER_KEEP_ALLOC) {
+    g_free (parser->data);
+    parser->data = NULL;
+    parser->alloc = 0;
+  }
+}
+
+void
+qs_proto_parser_reset (QsProtoParser * parser)
+{
+  g_return_if_fail (parser != NULL);
+
+  qs_proto_parser_drop_data (parser);
+  parser->have_hello = FALSE;
+  parser->seen_frame = FALSE;
+  parser->seen_auth = FALSE;
+  parser->have_seq = FALSE;
+  parser->next_seq = 0;
+  parser->error = QS_PROTO_OK;
+  g_clear_pointer (&parser->error_message, g_free);
+}
+
+void
+qs_proto_parser_feed (QsProtoParser * parser, const guint8 * data, gsize len)
+{
+  gsize pending;
+
+  g_return_if_fail (parser != NULL);
+  g_return_if_fail (data != NULL || len == 0);
+
+  /* Errors are sticky: nothing more will be parsed, so nothing is kept. */
+  if (parser->error != QS_PROTO_OK || len == 0)
+    return;
+
+  pending = parser->end - parser->start;
+  g_return_if_fail (len <= G_MAXSIZE - pending);
+
+  if (parser->alloc - parser->end < len) {
+    /* No room at the tail.  Move the unconsumed bytes to the front: they are
+     * at most one partial frame, since the caller pulls every message after
+     * each feed, so this costs O(bytes fed) over the life of the parser. */
+    if (parser->start > 0) {
+      memmove (parser->data, parser->data + parser->start, pending);
+      parser->start = 0;
+      parser->end = pending;
+    }
+    if (parser->alloc - parser->end < len) {
+      gsize want = MAX (parser->alloc, PARSER_MIN_ALLOC);
+
+      while (want < pending + len && want <= G_MAXSIZE / 2)
+        want *= 2;
+      if (want < pending + len)
+        want = pending + len;
+      parser->data = g_realloc (parser->data, want);
+      parser->alloc = want;
+    }
+  }
+  memcpy (parser->data + parser->end, data, len);
+  parser->end += len;
+}
+
+gsize
+qs_proto_parser_pending (QsProtoParser * parser)
+{
+  g_return_val_if_fail (parser != NULL, 0);
+
+  return parser->end - parser->start;
+}
+
+QsProtoError
+qs_proto_parser_get_error (QsProtoParser * parser, const gchar ** message)
+{
+  g_return_val_if_fail (parser != NULL, QS_PROTO_OK);
+
+  if (message)
+    *message = parser->error_message;
+  return parser->error;
+}
+
+static QsParseResult
+qs_proto_parser_fail (QsProtoParser * parser, QsProtoError code,
+    const gchar * format, ...) G_GNUC_PRINTF (3, 4);
+
+static QsParseResult
+qs_proto_parser_fail (QsProtoParser * parser, QsProtoError code,
+    const gchar * format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_free (parser->error_message);
+  parser->error_message = g_strdup_vprintf (format, args);
+  va_end (args);
+  parser->error = code;
+  qs_proto_parser_drop_data (parser);
+  return QS_PARSE_ERROR;
+}
+
+/* What a non-qsound peer is, guessed from its first bytes. */
+typedef enum
+{
+  PEER_UNKNOWN,                 /* nothing recognisable */
+  PEER_NEED_MORE,               /* could still turn out to be one of the below */
+  PEER_HTTP_REQUEST,
+  PEER_HTTP_RESPONSE,
+  PEER_TLS,
+  PEER_SSH,
+} PeerGuess;
+
+static PeerGuess
+guess_foreign_peer (const guint8 * p, gsize avail)
+{
+  static const struct
+  {
+    const gchar prefix[5];
+    gsize len;
+    PeerGuess guess;
+  } known[] = {
+    {"GET ", 4, PEER_HTTP_REQUEST},
+    {"POST", 4, PEER_HTTP_REQUEST},
+    {"PUT ", 4, PEER_HTTP_REQUEST},
+    {"HEAD", 4, PEER_HTTP_REQUEST},
+    {"OPTI", 4, PEER_HTTP_REQUEST},
+    {"DELE", 4, PEER_HTTP_REQUEST},
+    {"PATC", 4, PEER_HTTP_REQUEST},
+    {"CONN", 4, PEER_HTTP_REQUEST},
+    {"HTTP", 4, PEER_HTTP_RESPONSE},
+    {"SSH-", 4, PEER_SSH},
+    {"\x16\x03", 2, PEER_TLS},     /* TLS record: handshake, version 3.x */
+  };
+  gboolean could_be = FALSE;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (known); i++) {
+    gsize n = MIN (avail, known[i].len);
+
+    if (memcmp (p, known[i].prefix, n) != 0)
+      continue;
+    if (n == known[i].len)
+      return known[i].guess;
+    could_be = TRUE;
+  }
+  return could_be ? PEER_NEED_MORE : PEER_UNKNOWN;
+}
+
+static QsParseResult
+qs_proto_parser_parse_hello (QsProtoParser * parser, QsMessage * msg)
+{
+  const guint8 *p = parser->data + parser->start;
+  gsize avail = parser->end - parser->start;
+  gsize i, n;
+
+  /* Judge the magic on whatever has arrived: a foreign peer is reported at
+   * its first wrong byte, except that a few bytes more are awaited when they
+   * might be the start of a protocol we can name (HTTP, TLS, SSH). */
+  n = MIN (avail, 4);
+  for (i = 0; i < n; i++) {
+    if (p[HELLO_OFF_MAGIC + i] != (guint8) QS_PROTO_MAGIC[i])
+      break;
+  }
+  if (i < n) {
+    switch (guess_foreign_peer (p, avail)) {
+      case PEER_NEED_MORE:
+        return QS_PARSE_NEED_MORE;
+      case PEER_HTTP_REQUEST:
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_NOT_QSOUND,
+            "the peer is not a qsound endpoint (it sent an HTTP request); "
+            "check the host and port");
+      case PEER_HTTP_RESPONSE:
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_NOT_QSOUND,
+            "the peer is not a qsound endpoint (it sent an HTTP response); "
+            "check the host and port");
+      case PEER_TLS:
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_NOT_QSOUND,
+            "the peer is not a qsound endpoint (it started a TLS handshake); "
+            "check the host and port");
+      case PEER_SSH:
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_NOT_QSOUND,
+            "the peer is not a qsound endpoint (it is an SSH server); "
+            "check the host and port");
+      case PEER_UNKNOWN:
+      default:
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_NOT_QSOUND,
+            "the peer is not a qsound endpoint (its first bytes are not "
+            "\"" QS_PROTO_MAGIC "\"); check the host and port");
+    }
+  }
+
+  if (avail > HELLO_OFF_MAJOR && p[HELLO_OFF_MAJOR] != QS_PROTO_VERSION_MAJOR) {
+    return qs_proto_parser_fail (parser, QS_PROTO_ERR_VERSION,
+        "the peer speaks qsound protocol %u.x, this side speaks %u.x; "
+        "install the same qsound version on both machines",
+        p[HELLO_OFF_MAJOR], QS_PROTO_VERSION_MAJOR);
+  }
+
+  if (avail < QS_PROTO_HELLO_SIZE)
+    return QS_PARSE_NEED_MORE;
+
+  if (p[HELLO_OFF_ROLE] != QS_ROLE_SENDER && p[HELLO_OFF_ROLE] != QS_ROLE_RECEIVER) {
+    return qs_proto_parser_fail (parser, QS_PROTO_ERR_ROLE,
+        "the peer announced an unknown role (%u); "
+        "install the same qsound version on both machines", p[HELLO_OFF_ROLE]);
+  }
+
+  /* Minor versions are compatible by definition; unknown flag bits and the
+   * reserved bytes are left for them and ignored here. */
+  msg->type = QS_MSG_HELLO;
+  msg->version_major = p[HELLO_OFF_MAJOR];
+  msg->version_minor = p[HELLO_OFF_MINOR];
+  msg->role = p[HELLO_OFF_ROLE];
+  msg->hello_flags = p[HELLO_OFF_FLAGS] & HELLO_FLAGS_KNOWN;
+  memcpy (msg->nonce, p + HELLO_OFF_NONCE, QS_PROTO_NONCE_SIZE);
+
+  parser->start += QS_PROTO_HELLO_SIZE;
+  parser->have_hello = TRUE;
+  return QS_PARSE_MESSAGE;
+}
+
+/* Everything that can be judged from the 8-byte header alone, so that a bad
+ * frame is refused before its payload is waited for or buffered. */
+static QsParseResult
+qs_proto_parser_check_header (QsProtoParser * parser, guint type, guint32 len)
+{
+  if (len > parser->max_frame_size) {
+    return qs_proto_parser_fail (parser, QS_PROTO_ERR_FRAME_TOO_LARGE,
+        "a frame of %" G_GUINT32_FORMAT " bytes exceeds max-frame-size "
+        "(%" G_GUINT32_FORMAT " bytes); raise max-frame-size on the receiving "
+        "side or send smaller buffers", len, parser->max_frame_size);
+  }
+
+  switch (type) {
+    case QS_MSG_CAPS:
+      if (len == 0) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_CAPS,
+            "the peer sent empty caps; the sending side must describe its "
+            "stream (check its pipeline)");
+      }
+      if (len > QS_PROTO_MAX_CAPS_SIZE) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_CAPS,
+            "the peer sent caps of %" G_GUINT32_FORMAT " bytes, more than the "
+            "limit of %u bytes; use a simpler format on the sending side",
+            len, (guint) QS_PROTO_MAX_CAPS_SIZE);
+      }
+      break;
+    case QS_MSG_BUFFER:
+      if (len < QS_PROTO_BUFFER_HEADER_SIZE) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
+            "the peer sent a BUFFER frame of %" G_GUINT32_FORMAT " bytes, "
+            "shorter than its %u-byte header; the peer is broken or not a "
+            "qsound endpoint", len, (guint) QS_PROTO_BUFFER_HEADER_SIZE);
+      }
+      break;
+    case QS_MSG_EOS:
+      if (len != 0) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
+            "the peer sent an EOS frame with a %" G_GUINT32_FORMAT "-byte "
+            "payload, where none is allowed; install the same qsound version "
+            "on both machines", len);
+      }
+      break;
+    case QS_MSG_HEARTBEAT:
+      if (len != 0 && len != HEARTBEAT_TIME_SIZE) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
+            "the peer sent a HEARTBEAT frame of %" G_GUINT32_FORMAT " bytes "
+            "(0 or 8 are allowed); install the same qsound version on both "
+            "machines", len);
+      }
+      break;
+    case QS_MSG_ERROR:
+      if (len < QS_PROTO_ERROR_HEADER_SIZE) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
+            "the peer sent an ERROR frame of %" G_GUINT32_FORMAT " bytes, "
+            "shorter than its %u-byte code; the peer is broken or not a "
+            "qsound endpoint", len, (guint) QS_PROTO_ERROR_HEADER_SIZE);
+      }
+      if (len - QS_PROTO_ERROR_HEADER_SIZE > QS_PROTO_MAX_ERROR_TEXT) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
+            "the peer sent an ERROR text of %" G_GUINT32_FORMAT " bytes, more "
+            "than the limit of %u bytes; the peer is broken or not a qsound "
+            "endpoint", len - QS_PROTO_ERROR_HEADER_SIZE,
+            (guint) QS_PROTO_MAX_ERROR_TEXT);
+      }
+      break;
+    case QS_MSG_AUTH:
+      if (len != QS_PROTO_AUTH_SIZE) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
+            "the peer sent an AUTH frame of %" G_GUINT32_FORMAT " bytes "
+            "instead of %u; install the same qsound version on both machines",
+            len, (guint) QS_PROTO_AUTH_SIZE);
+      }
+      if (parser->seen_auth || parser->seen_frame) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_UNEXPECTED,
+            "the peer sent AUTH after other frames, where only one AUTH "
+            "right after the HELLO is allowed; the peer is broken");
+      }
+      break;
+    default:
+      return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
+          "the peer sent a frame of unknown type %u; install the same qsound "
+          "version on both machines", type);
+  }
+  return QS_PARSE_MESSAGE;
+}
+
+static const gchar *
+qs_proto_parser_copy_text (QsProtoParser * parser, const guint8 * p, gsize len)
+{
+  if (parser->text_alloc < len + 1) {
+    parser->text_alloc = MAX (len + 1, 256);
+    g_free (parser->text);
+    parser->text = g_malloc (parser->text_alloc);
+  }
+  memcpy (parser->text, p, len);
+  parser->text[len] = '\0';
+  return parser->text;
+}
+
+QsParseResult
+qs_proto_parser_next (QsProtoParser * parser, QsMessage * msg)
+{
+  const guint8 *p, *payload;
+  gsize avail;
+  guint type;
+  guint32 len;
+
+  g_return_val_if_fail (parser != NULL, QS_PARSE_ERROR);
+  g_return_val_if_fail (msg != NULL, QS_PARSE_ERROR);
+
+  memset (msg, 0, sizeof (*msg));
+  msg->pts = msg->dts = msg->duration = QS_PROTO_TIME_NONE;
+
+  if (parser->error != QS_PROTO_OK)
+    return QS_PARSE_ERROR;
+
+  /* All consumed: start over at the front, for free. */
+  if (parser->start == parser->end) {
+    qs_proto_parser_drop_data (parser);
+    return QS_PARSE_NEED_MORE;
+  }
+
+  if (!parser->have_hello)
+    return qs_proto_parser_parse_hello (parser, msg);
+
+  p = parser->data + parser->start;
+  avail = parser->end - parser->start;
+  if (avail < QS_PROTO_FRAME_HEADER_SIZE)
+    return QS_PARSE_NEED_MORE;
+
+  /* The flags and reserved bytes are reserved for minor versions: ignored. */
+  type = p[FRAME_OFF_TYPE];
+  len = get_be32 (p + FRAME_OFF_LENGTH);
+  if (qs_proto_parser_check_header (parser, type, len) == QS_PARSE_ERROR)
+    return QS_PARSE_ERROR;
+
+  if (avail - QS_PROTO_FRAME_HEADER_SIZE < len)
+    return QS_PARSE_NEED_MORE;
+  payload = p + QS_PROTO_FRAME_HEADER_SIZE;
+
+  msg->type = type;
+  msg->payload = payload;
+  msg->payload_len = len;
+
+  switch (type) {
+    case QS_MSG_CAPS:
+      if (memchr (payload, '\0', len) != NULL) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_CAPS,
+            "the peer sent caps containing a NUL byte; the peer is broken or "
+            "not a qsound endpoint");
+      }
+      if (!g_utf8_validate ((const gchar *) payload, len, NULL)) {
+        return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_CAPS,
+            "the peer sent caps that are not valid UTF-8; the peer is broken "
+            "or not a qsound endpoint");
+      }
+      msg->text = qs_proto_parser_copy_text (parser, payload, len);
+      break;
+    case QS_MSG_BUFFER:{
+      guint64 seq = get_be64 (payload + BUFFER_OFF_SEQ);
+
+      msg->seq = seq;
+      msg->pts = get_be64 (payload + BUFFER_OFF_PTS);
+      msg->dts = get_be64 (payload + BUFFER_OFF_DTS);
+      msg->duration = get_be64 (payload + BUFFER_OFF_DURATION);
+      msg->buffer_flags = get_be32 (payload + BUFFER_OFF_FLAGS) & QS_BUF_FLAGS_KNOWN;
+      msg->payload = payload + QS_PROTO_BUFFER_HEADER_SIZE;
+      msg->payload_len = len - QS_PROTO_BUFFER_HEADER_SIZE;
+      /* A gap counts the buffers missing in between; a sequence number that
+       * goes backwards (or repeats) is a discontinuity too, reported as a gap
+       * of 1, and counting resumes from it. */
+      if (!parser->have_seq || seq == parser->next_seq)
+        msg->seq_gap = 0;
+      else if (seq > parser->next_seq)
+        msg->seq_gap = seq - parser->next_seq;
+      else
+        msg->seq_gap = 1;
+      parser->have_seq = TRUE;
+      parser->next_seq = seq + 1;
+      break;
+    }
+    case QS_MSG_EOS:
+      break;
+    case QS_MSG_HEARTBEAT:
+      if (len == HEARTBEAT_TIME_SIZE)
+        msg->pts = get_be64 (payload);
+      break;
+    case QS_MSG_ERROR:{
+      gsize text_len = len - QS_PROTO_ERROR_HEADER_SIZE;
+      const gchar *end;
+      gchar *t;
+      gsize i;
+
+      msg->error_code = get_be32 (payload);
+      msg->payload = payload + QS_PROTO_ERROR_HEADER_SIZE;
+      msg->payload_len = text_len;
+      /* Only ever shown to a person: a broken text is repaired, not fatal. */
+      t = (gchar *) qs_proto_parser_copy_text (parser, msg->payload, text_len);
+      for (i = 0; i < text_len; i++) {
+        if (t[i] == '\0')
+          t[i] = '?';
+      }
+      for (i = 0; !g_utf8_validate (t + i, text_len - i, &end);) {
+        i = end - t;
+        t[i++] = '?';
+      }
+      msg->text = t;
+      break;
+    }
+    case QS_MSG_AUTH:
+      parser->seen_auth = TRUE;
+      break;
+    default:
+      g_assert_not_reached ();
+  }
+  if (type != QS_MSG_AUTH)
+    parser->seen_frame = TRUE;
+
+  parser->start += QS_PROTO_FRAME_HEADER_SIZE + (gsize) len;
+  return QS_PARSE_MESSAGE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writers                                                                  */
+
+void
+qs_proto_write_hello (guint8 out[QS_PROTO_HELLO_SIZE], QsRole role,
+    guint8 hello_flags, const guint8 nonce[QS_PROTO_NONCE_SIZE])
+{
+  g_return_if_fail (out != NULL);
+  g_return_if_fail (nonce != NULL);
+
+  memcpy (out + HELLO_OFF_MAGIC, QS_PROTO_MAGIC, 4);
+  out[HELLO_OFF_MAJOR] = QS_PROTO_VERSION_MAJOR;
+  out[HELLO_OFF_MINOR] = QS_PROTO_VERSION_MINOR;
+  out[HELLO_OFF_ROLE] = (guint8) role;
+  out[HELLO_OFF_FLAGS] = hello_flags & HELLO_FLAGS_KNOWN;
+  memcpy (out + HELLO_OFF_NONCE, nonce, QS_PROTO_NONCE_SIZE);
+  memset (out + HELLO_OFF_RESERVED, 0, HELLO_RESERVED_SIZE);
+}
+
+void
+qs_proto_write_frame_header (guint8 out[QS_PROTO_FRAME_HEADER_SIZE],
+    QsMsgType type, guint32 payload_len)
+{
+  g_return_if_fail (out != NULL);
+
+  out[FRAME_OFF_TYPE] = (guint8) type;
+  out[FRAME_OFF_FLAGS] = 0;
+  put_be16 (out + FRAME_OFF_RESERVED, 0);
+  put_be32 (out + FRAME_OFF_LENGTH, payload_len);
+}
+
+void
+qs_proto_write_buffer_header (guint8 out[QS_PROTO_BUFFER_HEADER_SIZE],
+    guint64 seq, guint64 pts, guint64 dts, guint64 duration, guint32 flags)
+{
+  g_return_if_fail (out != NULL);
+
+  put_be64 (out + BUFFER_OFF_SEQ, seq);
+  put_be64 (out + BUFFER_OFF_PTS, pts);
+  put_be64 (out + BUFFER_OFF_DTS, dts);
+  put_be64 (out + BUFFER_OFF_DURATION, duration);
+  put_be32 (out + BUFFER_OFF_FLAGS, flags & QS_BUF_FLAGS_KNOWN);
+}
+
+static GBytes *
+build_frame (QsMsgType type, const guint8 * head, gsize head_len,
+    const guint8 * body, gsize body_len)
+{
+  gsize len = head_len + body_len;
+  guint8 *frame = g_malloc (QS_PROTO_FRAME_HEADER_SIZE + len);
+
+  qs_proto_write_frame_header (frame, type, (guint32) len);
+  if (head_len)
+    memcpy (frame + QS_PROTO_FRAME_HEADER_SIZE, head, head_len);
+  if (body_len)
+    memcpy (frame + QS_PROTO_FRAME_HEADER_SIZE + head_len, body, body_len);
+  return g_bytes_new_take (frame, QS_PROTO_FRAME_HEADER_SIZE + len);
+}
+
+GBytes *
+qs_proto_build_caps (const gchar * caps)
+{
+  gsize len;
+
+  g_return_val_if_fail (caps != NULL, NULL);
+  len = strlen (caps);
+  g_return_val_if_fail (len > 0 && len <= QS_PROTO_MAX_CAPS_SIZE, NULL);
+  g_return_val_if_fail (g_utf8_validate (caps, len, NULL), NULL);
+
+  return build_frame (QS_MSG_CAPS, NULL, 0, (const guint8 *) caps, len);
+}
+
+GBytes *
+qs_proto_build_error (QsProtoError code, const gchar * text)
+{
+  guint8 head[QS_PROTO_ERROR_HEADER_SIZE];
+  gchar *valid;
+  gsize len;
+  GBytes *frame;
+
+  if (text == NULL)
+    text = "";
+  valid = g_utf8_make_valid (text, -1);
+  len = strlen (valid);
+  if (len > QS_PROTO_MAX_ERROR_TEXT) {
+    /* cut at a character boundary */
+    len = QS_PROTO_MAX_ERROR_TEXT;
+    while (len > 0 && ((guint8) valid[len] & 0xc0) == 0x80)
+      len--;
+  }
+  put_be32 (head, (guint32) code);
+  frame = build_frame (QS_MSG_ERROR, head, sizeof (head), (const guint8 *) valid,
+      len);
+  g_free (valid);
+  return frame;
+}
+
+GBytes *
+qs_proto_build_heartbeat (guint64 sender_time_ns)
+{
+  guint8 body[HEARTBEAT_TIME_SIZE];
+
+  if (sender_time_ns == QS_PROTO_TIME_NONE)
+    return build_frame (QS_MSG_HEARTBEAT, NULL, 0, NULL, 0);
+  put_be64 (body, sender_time_ns);
+  return build_frame (QS_MSG_HEARTBEAT, NULL, 0, body, sizeof (body));
+}
+
+GBytes *
+qs_proto_build_eos (void)
+{
+  return build_frame (QS_MSG_EOS, NULL, 0, NULL, 0);
+}
+
+GBytes *
+qs_proto_build_auth (const guint8 mac[QS_PROTO_AUTH_SIZE])
+{
+  g_return_val_if_fail (mac != NULL, NULL);
+
+  return build_frame (QS_MSG_AUTH, NULL, 0, mac, QS_PROTO_AUTH_SIZE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Authentication                                                           */
+
+void
+qs_proto_auth_compute (const gchar * key, QsRole role,
+    const guint8 nonce_self[QS_PROTO_NONCE_SIZE],
+    const guint8 nonce_peer[QS_PROTO_NONCE_SIZE], guint8 out[QS_PROTO_AUTH_SIZE])
+{
+  GHmac *hmac;
+  guint8 role_byte = (guint8) role;
+  gsize digest_len = QS_PROTO_AUTH_SIZE;
+
+  g_return_if_fail (nonce_self != NULL);
+  g_return_if_fail (nonce_peer != NULL);
+  g_return_if_fail (out != NULL);
+
+  if (key == NULL)
+    key = "";
+  hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) key, strlen (key));
+  g_hmac_update (hmac, (const guchar *) AUTH_LABEL, AUTH_LABEL_SIZE);
+  g_hmac_update (hmac, &role_byte, 1);
+  g_hmac_update (hmac, nonce_self, QS_PROTO_NONCE_SIZE);
+  g_hmac_update (hmac, nonce_peer, QS_PROTO_NONCE_SIZE);
+  g_hmac_get_digest (hmac, out, &digest_len);
+  g_hmac_unref (hmac);
+  g_assert (digest_len == QS_PROTO_AUTH_SIZE);
+}
+
+gboolean
+qs_proto_auth_verify (const gchar * key, QsRole peer_role,
+    const guint8 nonce_peer[QS_PROTO_NONCE_SIZE],
+    const guint8 nonce_self[QS_PROTO_NONCE_SIZE],
+    const guint8 mac[QS_PROTO_AUTH_SIZE])
+{
+  guint8 expected[QS_PROTO_AUTH_SIZE];
+  volatile guint8 diff = 0;
+  guint i;
+
+  g_return_val_if_fail (mac != NULL, FALSE);
+
+  /* The peer computed it over its own role and nonce first. */
+  qs_proto_auth_compute (key, peer_role, nonce_peer, nonce_self, expected);
+  /* Constant time: look at every byte whatever the first difference. */
+  for (i = 0; i < QS_PROTO_AUTH_SIZE; i++)
+    diff |= expected[i] ^ mac[i];
+  memset (expected, 0, sizeof (expected));
+  return diff == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Nonces                                                                   */
+
+#ifdef G_OS_WIN32
+
+static gboolean
+random_bytes (guint8 * out, gsize len)
+{
+  gsize i = 0;
+
+  /* rand_s() draws from RtlGenRandom, the system CSPRNG. */
+  while (i < len) {
+    unsigned int r;
+    gsize n;
+
+    if (rand_s (&r) != 0)
+      return FALSE;
+    n = MIN (len - i, sizeof (r));
+    memcpy (out + i, &r, n);
+    i += n;
+  }
+  return TRUE;
+}
+
+#else
+
+static gboolean
+random_bytes (guint8 * out, gsize len)
+{
+  gsize got = 0;
+  int fd;
+
+#if defined(__linux__)
+  while (got < len) {
+    ssize_t r = getrandom (out + got, len - got, 0);
+
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      break;                    /* e.g. ENOSYS: try the device below */
+    }
+    got += r;
+  }
+  if (got == len)
+    return TRUE;
+  got = 0;
+#endif
+
+  do {
+    fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    return FALSE;
+  while (got < len) {
+    ssize_t r = read (fd, out + got, len - got);
+
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    got += r;
+  }
+  close (fd);
+  return got == len;
+}
+
+#endif
+
+void
+qs_proto_random_nonce (guint8 out[QS_PROTO_NONCE_SIZE])
+{
+  g_return_if_fail (out != NULL);
+
+  /* A guessable nonce would let a recorded handshake be replayed; there is
+   * no safe fallback, and no working system lacks this source. */
+  if (!random_bytes (out, QS_PROTO_NONCE_SIZE))
+    g_error ("qsound: the system's random number source is unavailable; "
+        "check that /dev/urandom exists");
+}
+
+const gchar *
+qs_proto_error_to_string (QsProtoError code)
+{
+  switch (code) {
+    case QS_PROTO_OK:
+      return "no error";
+    case QS_PROTO_ERR_NOT_QSOUND:
+      return "the peer is not a qsound endpoint";
+    case QS_PROTO_ERR_VERSION:
+      return "the peer speaks an incompatible protocol version";
+    case QS_PROTO_ERR_ROLE:
+      return "both ends have the same role (two senders or two receivers)";
+    case QS_PROTO_ERR_AUTH:
+      return "authentication failed";
+    case QS_PROTO_ERR_FRAME_TOO_LARGE:
+      return "a frame exceeds max-frame-size";
+    case QS_PROTO_ERR_BAD_FRAME:
+      return "malformed frame";
+    case QS_PROTO_ERR_BAD_CAPS:
+      return "invalid caps";
+    case QS_PROTO_ERR_UNEXPECTED:
+      return "message out of order";
+    case QS_PROTO_ERR_PEER:
+      return "the peer reported an error";
+  }
+  return "unknown error";
+}

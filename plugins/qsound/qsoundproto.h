@@ -108,7 +108,8 @@ typedef struct {
    * QS_MSG_ERROR: the message text (NUL-terminated copy)
    * QS_MSG_AUTH: payload is the 32-byte MAC
    * QS_MSG_BUFFER: payload is the media data
-   * QS_MSG_HEARTBEAT: payload is empty or 8 bytes of sender time (ns)
+   * QS_MSG_HEARTBEAT: payload is empty or 8 bytes of sender time (ns),
+   *   also decoded into pts (QS_PROTO_TIME_NONE when empty)
    * Valid until the next call to qs_proto_parser_feed() or _next(). */
   const guint8 *payload;
   gsize payload_len;
@@ -123,6 +124,8 @@ typedef enum {
 
 typedef struct _QsProtoParser QsProtoParser;
 
+/* max_frame_size bounds a frame's payload length; it is clamped to
+ * [QS_PROTO_MIN_MAX_FRAME_SIZE, QS_PROTO_MAX_MAX_FRAME_SIZE]. */
 QsProtoParser * qs_proto_parser_new        (guint32 max_frame_size);
 void            qs_proto_parser_free       (QsProtoParser * parser);
 /* Forget everything (a new connection): expects a HELLO next. */

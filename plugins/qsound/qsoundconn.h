@@ -1,0 +1,97 @@
+/* qsound — sockets and the handshake, shared by framedtcpsink and framedtcpsrc.
+ *
+ * Copyright (C) 2026 The qsound authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Every call here that can block takes a GCancellable and a deadline, so an
+ * element going to NULL interrupts it at once.  Errors come back as GErrors in
+ * QS_CONN_ERROR whose message is one plain sentence naming the cause and the
+ * fix, ready for GST_ELEMENT_ERROR.
+ */
+#ifndef __QSOUND_CONN_H__
+#define __QSOUND_CONN_H__
+
+#include <gio/gio.h>
+#include <gst/gst.h>
+
+#include "qsoundproto.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  QS_CONN_MODE_SERVER = 0,
+  QS_CONN_MODE_CLIENT = 1,
+} QsConnMode;
+
+#define QS_TYPE_CONN_MODE (qs_conn_mode_get_type ())
+GType qs_conn_mode_get_type (void);
+
+#define QS_CONN_ERROR (qs_conn_error_quark ())
+GQuark qs_conn_error_quark (void);
+
+typedef enum {
+  /* QsProtoError values map 1:1 onto the first codes */
+  QS_CONN_ERROR_NOT_QSOUND = QS_PROTO_ERR_NOT_QSOUND,
+  QS_CONN_ERROR_VERSION = QS_PROTO_ERR_VERSION,
+  QS_CONN_ERROR_ROLE = QS_PROTO_ERR_ROLE,
+  QS_CONN_ERROR_AUTH = QS_PROTO_ERR_AUTH,
+  QS_CONN_ERROR_FRAME_TOO_LARGE = QS_PROTO_ERR_FRAME_TOO_LARGE,
+  QS_CONN_ERROR_BAD_FRAME = QS_PROTO_ERR_BAD_FRAME,
+  QS_CONN_ERROR_BAD_CAPS = QS_PROTO_ERR_BAD_CAPS,
+  QS_CONN_ERROR_UNEXPECTED = QS_PROTO_ERR_UNEXPECTED,
+  QS_CONN_ERROR_PEER = QS_PROTO_ERR_PEER,
+  QS_CONN_ERROR_CLOSED = 100,      /* the peer closed the connection */
+  QS_CONN_ERROR_TIMEOUT,           /* the peer went silent */
+  QS_CONN_ERROR_RESOLVE,           /* host name does not resolve */
+  QS_CONN_ERROR_ADDRESS_IN_USE,
+  QS_CONN_ERROR_REFUSED,           /* connection refused / unreachable */
+  QS_CONN_ERROR_NETWORK,           /* any other socket error */
+  QS_CONN_ERROR_CANCELLED,
+} QsConnError;
+
+/* Heartbeat period: each side sends one when it has sent nothing for this long. */
+#define QS_CONN_HEARTBEAT_INTERVAL (1 * G_TIME_SPAN_SECOND)
+/* A handshake not finished within this time fails. */
+#define QS_CONN_HANDSHAKE_TIMEOUT  (5 * G_TIME_SPAN_SECOND)
+
+/* Reconnect backoff: 100 ms doubling to 2 s, +- 25 % jitter. */
+gint64     qs_conn_backoff_next       (gint64 previous_us);
+
+GSocket *  qs_conn_listen             (const gchar * host, guint port, GCancellable * cancellable,
+                                       GError ** error);
+GSocket *  qs_conn_connect            (const gchar * host, guint port, GCancellable * cancellable,
+                                       GError ** error);
+/* Waits for a peer on a listening socket. */
+GSocket *  qs_conn_accept             (GSocket * listener, GCancellable * cancellable,
+                                       GError ** error);
+guint      qs_conn_local_port         (GSocket * socket);
+/* "host:port" of the peer, newly allocated. */
+gchar *    qs_conn_peer_name          (GSocket * socket);
+
+/* Writes all of the vectors, waiting at most until deadline_us (monotonic;
+ * 0 = no deadline). */
+gboolean   qs_conn_write_vectors      (GSocket * socket, GOutputVector * vectors, guint n_vectors,
+                                       gint64 deadline_us, GCancellable * cancellable,
+                                       GError ** error);
+gboolean   qs_conn_write_bytes        (GSocket * socket, GBytes * bytes, gint64 deadline_us,
+                                       GCancellable * cancellable, GError ** error);
+
+/* Reads until the parser yields a message or deadline_us passes (then
+ * returns FALSE with *timed_out = TRUE and no error).  deadline_us 0 polls:
+ * it only takes what is already there. */
+gboolean   qs_conn_read_message       (GSocket * socket, QsProtoParser * parser, QsMessage * msg,
+                                       gint64 deadline_us, gboolean * timed_out,
+                                       GCancellable * cancellable, GError ** error);
+
+/* Both sides' HELLO, then AUTH if either has a key.  On success the peer is
+ * a qsound endpoint of the opposite role that knows the key. */
+gboolean   qs_conn_handshake          (GSocket * socket, QsProtoParser * parser, QsRole role,
+                                       const gchar * key, GCancellable * cancellable,
+                                       GError ** error);
+
+/* Tells the peer why we are closing (best effort, never blocks long). */
+void       qs_conn_send_error         (GSocket * socket, const GError * error);
+
+G_END_DECLS
+
+#endif /* __QSOUND_CONN_H__ */
