@@ -547,12 +547,13 @@ qs_status_tick (gpointer user_data)
   }
 
   if (app->have_level) {
-    gint cells = (gint) CLAMP ((app->peak_db + 60.0) / 3.0, 0, 20);
+    gint cells = (gint) CLAMP (floor ((app->peak_db + 61.5) / 3.0), 0, 20);
+    gdouble db = CLAMP (app->peak_db, -99.0, 0.0);
     gchar bar[21];
     memset (bar, '#', cells);
     memset (bar + cells, ' ', 20 - cells);
     bar[20] = '\0';
-    meter = g_strdup_printf ("[%s] %4.0f dB", bar, MAX (app->peak_db, -99));
+    meter = g_strdup_printf ("[%s] %3d dB", bar, (gint) lround (db));
   } else {
     meter = g_strdup ("[no level yet]");
   }
