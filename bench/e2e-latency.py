@@ -14,6 +14,7 @@ null sinks), or directly when one is running:
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -121,6 +122,10 @@ def main():
                 sent += res.sent
                 if res.note:
                     notes.append(res.note)
+                for w in res.warnings:
+                    w = re.sub(r'127\.0\.0\.1:\d+', '127.0.0.1:PORT', w)
+                    if w not in notes:
+                        notes.append(w)
             lat = ('%.0f ms' % statistics.median(lats)) if lats else 'n/a'
             spread = ('%.0f..%.0f ms' % (min(s[0] for s in spreads),
                                         max(s[1] for s in spreads))

@@ -213,8 +213,8 @@ qs_sink_description (const QsSettings * set)
   ret = g_strdup_printf ("wasapi2sink name=sink device=%s low-latency=true",
       q);
 #else
-  ret = g_strdup_printf ("pulsesink name=sink device=%s buffer-time=40000 "
-      "latency-time=10000", q);
+  ret = g_strdup_printf ("pulsesink name=sink device=%s buffer-time=20000 "
+      "latency-time=5000", q);
 #endif
   g_free (q);
   return ret;

@@ -179,6 +179,7 @@ class Result:
         self.note = ''
         self.ratios = []      # energy received / sent, per burst
         self.intact = 0       # bursts without a lost 10 ms slice
+        self.warnings = []    # warnings and errors the chain printed
 
     @property
     def share(self):
@@ -380,6 +381,10 @@ class Rig:
                 stop(p)
         res = analyse(rec_path, expected_bursts=self.bursts)
         res.logs = {p.qs_log: read_log(p) for p in procs}
+        res.warnings = sorted({line.strip() for text in res.logs.values()
+                               for line in text.splitlines()
+                               if 'warning:' in line.lower()
+                               or line.startswith('ERROR')})
         res.exit_codes = [p.returncode for p in procs]
         if dead:
             res.note = (res.note + '; ' if res.note else '') + \

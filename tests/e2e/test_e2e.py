@@ -137,6 +137,8 @@ def case_usage():
 
 def report(name, res):
     print('%-28s %s' % (name, res), flush=True)
+    for w in getattr(res, 'warnings', []):
+        print('      the chain said: %s' % w)
 
 
 def stock_rig():
