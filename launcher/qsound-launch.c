@@ -314,6 +314,58 @@ done:
   return desc ? g_string_free (desc, FALSE) : NULL;
 }
 
+/* The description as shell words for `gst-launch-1.0 <paste>`: gst-launch
+ * joins its arguments and escapes spaces outside double quotes, so each
+ * gst-launch token must reach it as one argument.  Tokens (split at spaces
+ * outside double quotes) with characters a shell would interpret are put in
+ * single quotes. */
+static gchar *
+qs_shell_form (const gchar * desc)
+{
+  GString *out = g_string_new (NULL), *tok = g_string_new (NULL);
+  gboolean in_quotes = FALSE;
+  const gchar *p;
+
+  for (p = desc;; p++) {
+    if (*p == '\0' || (*p == ' ' && !in_quotes)) {
+      if (tok->len) {
+        const gchar *t;
+        gboolean plain = TRUE;
+
+        for (t = tok->str; *t; t++)
+          if (!g_ascii_isalnum (*t) && !strchr ("_./:=,+@%!-", *t))
+            plain = FALSE;
+        if (out->len)
+          g_string_append_c (out, ' ');
+        if (plain) {
+          g_string_append (out, tok->str);
+        } else {
+          g_string_append_c (out, '\'');
+          for (t = tok->str; *t; t++) {
+            if (*t == '\'')
+              g_string_append (out, "'\\''");
+            else
+              g_string_append_c (out, *t);
+          }
+          g_string_append_c (out, '\'');
+        }
+        g_string_truncate (tok, 0);
+      }
+      if (*p == '\0')
+        break;
+      continue;
+    }
+    if (*p == '\\' && in_quotes && p[1]) {
+      g_string_append_c (tok, *p++);
+    } else if (*p == '"') {
+      in_quotes = !in_quotes;
+    }
+    g_string_append_c (tok, *p);
+  }
+  g_string_free (tok, TRUE);
+  return g_string_free (out, FALSE);
+}
+
 /* --------------------------------------------------------- validation */
 
 static gboolean
@@ -856,8 +908,8 @@ static const gchar *qs_description =
     "A client connects to HOST and keeps retrying until the server is up.\n"
     "The receiver needs no codec option: the stream says what it is.\n"
     "\n"
-    "--print shows the GStreamer pipeline of the mode; paste it (in single\n"
-    "quotes) after gst-launch-1.0 to run the same thing.\n"
+    "--print shows the GStreamer pipeline of the mode, quoted for a shell:\n"
+    "paste it after gst-launch-1.0 to run the same thing.\n"
     "Exit status: 0 done, 1 bad usage, 2 runtime error.";
 
 int
@@ -1001,7 +1053,9 @@ main (int argc, char **argv)
   }
 
   if (set.print) {
-    g_print ("%s\n", desc);
+    gchar *words = qs_shell_form (desc);
+    g_print ("%s\n", words);
+    g_free (words);
     ret = EXIT_DONE;
   } else {
     ret = qs_run (&set, desc);

@@ -4,7 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Runs the launcher given in QSOUND_LAUNCH with --print for every mode and
- * codec, hands the output to gst_parse_launch() as gst-launch-1.0 would, and
+ * codec, splits the output as a shell would and hands the words to
+ * gst_parse_launchv() as gst-launch-1.0 does, and
  * checks the result: the transport element "net" has the mode's role and
  * settings, the "level" element is there, transmitters carry the codec's
  * encoder.  Exits 77 (skipped) while the qsound elements are placeholders.
@@ -47,16 +48,24 @@ run_print (const gchar * const *args)
   return out;
 }
 
+/* As `gst-launch-1.0 <printed words>` from a shell: split like the shell,
+ * then gst_parse_launchv() as gst-launch-1.0 does. */
 static GstElement *
-parse_ok (const gchar * desc)
+parse_ok (const gchar * printed)
 {
   GError *error = NULL;
-  GstElement *p = gst_parse_launch_full (desc, NULL,
-      GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  gchar **words = NULL;
+  GstElement *p;
 
-  fail_unless (p != NULL, "\"%s\" does not parse: %s", desc,
+  fail_unless (g_shell_parse_argv (printed, NULL, &words, &error),
+      "a shell cannot split \"%s\": %s", printed,
+      error ? error->message : "?");
+  p = gst_parse_launchv_full ((const gchar **) words, NULL,
+      GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  fail_unless (p != NULL, "\"%s\" does not parse: %s", printed,
       error ? error->message : "?");
   fail_unless (error == NULL);
+  g_strfreev (words);
   return p;
 }
 

@@ -20,11 +20,13 @@ they are still placeholders, or when no PulseAudio server is reachable.
 
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qsmeasure as q  # noqa: E402
 
@@ -219,11 +221,13 @@ def case_print_run():
         descs[mode] = r.stdout.strip()
     rig = q.Rig()
     try:
-        # each description as ONE argument, as in: gst-launch-1.0 '<paste>'
+        # as in a shell: gst-launch-1.0 -e <what --print printed>
         def start(rig):
-            a = rig.spawn([q.gst_launch(), '-e', descs[1]], 'gst-m1')
+            a = rig.spawn([q.gst_launch(), '-e'] + shlex.split(descs[1]),
+                          'gst-m1')
             time.sleep(0.7)
-            b = rig.spawn([q.gst_launch(), '-e', descs[2]], 'gst-m2')
+            b = rig.spawn([q.gst_launch(), '-e'] + shlex.split(descs[2]),
+                          'gst-m2')
             return [a, b]
         res = rig.measure('print-run', start, settle_s=2.5)
         check_delivery('gst-launch-1.0 of --print (1+2 opus)', res, rig)
