@@ -3,11 +3,14 @@
  * Copyright (C) 2026 The qsound authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Usage: capture-bench SECONDS "SOURCE" "TAIL"
+ * Usage: capture-bench SECONDS "SOURCE" "TAIL" [STALL_MS]
  *   runs "SOURCE name=src ! TAIL" for SECONDS and prints one line:
  *   frames=<pushed by the source> span=<offset span> disconts=<n>
  *   silence=<frames filled> lost=<frames lost> cpu_ms=<process CPU time>
- *   wall_ms=<wall time>   (all counted from the source's first buffer on)
+ *   wall_ms=<wall time> rate=<negotiated rate>
+ *   (all counted from the source's first buffer on).  With STALL_MS the
+ *   streaming thread stops for that long every 2 s (a consumer held up by a
+ *   busy encoder or a blocked network).
  * frames/span is the share of the played audio the source delivered: a
  * source that drops audio skips offsets (GstAudioBaseSrc and loopbacksrc
  * both count their offsets in samples of the capture clock).
@@ -27,6 +30,9 @@ typedef struct
   guint disconts;
   gint64 t0;
   gdouble cpu0;
+  gint rate;
+  guint stall_ms;
+  gint64 last_stall;
 } Count;
 
 static gdouble
@@ -57,7 +63,26 @@ probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   }
   c->frames += n;
   c->last_offset_end = GST_BUFFER_OFFSET_END (buf);
+  if (c->rate == 0) {
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+
+    if (caps) {
+      gst_structure_get_int (gst_caps_get_structure (caps, 0), "rate",
+          &c->rate);
+      gst_caps_unref (caps);
+    }
+  }
   g_mutex_unlock (&c->lock);
+  if (c->stall_ms) {
+    gint64 now = g_get_monotonic_time ();
+
+    if (c->last_stall == 0)
+      c->last_stall = now;
+    if (now - c->last_stall >= 2 * G_USEC_PER_SEC) {
+      g_usleep (c->stall_ms * 1000);
+      c->last_stall = g_get_monotonic_time ();
+    }
+  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -75,8 +100,8 @@ main (int argc, char **argv)
   guint64 silence = 0, lost = 0;
 
   gst_init (&argc, &argv);
-  if (argc != 4) {
-    fprintf (stderr, "usage: %s SECONDS SOURCE TAIL\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    fprintf (stderr, "usage: %s SECONDS SOURCE TAIL [STALL_MS]\n", argv[0]);
     return 2;
   }
   seconds = g_ascii_strtod (argv[1], NULL);
@@ -87,6 +112,8 @@ main (int argc, char **argv)
     return 2;
   }
   memset (&c, 0, sizeof (c));
+  if (argc == 5)
+    c.stall_ms = (guint) atoi (argv[4]);
   g_mutex_init (&c.lock);
   src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   pad = gst_element_get_static_pad (src, "src");
@@ -135,9 +162,9 @@ main (int argc, char **argv)
   }
   printf ("frames=%" G_GUINT64_FORMAT " span=%" G_GUINT64_FORMAT
       " disconts=%u silence=%" G_GUINT64_FORMAT " lost=%" G_GUINT64_FORMAT
-      " cpu_ms=%.0f wall_ms=%" G_GINT64_FORMAT "\n", c.frames,
+      " cpu_ms=%.0f wall_ms=%" G_GINT64_FORMAT " rate=%d\n", c.frames,
       c.last_offset_end - c.first_offset, c.disconts, silence, lost,
-      cpu_ms () - c.cpu0, (g_get_monotonic_time () - c.t0) / 1000);
+      cpu_ms () - c.cpu0, (g_get_monotonic_time () - c.t0) / 1000, c.rate);
   g_mutex_unlock (&c.lock);
   fflush (stdout);
   gst_element_set_state (pipeline, GST_STATE_NULL);

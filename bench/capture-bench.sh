@@ -54,32 +54,39 @@ sleep 1
 
 field () { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 
-run () {  # run SOURCE TAIL -> prints "share wall disc cpu_per_s"
-  local out frames span silence disc cpu wall
-  out=$("$bench" "$secs" "$1" "$2") || { echo "fail fail fail fail"; return; }
+run () {  # run SOURCE TAIL [STALL_MS] -> prints "share wall disc cpu_per_s"
+  local out frames span silence disc cpu wall r
+  out=$("$bench" "$secs" "$1" "$2" ${3:+"$3"}) || { echo "fail fail fail fail"; return; }
   frames=$(field frames "$out"); span=$(field span "$out")
   silence=$(field silence "$out"); disc=$(field disconts "$out")
-  cpu=$(field cpu_ms "$out"); wall=$(field wall_ms "$out")
+  cpu=$(field cpu_ms "$out"); wall=$(field wall_ms "$out"); r=$(field rate "$out")
   awk -v f="$frames" -v s="$span" -v z="$silence" -v d="$disc" -v c="$cpu" \
-      -v w="$wall" -v r=$rate 'BEGIN {
+      -v w="$wall" -v r="$r" 'BEGIN {
         printf "%.4f %.4f %d %.1f\n", (f - z) / s, f / (w * r / 1000.0), d,
           c / (f / r) }'
 }
 
-printf '%s, %s s per run, %s cores\n\n' "$(date -u +%FT%TZ)" "$secs" "$(nproc)"
-printf '%-34s %-5s | %-22s | %-28s\n' "" "" "capture only" "capture ! lamemp3enc"
-printf '%-34s %-5s | %6s %6s %4s %4s | %6s %6s %4s %8s\n' source load share wall disc \
-  cpu share wall disc "cpu"
-printf -- '-%.0s' $(seq 100); echo
-for load in idle busy; do
-  [ $load = busy ] && start_load
+# both sources at the sink's native format, so neither side resamples
+native="audio/x-raw,rate=$rate,channels=2"
+stall=500
+printf '%s, %s s per run, %s cores; stalls: the streaming thread stops %s ms every 2 s\n\n' \
+  "$(date -u +%FT%TZ)" "$secs" "$(nproc)" "$stall"
+printf '%-29s %-11s | %-24s | %-24s\n' "" "" "capture only" "capture ! lamemp3enc"
+printf '%-29s %-11s | %6s %6s %4s %5s | %6s %6s %4s %5s\n' source condition share wall disc \
+  cpu share wall disc cpu
+printf -- '-%.0s' $(seq 96); echo
+for cond in idle busy busy+stalls; do
+  case $cond in idle) st="" ;; *) start_load; st="" ;; esac
+  [ $cond = busy+stalls ] && st=$stall
   for src in "loopbacksrc device=play" "pulsesrc device=play.monitor"; do
-    read -r s1 w1 d1 c1 < <(run "$src" "fakesink sync=false")
-    read -r s2 w2 d2 c2 < <(run "$src" "audioconvert ! lamemp3enc ! fakesink sync=false")
-    printf '%-34s %-5s | %6s %6s %4s %4s | %6s %6s %4s %8s\n' "$src" $load \
+    read -r s1 w1 d1 c1 < <(run "$src" "$native ! fakesink sync=false" $st)
+    read -r s2 w2 d2 c2 < <(run "$src" "$native ! audioconvert ! lamemp3enc ! fakesink sync=false" $st)
+    printf '%-29s %-11s | %6s %6s %4s %5s | %6s %6s %4s %5s\n' "$src" $cond \
       "$s1" "$w1" "$d1" "$c1" "$s2" "$w2" "$d2" "$c2"
   done
   stop_load
 done
 echo
-echo "share = audio delivered / played (1.0000 = nothing dropped); cpu = process CPU ms per s of audio"
+echo "share = audio delivered / audio played, from sample offsets (1.0000 = nothing dropped)"
+echo "wall  = audio delivered / wall time (below 1 at the end of a stalled run: audio still queued)"
+echo "disc  = DISCONT buffers after the first; cpu = process CPU ms per second of audio"

@@ -695,6 +695,23 @@ GST_START_TEST (test_no_server)
   g_free (msg);
   gst_element_set_state (p, GST_STATE_NULL);
   gst_object_unref (p);
+
+  /* without PULSE_SERVER: the per-user socket in the (empty) runtime dir */
+  g_unsetenv ("PULSE_SERVER");
+  p = gst_parse_launch ("loopbacksrc ! fakesink", NULL);
+  fail_unless (gst_element_set_state (p, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE);
+  msg = wait_error (p, 5 * GST_SECOND);
+  GST_INFO ("error: %s", msg);
+  fail_unless (g_str_has_prefix (msg,
+          "no PulseAudio or PipeWire server is running (tried "), "%s", msg);
+  g_free (sock);
+  sock = g_build_filename (dir, "pulse", "native", NULL);
+  fail_unless (strstr (msg, sock) != NULL, "%s does not name %s", msg, sock);
+  g_free (msg);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+
   g_free (server);
   g_free (sock);
   g_rmdir (dir);
@@ -796,6 +813,98 @@ GST_START_TEST (test_signal)
 
   recorder_free (r);
   signal_free (sig);
+}
+
+GST_END_TEST;
+
+/* A private server of our own that we can stop: the element reports the
+ * lost connection as a plain sentence and shuts down without hanging. */
+GST_START_TEST (test_server_dies)
+{
+  gchar *dir = g_dir_make_tmp ("qsound-dying-XXXXXX", NULL);
+  gchar *server = g_strdup_printf ("unix:%s/pulse/native", dir);
+  gchar *xdg = g_strdup_printf ("XDG_RUNTIME_DIR=%s", dir);
+  gchar *rt = g_strdup_printf ("PULSE_RUNTIME_PATH=%s/pulse", dir);
+  gchar *envp[] = { xdg, rt, (gchar *) "HOME=/tmp", (gchar *) "PATH=/usr/bin:/bin",
+    NULL
+  };
+  gchar *argv[] = { (gchar *) "pulseaudio", (gchar *) "-n",
+    (gchar *) "--daemonize=no", (gchar *) "--exit-idle-time=-1",
+    (gchar *) "--disallow-exit", (gchar *) "--log-target=stderr",
+    (gchar *) "-L", (gchar *) "module-native-protocol-unix",
+    (gchar *) "-L", (gchar *) "module-null-sink sink_name=doomed rate=48000",
+    NULL
+  };
+  GPid pid;
+  Recorder *r;
+  gchar *msg;
+  gint64 t;
+  gint i;
+
+  require_pulse ();
+  fail_unless (g_spawn_async (NULL, argv, envp, G_SPAWN_SEARCH_PATH |
+          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+          G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pid, NULL));
+  /* this test runs in its own process (check forks) */
+  g_setenv ("PULSE_SERVER", server, TRUE);
+  for (i = 0; i < 100; i++) {
+    gint status = -1;
+
+    if (g_spawn_command_line_sync ("pactl info", NULL, NULL, &status, NULL)
+        && g_spawn_check_wait_status (status, NULL))
+      break;
+    g_usleep (50000);
+  }
+  fail_unless (i < 100, "a second PulseAudio did not start");
+
+  r = recorder_new ("doomed", "fakesink sync=false");
+  recorder_play (r);
+  kill (pid, SIGKILL);
+  waitpid (pid, NULL, 0);
+  g_spawn_close_pid (pid);
+
+  msg = wait_error (r->pipeline, 5 * GST_SECOND);
+  GST_INFO ("error: %s", msg);
+  fail_unless (strstr (msg, "connection to the sound server was lost") != NULL,
+      "%s", msg);
+  g_free (msg);
+  t = g_get_monotonic_time ();
+  gst_element_set_state (r->pipeline, GST_STATE_NULL);
+  fail_unless (g_get_monotonic_time () - t < G_USEC_PER_SEC);
+  recorder_free (r);
+
+  g_free (server);
+  g_free (xdg);
+  g_free (rt);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* Going to NULL right while a switch to a new default is under way. */
+GST_START_TEST (test_stop_mid_switch)
+{
+  gint i;
+
+  require_pulse ();
+  for (i = 0; i < 5; i++) {
+    Recorder *r;
+    gint64 t;
+
+    pactl ("set-default-sink play");
+    r = recorder_new (NULL, "fakesink sync=false");
+    recorder_play (r);
+    pactl (i % 2 ? "set-default-sink out" : "set-default-sink play");
+    pactl ("set-default-sink out");
+    g_usleep (i * 2000);
+    t = g_get_monotonic_time ();
+    fail_unless (gst_element_set_state (r->pipeline, GST_STATE_NULL) ==
+        GST_STATE_CHANGE_SUCCESS);
+    t = g_get_monotonic_time () - t;
+    fail_unless (t < G_USEC_PER_SEC, "stopping took %" G_GINT64_FORMAT " us",
+        t);
+    recorder_free (r);
+  }
 }
 
 GST_END_TEST;
@@ -992,11 +1101,13 @@ loopbacksrc_suite (void)
   tcase_add_test (tc, test_wasapi_elsewhere);
   tcase_add_test (tc, test_signal);
   tcase_add_test (tc, test_suspend_fills_silence);
+  tcase_add_test (tc, test_server_dies);
 
   suite_add_tcase (s, tc_switch);
   tcase_set_timeout (tc_switch, 60);
   tcase_add_unchecked_fixture (tc_switch, NULL, restore_default_sink);
   tcase_add_test (tc_switch, test_follow_default);
+  tcase_add_test (tc_switch, test_stop_mid_switch);
 
   suite_add_tcase (s, tc_load);
   tcase_set_timeout (tc_load, 150);

@@ -358,7 +358,12 @@ qs_pulse_stream_state_cb (pa_stream * s, void *userdata)
   if (!p->opened || p->closing || s != p->stream
       || pa_stream_get_state (s) == PA_STREAM_READY)
     return;
-  if (p->follow_default) {
+  if (pa_context_get_state (p->ctx) != PA_CONTEXT_READY) {
+    /* the whole connection is gone, not just this output */
+    qs_pulse_fail (p, "the connection to the sound server was lost (%s); "
+        "restart PulseAudio or PipeWire and then the pipeline",
+        pa_strerror (pa_context_errno (p->ctx)));
+  } else if (p->follow_default) {
     /* the output went away; the server picks a new default and tells us */
     qs_pulse_gap_begin (p);
   } else {
