@@ -26,6 +26,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <gst/audio/audio.h>
 
 #define RATE 48000
 #define PERIOD_FRAMES (RATE / 100)      /* one loopbacksrc buffer: 10 ms */
@@ -817,35 +818,43 @@ GST_START_TEST (test_signal)
 
 GST_END_TEST;
 
-/* A private server of our own that we can stop: the element reports the
- * lost connection as a plain sentence and shuts down without hanging. */
-GST_START_TEST (test_server_dies)
+/* A PulseAudio of our own (its own runtime dir) with one sink; this
+ * process talks to it through PULSE_SERVER (each test runs in its own
+ * process: check forks).  It exits by itself 3 s after its last client, so
+ * a failed test leaves nothing running. */
+typedef struct
 {
-  gchar *dir = g_dir_make_tmp ("qsound-dying-XXXXXX", NULL);
-  gchar *server = g_strdup_printf ("unix:%s/pulse/native", dir);
-  gchar *xdg = g_strdup_printf ("XDG_RUNTIME_DIR=%s", dir);
-  gchar *rt = g_strdup_printf ("PULSE_RUNTIME_PATH=%s/pulse", dir);
-  gchar *envp[] = { xdg, rt, (gchar *) "HOME=/tmp", (gchar *) "PATH=/usr/bin:/bin",
-    NULL
-  };
-  gchar *argv[] = { (gchar *) "pulseaudio", (gchar *) "-n",
-    (gchar *) "--daemonize=no", (gchar *) "--exit-idle-time=-1",
-    (gchar *) "--disallow-exit", (gchar *) "--log-target=stderr",
-    (gchar *) "-L", (gchar *) "module-native-protocol-unix",
-    (gchar *) "-L", (gchar *) "module-null-sink sink_name=doomed rate=48000",
-    NULL
-  };
   GPid pid;
-  Recorder *r;
-  gchar *msg;
-  gint64 t;
+  gchar *dir;
+} PrivateServer;
+
+static PrivateServer *
+private_server_start (const gchar * sink_module)
+{
+  PrivateServer *ps = g_new0 (PrivateServer, 1);
+  gchar *xdg, *rt, *server;
   gint i;
 
-  require_pulse ();
-  fail_unless (g_spawn_async (NULL, argv, envp, G_SPAWN_SEARCH_PATH |
-          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-          G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pid, NULL));
-  /* this test runs in its own process (check forks) */
+  ps->dir = g_dir_make_tmp ("qsound-private-XXXXXX", NULL);
+  fail_unless (ps->dir != NULL);
+  xdg = g_strdup_printf ("XDG_RUNTIME_DIR=%s", ps->dir);
+  rt = g_strdup_printf ("PULSE_RUNTIME_PATH=%s/pulse", ps->dir);
+  server = g_strdup_printf ("unix:%s/pulse/native", ps->dir);
+  {
+    gchar *envp[] = { xdg, rt, (gchar *) "HOME=/tmp",
+      (gchar *) "PATH=/usr/bin:/bin", NULL
+    };
+    gchar *argv[] = { (gchar *) "pulseaudio", (gchar *) "-n",
+      (gchar *) "--daemonize=no", (gchar *) "--exit-idle-time=3",
+      (gchar *) "--log-target=stderr",
+      (gchar *) "-L", (gchar *) "module-native-protocol-unix",
+      (gchar *) "-L", (gchar *) sink_module, NULL
+    };
+
+    fail_unless (g_spawn_async (NULL, argv, envp, G_SPAWN_SEARCH_PATH |
+            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+            G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &ps->pid, NULL));
+  }
   g_setenv ("PULSE_SERVER", server, TRUE);
   for (i = 0; i < 100; i++) {
     gint status = -1;
@@ -855,13 +864,42 @@ GST_START_TEST (test_server_dies)
       break;
     g_usleep (50000);
   }
-  fail_unless (i < 100, "a second PulseAudio did not start");
+  fail_unless (i < 100, "a private PulseAudio did not start");
+  g_free (xdg);
+  g_free (rt);
+  g_free (server);
+  return ps;
+}
 
+static void
+private_server_stop (PrivateServer * ps)
+{
+  if (ps->pid) {
+    kill (ps->pid, SIGKILL);
+    waitpid (ps->pid, NULL, 0);
+    g_spawn_close_pid (ps->pid);
+  }
+  g_free (ps->dir);
+  g_free (ps);
+}
+
+/* The element reports a lost connection as a plain sentence and shuts down
+ * without hanging. */
+GST_START_TEST (test_server_dies)
+{
+  PrivateServer *ps;
+  Recorder *r;
+  gchar *msg;
+  gint64 t;
+
+  require_pulse ();
+  ps = private_server_start ("module-null-sink sink_name=doomed rate=48000");
   r = recorder_new ("doomed", "fakesink sync=false");
   recorder_play (r);
-  kill (pid, SIGKILL);
-  waitpid (pid, NULL, 0);
-  g_spawn_close_pid (pid);
+  kill (ps->pid, SIGKILL);
+  waitpid (ps->pid, NULL, 0);
+  g_spawn_close_pid (ps->pid);
+  ps->pid = 0;
 
   msg = wait_error (r->pipeline, 5 * GST_SECOND);
   GST_INFO ("error: %s", msg);
@@ -872,11 +910,111 @@ GST_START_TEST (test_server_dies)
   gst_element_set_state (r->pipeline, GST_STATE_NULL);
   fail_unless (g_get_monotonic_time () - t < G_USEC_PER_SEC);
   recorder_free (r);
+  private_server_stop (ps);
+}
 
-  g_free (server);
-  g_free (xdg);
-  g_free (rt);
-  g_free (dir);
+GST_END_TEST;
+
+/* A 5.1 float output: the caps carry its native format and speaker layout,
+ * and a signal played into the centre speaker only comes out of the centre
+ * channel. */
+GST_START_TEST (test_surround)
+{
+  PrivateServer *ps;
+  GstElement *player, *a;
+  GstCaps *caps;
+  GstStructure *st;
+  GstAudioInfo info;
+  GstBuffer *buf;
+  GstPad *pad;
+  Recorder *r;
+  gfloat *x;
+  gdouble energy[6] = { 0 };
+  guint64 mask = 0;
+  gsize i, n = RATE * 2;
+  gint c, fc = -1;
+  const gchar *format;
+  GRand *rand = g_rand_new_with_seed (51);
+
+  require_pulse ();
+  /* a map pulse itself orders differently from WAVEFORMATEXTENSIBLE */
+  ps = private_server_start ("module-null-sink sink_name=surround rate=48000 "
+      "format=float32le channels=6 "
+      "channel_map=front-left,front-right,rear-left,rear-right,front-center,lfe");
+  r = recorder_new ("surround", "appsink name=sink sync=false");
+  {
+    GstElement *sink = gst_bin_get_by_name (GST_BIN (r->pipeline), "sink");
+    GstAppSinkCallbacks cb = { NULL, NULL, recorder_new_sample };
+
+    gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, r, NULL);
+    gst_object_unref (sink);
+  }
+  recorder_play (r);
+
+  pad = gst_element_get_static_pad (r->src, "src");
+  caps = gst_pad_get_current_caps (pad);
+  gst_object_unref (pad);
+  fail_unless (caps != NULL);
+  GST_INFO ("caps: %" GST_PTR_FORMAT, caps);
+  st = gst_caps_get_structure (caps, 0);
+  format = gst_structure_get_string (st, "format");
+  fail_unless_equals_string (format, "F32LE");
+  fail_unless (gst_structure_get (st, "channel-mask", GST_TYPE_BITMASK, &mask,
+          NULL));
+  fail_unless (gst_audio_info_from_caps (&info, caps));
+  gst_caps_unref (caps);
+  fail_unless_equals_int (GST_AUDIO_INFO_CHANNELS (&info), 6);
+  fail_unless_equals_uint64 (mask, 0x3f);
+  for (c = 0; c < 6; c++)
+    if (info.position[c] == GST_AUDIO_CHANNEL_POSITION_FRONT_CENTER)
+      fc = c;
+  fail_unless (fc >= 0);
+
+  /* noise into the centre speaker only (GStreamer's order: FL FR FC LFE RL
+   * RR; pulsesink maps it onto the sink's own order) */
+  player = gst_parse_launch ("appsrc name=a format=time caps=audio/x-raw,"
+      "format=F32LE,layout=interleaved,rate=48000,channels=6,"
+      "channel-mask=(bitmask)0x3f ! pulsesink device=surround", NULL);
+  fail_unless (player != NULL);
+  a = gst_bin_get_by_name (GST_BIN (player), "a");
+  x = g_new0 (gfloat, n * 6);
+  for (i = 0; i < n; i++)
+    x[i * 6 + 2] = (gfloat) g_rand_double_range (rand, -0.5, 0.5);
+  buf = gst_buffer_new_wrapped (x, n * 6 * sizeof (gfloat));
+  GST_BUFFER_PTS (buf) = 0;
+  gst_app_src_push_buffer (GST_APP_SRC (a), buf);
+  gst_app_src_end_of_stream (GST_APP_SRC (a));
+  gst_object_unref (a);
+  g_mutex_lock (&r->lock);
+  g_array_set_size (r->samples, 0);
+  g_mutex_unlock (&r->lock);
+  fail_if (gst_element_set_state (player, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE);
+  recorder_run (r, player, 15.0);
+  gst_element_set_state (player, GST_STATE_NULL);
+  gst_object_unref (player);
+
+  /* the appsink got 6-channel floats (recorder_new_sample appends floats) */
+  g_mutex_lock (&r->lock);
+  for (i = 0; i + 6 <= r->samples->len; i += 6)
+    for (c = 0; c < 6; c++) {
+      gfloat v = g_array_index (r->samples, gfloat, i + c);
+
+      energy[c] += (gdouble) v * v;
+    }
+  g_mutex_unlock (&r->lock);
+  GST_INFO ("energy per channel: %g %g %g %g %g %g (centre is %d)", energy[0],
+      energy[1], energy[2], energy[3], energy[4], energy[5], fc);
+  fail_unless (energy[fc] > 100, "no signal in the centre channel");
+  for (c = 0; c < 6; c++)
+    if (c != fc)
+      fail_unless (energy[c] < energy[fc] * 1e-3,
+          "channel %d has %g against the centre's %g", c, energy[c],
+          energy[fc]);
+
+  recorder_free (r);
+  private_server_stop (ps);
+  g_rand_free (rand);
 }
 
 GST_END_TEST;
@@ -1102,6 +1240,7 @@ loopbacksrc_suite (void)
   tcase_add_test (tc, test_signal);
   tcase_add_test (tc, test_suspend_fills_silence);
   tcase_add_test (tc, test_server_dies);
+  tcase_add_test (tc, test_surround);
 
   suite_add_tcase (s, tc_switch);
   tcase_set_timeout (tc_switch, 60);
