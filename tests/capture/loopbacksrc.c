@@ -46,7 +46,7 @@ require_pulse (void)
   fail_unless (ran && g_spawn_check_wait_status (status, NULL),
       "`pactl info` failed, so there is no PulseAudio server to test "
       "against; run the suite with tests/run.sh, which starts one (%s)",
-      err ? err : "");
+      err ? g_strstrip (err) : "");
   g_free (out);
   g_free (err);
 }

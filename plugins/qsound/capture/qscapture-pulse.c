@@ -727,10 +727,19 @@ qs_pulse_open_locked (QsPulse * p, const char *device, QsCaptureFormat * fmt,
 no_server:
   {
     char tried[400];
+    int e = pa_context_errno (p->ctx);
 
     qs_pulse_describe_server (tried, sizeof (tried));
-    qs_pulse_err (err, errlen, "no PulseAudio or PipeWire server is running "
-        "(tried %s); start one, or set PULSE_SERVER to a running server", tried);
+    if (e == PA_ERR_ACCESS || e == PA_ERR_AUTHKEY || e == PA_ERR_VERSION
+        || e == PA_ERR_PROTOCOL)
+      /* a server answered but would not let us in */
+      qs_pulse_err (err, errlen, "the sound server (tried %s) refused the "
+          "connection (%s); check that this user may use it", tried,
+          pa_strerror (e));
+    else
+      qs_pulse_err (err, errlen, "no PulseAudio or PipeWire server is running "
+          "(tried %s); start one, or set PULSE_SERVER to a running server",
+          tried);
     return 0;
   }
 no_such_output:
