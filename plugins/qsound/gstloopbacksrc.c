@@ -95,8 +95,10 @@ struct _GstLoopbackSrc
   GstAudioChannelPosition from[MAX_CHANNELS];
   GstAudioChannelPosition to[MAX_CHANNELS];
   gboolean have_base;
-  GstClockTime base;            /* running time of sample 0 */
-  guint64 next_sample;          /* samples since sample 0, lost ones included */
+  GstClockTime base;            /* running time of sample base_sample */
+  guint64 base_sample;
+  guint64 next_sample;          /* samples since start, lost ones included */
+  gint resume;                  /* atomic; set on PLAYING -> PAUSED */
   guint64 lost_seen;
 
   /* stats kept after stop, under the object lock */
@@ -355,6 +357,8 @@ gst_loopbacksrc_start (GstBaseSrc * bsrc)
       fmt.channels, fmt.format, (guint64) fmt.channel_mask);
 
   src->have_base = FALSE;
+  g_atomic_int_set (&src->resume, FALSE);
+  src->base_sample = 0;
   src->next_sample = 0;
   src->lost_seen = 0;
   GST_OBJECT_LOCK (src);
@@ -480,9 +484,9 @@ gst_loopbacksrc_renegotiate (GstLoopbackSrc * src)
   if (!ok)
     return GST_FLOW_NOT_NEGOTIATED;
   /* restart the sample clock at the current position in the new rate */
-  src->base += gst_util_uint64_scale_int (src->next_sample, GST_SECOND,
-      src->format.rate ? src->format.rate : 1);
-  src->next_sample = 0;
+  src->base += gst_util_uint64_scale_int (src->next_sample - src->base_sample,
+      GST_SECOND, src->format.rate ? src->format.rate : 1);
+  src->base_sample = src->next_sample;
   return GST_FLOW_OK;
 }
 
@@ -498,6 +502,24 @@ gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   int n;
   GstClockTime pts, end;
 
+  if (g_atomic_int_compare_and_exchange (&src->resume, TRUE, FALSE)
+      && src->have_base) {
+    /* what was captured while we were paused is stale for a live pipeline:
+     * skip it (the offsets keep counting it) and start again from now */
+    guint64 skipped = 0;
+    unsigned f = 0;
+
+    buf = gst_buffer_new_allocate (NULL, max_frames * bpf, NULL);
+    gst_buffer_map (buf, &map, GST_MAP_WRITE);
+    while ((n = qs_capture_read (src->cap, map.data, max_frames, 0, &f)) > 0)
+      skipped += n;
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+    GST_DEBUG_OBJECT (src, "resuming: skipped %" G_GUINT64_FORMAT " frames "
+        "captured while paused", skipped);
+    src->next_sample += skipped;
+    src->have_base = FALSE;
+  }
   if (!src->have_base)
     /* the first read takes what gathered since start (up to a second) */
     max_frames = MAX (max_frames, (gsize) src->info.rate);
@@ -562,6 +584,7 @@ gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         src->info.rate);
 
     src->base = 0;
+    src->base_sample = src->next_sample;
     if (clock) {
       GstClockTime now = gst_clock_get_time (clock);
       GstClockTime base_time = gst_element_get_base_time (GST_ELEMENT (src));
@@ -579,10 +602,10 @@ gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     gst_audio_buffer_reorder_channels (buf, GST_AUDIO_INFO_FORMAT (&src->info),
         GST_AUDIO_INFO_CHANNELS (&src->info), src->from, src->to);
 
-  pts = src->base + gst_util_uint64_scale_int (src->next_sample, GST_SECOND,
-      src->info.rate);
-  end = src->base + gst_util_uint64_scale_int (src->next_sample + n,
-      GST_SECOND, src->info.rate);
+  pts = src->base + gst_util_uint64_scale_int (src->next_sample -
+      src->base_sample, GST_SECOND, src->info.rate);
+  end = src->base + gst_util_uint64_scale_int (src->next_sample + n -
+      src->base_sample, GST_SECOND, src->info.rate);
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
   GST_BUFFER_DURATION (buf) = end - pts;
@@ -592,6 +615,21 @@ gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 
   *outbuf = buf;
   return GST_FLOW_OK;
+}
+
+static GstStateChangeReturn
+gst_loopbacksrc_change_state (GstElement * element, GstStateChange transition)
+{
+  GstLoopbackSrc *src = GST_LOOPBACKSRC (element);
+  GstStateChangeReturn ret;
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED) {
+    /* the streaming thread waits for PLAYING again; it skips the backlog
+     * when it resumes */
+    g_atomic_int_set (&src->resume, TRUE);
+  }
+  return ret;
 }
 
 /* ---- GObject ----------------------------------------------------------- */
@@ -658,6 +696,8 @@ gst_loopbacksrc_class_init (GstLoopbackSrcClass * klass)
       "Captures what an audio output is playing (the default output unless "
       "told otherwise), live, without losing samples",
       "The qsound authors");
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_loopbacksrc_change_state);
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_loopbacksrc_start);
   basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_loopbacksrc_stop);

@@ -209,6 +209,7 @@ typedef struct
   guint disconts;
   GstClockTime last_end;
   guint pts_backwards;
+  GstClockTimeDiff max_skew;    /* |running time at push - buffer end| */
   /* (time, frames captured + filled) samples of the stats */
   GArray *times;                /* gint64 us */
   GArray *frames;               /* guint64 */
@@ -246,6 +247,19 @@ recorder_src_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       && GST_BUFFER_PTS (buf) + GST_MSECOND < r->last_end)
     r->pts_backwards++;
   r->last_end = GST_BUFFER_PTS (buf) + GST_BUFFER_DURATION (buf);
+  /* a live source stamps what it pushes with the running time it was
+   * captured at (the first buffer after a (re)start holds older audio) */
+  if (!GST_BUFFER_IS_DISCONT (buf)) {
+    GstClock *clock = gst_element_get_clock (r->src);
+
+    if (clock) {
+      GstClockTimeDiff skew = GST_CLOCK_DIFF (r->last_end,
+          gst_clock_get_time (clock) - gst_element_get_base_time (r->src));
+
+      r->max_skew = MAX (r->max_skew, ABS (skew));
+      gst_object_unref (clock);
+    }
+  }
   r->pushed += GST_BUFFER_OFFSET_END (buf) - GST_BUFFER_OFFSET (buf);
   r->next_offset = GST_BUFFER_OFFSET_END (buf);
   g_mutex_unlock (&r->lock);
@@ -634,6 +648,10 @@ GST_START_TEST (test_capture_basics)
     fail_unless_equals_int (r->offset_gaps, 0);
     fail_unless_equals_int (r->pts_backwards, 0);
     fail_unless_equals_int (r->disconts, 1);    /* the first buffer only */
+    GST_INFO ("timestamps within %" GST_STIME_FORMAT " of the running time",
+        GST_STIME_ARGS (r->max_skew));
+    fail_unless (r->max_skew < 200 * GST_MSECOND, "timestamps stray %"
+        GST_STIME_FORMAT " from the running time", GST_STIME_ARGS (r->max_skew));
     g_mutex_unlock (&r->lock);
 
     /* the streaming thread spends nearly all its time blocked in read */
@@ -650,6 +668,44 @@ GST_START_TEST (test_capture_basics)
     gst_structure_free (s);
     recorder_free (r);
   }
+}
+
+GST_END_TEST;
+
+/* PAUSED and back: what was captured meanwhile is skipped (the offsets say
+ * so), and the timestamps follow the running time again. */
+GST_START_TEST (test_pause_resume)
+{
+  Recorder *r;
+  GstStructure *s;
+  guint64 before;
+
+  require_pulse ();
+  r = recorder_new ("play", "fakesink sync=true");
+  recorder_play (r);
+  recorder_run (r, NULL, 0.5);
+  fail_unless (gst_element_set_state (r->pipeline, GST_STATE_PAUSED) !=
+      GST_STATE_CHANGE_FAILURE);
+  g_usleep (G_USEC_PER_SEC);
+  before = recorder_pushed (r);
+  fail_unless (gst_element_set_state (r->pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  recorder_run (r, NULL, 1.0);
+  fail_unless (recorder_pushed (r) > before + RATE / 2);
+
+  s = get_stats (r->src);
+  fail_unless_equals_uint64 (stat_u64 (s, "frames-lost"), 0);
+  gst_structure_free (s);
+  g_mutex_lock (&r->lock);
+  fail_unless_equals_int (r->disconts, 2);
+  fail_unless_equals_int (r->offset_gaps, 1);
+  fail_unless_equals_int (r->pts_backwards, 0);
+  GST_INFO ("timestamps within %" GST_STIME_FORMAT " of the running time",
+      GST_STIME_ARGS (r->max_skew));
+  fail_unless (r->max_skew < 200 * GST_MSECOND, "timestamps stray %"
+      GST_STIME_FORMAT " from the running time", GST_STIME_ARGS (r->max_skew));
+  g_mutex_unlock (&r->lock);
+  recorder_free (r);
 }
 
 GST_END_TEST;
@@ -1233,6 +1289,7 @@ loopbacksrc_suite (void)
   tcase_add_test (tc, test_properties);
   tcase_add_test (tc, test_stats_fields);
   tcase_add_test (tc, test_capture_basics);
+  tcase_add_test (tc, test_pause_resume);
   tcase_add_test (tc, test_monitor_name);
   tcase_add_test (tc, test_no_server);
   tcase_add_test (tc, test_unknown_device);
