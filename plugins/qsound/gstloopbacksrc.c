@@ -17,8 +17,12 @@
  * buffer of about two seconds and never waits for the pipeline, so a busy
  * encoder downstream costs no audio.  What cannot be captured is accounted
  * for in #GstLoopbackSrc:stats: silence filled for wall-clock gaps (a
- * suspended output, a switch to another output), frames lost when the
- * pipeline fell more than the ring behind, and the DISCONT buffers issued.
+ * suspended output, a switch to another output, a sound server that
+ * restarted), frames lost when the pipeline fell more than the ring behind,
+ * and the DISCONT buffers issued.  Buffers carry about 10 ms; their offsets
+ * count samples on the capture clock (lost ones included) and their
+ * timestamps follow from the offsets, starting at the running time of the
+ * first capture.
  *
  * Backends: `pulse` (PulseAudio, or PipeWire's pulse server; Linux) records
  * the output's monitor source; `wasapi` (Windows) uses shared-mode loopback

@@ -884,15 +884,12 @@ typedef struct
   gchar *dir;
 } PrivateServer;
 
-static PrivateServer *
-private_server_start (const gchar * sink_module)
+static void
+private_server_spawn (PrivateServer * ps, const gchar * sink_module)
 {
-  PrivateServer *ps = g_new0 (PrivateServer, 1);
   gchar *xdg, *rt, *server;
   gint i;
 
-  ps->dir = g_dir_make_tmp ("qsound-private-XXXXXX", NULL);
-  fail_unless (ps->dir != NULL);
   xdg = g_strdup_printf ("XDG_RUNTIME_DIR=%s", ps->dir);
   rt = g_strdup_printf ("PULSE_RUNTIME_PATH=%s/pulse", ps->dir);
   server = g_strdup_printf ("unix:%s/pulse/native", ps->dir);
@@ -924,23 +921,83 @@ private_server_start (const gchar * sink_module)
   g_free (xdg);
   g_free (rt);
   g_free (server);
+}
+
+static PrivateServer *
+private_server_start (const gchar * sink_module)
+{
+  PrivateServer *ps = g_new0 (PrivateServer, 1);
+
+  ps->dir = g_dir_make_tmp ("qsound-private-XXXXXX", NULL);
+  fail_unless (ps->dir != NULL);
+  private_server_spawn (ps, sink_module);
   return ps;
 }
 
 static void
-private_server_stop (PrivateServer * ps)
+private_server_kill (PrivateServer * ps)
 {
   if (ps->pid) {
     kill (ps->pid, SIGKILL);
     waitpid (ps->pid, NULL, 0);
     g_spawn_close_pid (ps->pid);
+    ps->pid = 0;
   }
+}
+
+static void
+private_server_stop (PrivateServer * ps)
+{
+  private_server_kill (ps);
   g_free (ps->dir);
   g_free (ps);
 }
 
-/* The element reports a lost connection as a plain sentence and shuts down
- * without hanging. */
+/* The server dies and comes back: capture goes on, the time it was away
+ * is filled with silence. */
+GST_START_TEST (test_server_restarts)
+{
+  const gchar *module = "module-null-sink sink_name=phoenix rate=48000";
+  PrivateServer *ps;
+  Recorder *r;
+  GstStructure *s;
+  guint64 before, silence;
+  gint64 drift;
+
+  require_pulse ();
+  ps = private_server_start (module);
+  r = recorder_new ("phoenix", NULL);
+  recorder_play (r);
+  recorder_run (r, NULL, 1.0);
+  private_server_kill (ps);
+  recorder_run (r, NULL, 1.5);
+  private_server_spawn (ps, module);
+  before = recorder_pushed (r);
+  /* within a reconnect period or two plus an idle null sink's first block */
+  recorder_run (r, NULL, 5.0);
+  fail_unless (recorder_pushed (r) > before + 2 * RATE);
+
+  s = get_stats (r->src);
+  GST_INFO ("stats: %" GST_PTR_FORMAT, s);
+  silence = stat_u64 (s, "frames-silence");
+  fail_unless (silence > RATE * 3 / 2, "only %" G_GUINT64_FORMAT " frames "
+      "filled while the server was away", silence);
+  fail_unless_equals_uint64 (stat_u64 (s, "frames-lost"), 0);
+  fail_unless (stat_u64 (s, "discontinuities") >= 1);
+  fail_unless_equals_uint64 (stat_u64 (s, "device-switches"), 0);
+  fail_unless_equals_string (gst_structure_get_string (s, "device"), "phoenix");
+  gst_structure_free (s);
+  drift = recorder_clock_drift (r, 0);
+  fail_unless (ABS (drift) <= 2 * PERIOD_FRAMES, "captured + filled frames "
+      "strayed %" G_GINT64_FORMAT " frames from the wall clock", drift);
+  recorder_free (r);
+  private_server_stop (ps);
+}
+
+GST_END_TEST;
+
+/* The server dies for good: after trying for a while the element reports
+ * the lost connection as a plain sentence and shuts down without hanging. */
 GST_START_TEST (test_server_dies)
 {
   PrivateServer *ps;
@@ -952,12 +1009,9 @@ GST_START_TEST (test_server_dies)
   ps = private_server_start ("module-null-sink sink_name=doomed rate=48000");
   r = recorder_new ("doomed", "fakesink sync=false");
   recorder_play (r);
-  kill (ps->pid, SIGKILL);
-  waitpid (ps->pid, NULL, 0);
-  g_spawn_close_pid (ps->pid);
-  ps->pid = 0;
+  private_server_kill (ps);
 
-  msg = wait_error (r->pipeline, 5 * GST_SECOND);
+  msg = wait_error (r->pipeline, 20 * GST_SECOND);
   GST_INFO ("error: %s", msg);
   fail_unless (strstr (msg, "connection to the sound server was lost") != NULL,
       "%s", msg);
@@ -1297,6 +1351,7 @@ loopbacksrc_suite (void)
   tcase_add_test (tc, test_signal);
   tcase_add_test (tc, test_suspend_fills_silence);
   tcase_add_test (tc, test_server_dies);
+  tcase_add_test (tc, test_server_restarts);
   tcase_add_test (tc, test_surround);
 
   suite_add_tcase (s, tc_switch);

@@ -22,6 +22,11 @@
  * new sink's native format differs, so the consumer's format never changes
  * under it).
  *
+ * Losing the server: the silence timer keeps the timeline going while a
+ * fresh context tries to connect every 0.5 s; back on, we capture the same
+ * output (or the new default) again.  After 10 s without a server the
+ * reader gets an error naming the cause.
+ *
  * Plain C: no GLib or GStreamer types (see qscapture.h).
  */
 #ifdef HAVE_CONFIG_H
@@ -41,6 +46,8 @@
 #define QS_PULSE_RING_SECONDS 2         /* what a held-up consumer may lag */
 #define QS_PULSE_FRAGMENT_USEC 10000    /* one read period */
 #define QS_PULSE_NAME_LEN 256
+#define QS_PULSE_RECONNECT_USEC 500000          /* between attempts */
+#define QS_PULSE_RECONNECT_GIVE_UP_USEC 10000000 /* then it is an error */
 
 typedef struct
 {
@@ -58,6 +65,16 @@ typedef struct
   int closing;
   char sink[QS_PULSE_NAME_LEN];         /* output captured ("play") */
   char want_sink[QS_PULSE_NAME_LEN];    /* output we are switching to */
+  char source_fixed[QS_PULSE_NAME_LEN]; /* device named a monitor itself */
+
+  /* reconnecting after the server went away, all in the mainloop thread */
+  int reconnecting;
+  int ctx_connecting;                   /* a new context is connecting */
+  int resolving;                        /* looking up what to capture */
+  pa_usec_t reconnect_deadline;
+  pa_time_event *reconnect_timer;
+  pa_context *dead_ctx;                 /* unref'd outside its callbacks */
+  pa_stream *dead_stream;
 
   /* wall-clock gap filling, all in the mainloop thread */
   int in_gap;
@@ -341,6 +358,8 @@ qs_pulse_suspended_cb (pa_stream * s, void *userdata)
   /* on resume the next data ends the gap */
 }
 
+static void qs_pulse_reconnect_done (QsPulse * p);
+
 static void
 qs_pulse_stream_state_cb (pa_stream * s, void *userdata)
 {
@@ -355,14 +374,22 @@ qs_pulse_stream_state_cb (pa_stream * s, void *userdata)
     default:
       return;
   }
-  if (!p->opened || p->closing || s != p->stream
-      || pa_stream_get_state (s) == PA_STREAM_READY)
+  if (!p->opened || p->closing || s != p->stream)
     return;
+  if (pa_stream_get_state (s) == PA_STREAM_READY) {
+    if (p->reconnecting)
+      qs_pulse_reconnect_done (p);
+    return;
+  }
   if (pa_context_get_state (p->ctx) != PA_CONTEXT_READY) {
-    /* the whole connection is gone, not just this output */
-    qs_pulse_fail (p, "the connection to the sound server was lost (%s); "
-        "restart PulseAudio or PipeWire and then the pipeline",
-        pa_strerror (pa_context_errno (p->ctx)));
+    /* the whole connection is gone: the context callback reconnects */
+  } else if (p->reconnecting) {
+    /* a stream made while reconnecting failed: the next tick retries */
+    if (!p->dead_stream) {
+      p->dead_stream = s;
+      p->stream = NULL;
+    }
+    p->resolving = 0;
   } else if (p->follow_default) {
     /* the output went away; the server picks a new default and tells us */
     qs_pulse_gap_begin (p);
@@ -480,6 +507,170 @@ qs_pulse_subscribe_cb (pa_context * c, pa_subscription_event_type_t t,
 
 /* ---- the context ------------------------------------------------------- */
 
+/* ---- reconnecting ------------------------------------------------------ */
+
+static void qs_pulse_context_state_cb (pa_context * c, void *userdata);
+static void qs_pulse_subscribe_cb (pa_context * c,
+    pa_subscription_event_type_t t, uint32_t idx, void *userdata);
+
+static void
+qs_pulse_reconnect_to (QsPulse * p, const char *sink, const char *source)
+{
+  pa_stream *s = qs_pulse_stream_new (p, source);
+
+  if (!s) {
+    p->resolving = 0;           /* the next tick tries again */
+    return;
+  }
+  p->stream = s;
+  if (strcmp (sink, p->sink) != 0) {
+    /* following the default, and the server came back with another one */
+    snprintf (p->sink, sizeof (p->sink), "%s", sink);
+    qs_capture_set_device (p->cap, p->sink);
+    qs_ring_count_switch (p->cap->ring);
+  }
+}
+
+static void
+qs_pulse_reconnect_sink_cb (pa_context * c, const pa_sink_info * info, int eol,
+    void *userdata)
+{
+  QsPulse *p = userdata;
+
+  if (p->closing || !p->reconnecting || c != p->ctx)
+    return;
+  if (eol == 0 && info && !p->stream)
+    qs_pulse_reconnect_to (p, info->name, info->monitor_source_name);
+  else if (eol != 0 && !p->stream)
+    p->resolving = 0;           /* not there (yet): the next tick tries again */
+}
+
+static void
+qs_pulse_reconnect_server_cb (pa_context * c, const pa_server_info * info,
+    void *userdata)
+{
+  QsPulse *p = userdata;
+  pa_operation *o;
+
+  if (p->closing || !p->reconnecting || c != p->ctx)
+    return;
+  if (!info || !info->default_sink_name || !info->default_sink_name[0]) {
+    p->resolving = 0;
+    return;
+  }
+  o = pa_context_get_sink_info_by_name (c, info->default_sink_name,
+      qs_pulse_reconnect_sink_cb, p);
+  if (o)
+    pa_operation_unref (o);
+  else
+    p->resolving = 0;
+}
+
+/* Every QS_PULSE_RECONNECT_USEC while reconnecting: one step further. */
+static void
+qs_pulse_reconnect_tick (pa_mainloop_api * api, pa_time_event * e,
+    const struct timeval *tv, void *userdata)
+{
+  QsPulse *p = userdata;
+  pa_usec_t now = pa_rtclock_now ();
+  pa_operation *o = NULL;
+
+  if (p->dead_stream) {
+    qs_pulse_stream_drop (p->dead_stream);
+    p->dead_stream = NULL;
+  }
+  if (p->dead_ctx) {
+    pa_context_set_state_callback (p->dead_ctx, NULL, NULL);
+    pa_context_set_subscribe_callback (p->dead_ctx, NULL, NULL);
+    pa_context_disconnect (p->dead_ctx);
+    pa_context_unref (p->dead_ctx);
+    p->dead_ctx = NULL;
+  }
+  if (now > p->reconnect_deadline) {
+    qs_pulse_fail (p, "the connection to the sound server was lost and it did "
+        "not come back within %u s; restart PulseAudio or PipeWire and then "
+        "the pipeline", (unsigned) (QS_PULSE_RECONNECT_GIVE_UP_USEC / 1000000));
+    p->reconnecting = 0;
+    api->time_free (e);
+    p->reconnect_timer = NULL;
+    return;
+  }
+
+  if (!p->ctx_connecting && pa_context_get_state (p->ctx) != PA_CONTEXT_READY) {
+    /* a fresh context (the old one cannot reconnect) */
+    pa_context *c = pa_context_new (api, "qsound");
+
+    if (c) {
+      p->dead_ctx = p->ctx;
+      p->ctx = c;
+      pa_context_set_state_callback (c, qs_pulse_context_state_cb, p);
+      if (pa_context_connect (c, NULL, PA_CONTEXT_NOAUTOSPAWN, NULL) >= 0)
+        p->ctx_connecting = 1;
+    }
+  } else if (!p->ctx_connecting && !p->resolving && !p->stream) {
+    p->resolving = 1;
+    if (p->source_fixed[0]) {
+      qs_pulse_reconnect_to (p, p->sink, p->source_fixed);
+    } else if (p->follow_default) {
+      o = pa_context_get_server_info (p->ctx, qs_pulse_reconnect_server_cb, p);
+      if (!o)
+        p->resolving = 0;
+    } else {
+      o = pa_context_get_sink_info_by_name (p->ctx, p->sink,
+          qs_pulse_reconnect_sink_cb, p);
+      if (!o)
+        p->resolving = 0;
+    }
+    if (o)
+      pa_operation_unref (o);
+  }
+  pa_context_rttime_restart (p->ctx, e, now + QS_PULSE_RECONNECT_USEC);
+}
+
+/* The server went away: fill silence and try to get it back. */
+static void
+qs_pulse_reconnect_begin (QsPulse * p)
+{
+  pa_usec_t now = pa_rtclock_now ();
+
+  qs_pulse_gap_begin (p);
+  if (p->stream) {
+    p->dead_stream = p->stream;
+    p->stream = NULL;
+  }
+  p->resolving = 0;
+  p->ctx_connecting = 0;
+  if (!p->reconnecting) {
+    p->reconnecting = 1;
+    p->reconnect_deadline = now + QS_PULSE_RECONNECT_GIVE_UP_USEC;
+  }
+  if (!p->reconnect_timer)
+    p->reconnect_timer = pa_context_rttime_new (p->ctx,
+        now + QS_PULSE_RECONNECT_USEC, qs_pulse_reconnect_tick, p);
+}
+
+static void
+qs_pulse_reconnect_done (QsPulse * p)
+{
+  p->reconnecting = 0;
+  p->resolving = 0;
+  if (p->reconnect_timer) {
+    pa_threaded_mainloop_get_api (p->ml)->time_free (p->reconnect_timer);
+    p->reconnect_timer = NULL;
+  }
+  if (p->follow_default) {
+    pa_operation *o;
+
+    pa_context_set_subscribe_callback (p->ctx, qs_pulse_subscribe_cb, p);
+    o = pa_context_subscribe (p->ctx, PA_SUBSCRIPTION_MASK_SERVER, NULL, NULL);
+    if (o)
+      pa_operation_unref (o);
+  }
+  /* the gap ends with the first data */
+}
+
+/* ---- the context ------------------------------------------------------- */
+
 static void
 qs_pulse_context_state_cb (pa_context * c, void *userdata)
 {
@@ -490,10 +681,15 @@ qs_pulse_context_state_cb (pa_context * c, void *userdata)
       && state != PA_CONTEXT_TERMINATED)
     return;
   pa_threaded_mainloop_signal (p->ml, 0);
-  if (state != PA_CONTEXT_READY && p->opened && !p->closing)
-    qs_pulse_fail (p, "the connection to the sound server was lost (%s); "
-        "restart PulseAudio or PipeWire and then the pipeline",
-        pa_strerror (pa_context_errno (c)));
+  if (!p->opened || p->closing || c != p->ctx)
+    return;
+  if (p->reconnecting) {
+    /* a reconnection attempt ended; the next tick goes on from here */
+    p->ctx_connecting = 0;
+    return;
+  }
+  if (state != PA_CONTEXT_READY)
+    qs_pulse_reconnect_begin (p);
 }
 
 /* Waits (mainloop locked) until o is done or the context fails. */
@@ -591,8 +787,21 @@ qs_pulse_destroy (QsPulse * p)
       pa_threaded_mainloop_get_api (p->ml)->time_free (p->gap_timer);
       p->gap_timer = NULL;
     }
+    if (p->reconnect_timer) {
+      pa_threaded_mainloop_get_api (p->ml)->time_free (p->reconnect_timer);
+      p->reconnect_timer = NULL;
+    }
     qs_pulse_stream_drop (p->stream);
     p->stream = NULL;
+    qs_pulse_stream_drop (p->dead_stream);
+    p->dead_stream = NULL;
+    if (p->dead_ctx) {
+      pa_context_set_state_callback (p->dead_ctx, NULL, NULL);
+      pa_context_set_subscribe_callback (p->dead_ctx, NULL, NULL);
+      pa_context_disconnect (p->dead_ctx);
+      pa_context_unref (p->dead_ctx);
+      p->dead_ctx = NULL;
+    }
     if (p->ctx) {
       pa_context_set_state_callback (p->ctx, NULL, NULL);
       pa_context_set_subscribe_callback (p->ctx, NULL, NULL);
@@ -659,6 +868,7 @@ qs_pulse_open_locked (QsPulse * p, const char *device, QsCaptureFormat * fmt,
 
   if (qs_pulse_ends_with (want, ".monitor")) {
     snprintf (source, sizeof (source), "%s", want);
+    snprintf (p->source_fixed, sizeof (p->source_fixed), "%s", want);
     want[strlen (want) - strlen (".monitor")] = '\0';
   } else {
     p->found = 0;
