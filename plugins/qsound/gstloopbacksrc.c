@@ -104,6 +104,8 @@ struct _GstLoopbackSrc
   guint64 next_sample;          /* samples since start, lost ones included */
   gint resume;                  /* atomic; set on PLAYING -> PAUSED */
   guint64 lost_seen;
+  guint64 lost_unwarned;        /* lost since the last warning */
+  gint64 warned_at;             /* monotonic time of the last warning */
 
   /* stats kept after stop, under the object lock */
   QsCaptureStats last_stats;
@@ -365,6 +367,8 @@ gst_loopbacksrc_start (GstBaseSrc * bsrc)
   src->base_sample = 0;
   src->next_sample = 0;
   src->lost_seen = 0;
+  src->lost_unwarned = 0;
+  src->warned_at = 0;
   GST_OBJECT_LOCK (src);
   src->cap = cap;
   GST_OBJECT_UNLOCK (src);
@@ -573,11 +577,18 @@ gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       /* keep timestamps on the capture clock across the loss */
       src->next_sample += lost;
       src->lost_seen = st.frames_lost;
+      src->lost_unwarned += lost;
+    }
+    /* one warning per few seconds at most, however often it happens */
+    if (src->lost_unwarned > 0 && (src->warned_at == 0
+            || g_get_monotonic_time () - src->warned_at > 5 * G_USEC_PER_SEC)) {
       GST_ELEMENT_WARNING (src, RESOURCE, READ,
           ("the pipeline fell behind the capture by more than the buffer "
-              "holds; %" G_GUINT64_FORMAT " ms of audio were lost (use a "
-              "queue before slow elements)", lost * 1000 / src->info.rate),
-          (NULL));
+              "holds; %" G_GUINT64_FORMAT " ms of audio were lost (put a "
+              "queue before slow elements)",
+              src->lost_unwarned * 1000 / src->info.rate), (NULL));
+      src->lost_unwarned = 0;
+      src->warned_at = g_get_monotonic_time ();
     }
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
   }

@@ -206,6 +206,10 @@ typedef struct
   guint64 pushed;               /* frames pushed */
   guint64 next_offset;
   guint offset_gaps;            /* buffers whose offset != previous offset_end */
+  guint64 offset_skipped;       /* frames those offsets skipped */
+  guint stall_at;               /* buffer number to stall at (0: none) */
+  gchar *warning;               /* the last warning posted */
+  guint n_buffers;
   guint disconts;
   GstClockTime last_end;
   guint pts_backwards;
@@ -232,6 +236,24 @@ recorder_new_sample (GstAppSink * sink, gpointer user_data)
   return GST_FLOW_OK;
 }
 
+static GstBusSyncReply
+recorder_bus_sync (GstBus * bus, GstMessage * msg, gpointer user_data)
+{
+  Recorder *r = user_data;
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+    GError *err = NULL;
+
+    gst_message_parse_warning (msg, &err, NULL);
+    g_mutex_lock (&r->lock);
+    g_free (r->warning);
+    r->warning = g_strdup (err->message);
+    g_mutex_unlock (&r->lock);
+    g_error_free (err);
+  }
+  return GST_BUS_PASS;
+}
+
 static GstPadProbeReturn
 recorder_src_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
@@ -239,8 +261,10 @@ recorder_src_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
 
   g_mutex_lock (&r->lock);
-  if (r->pushed > 0 && GST_BUFFER_OFFSET (buf) != r->next_offset)
+  if (r->pushed > 0 && GST_BUFFER_OFFSET (buf) != r->next_offset) {
     r->offset_gaps++;
+    r->offset_skipped += GST_BUFFER_OFFSET (buf) - r->next_offset;
+  }
   if (GST_BUFFER_IS_DISCONT (buf))
     r->disconts++;
   if (GST_CLOCK_TIME_IS_VALID (r->last_end)
@@ -262,6 +286,13 @@ recorder_src_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   }
   r->pushed += GST_BUFFER_OFFSET_END (buf) - GST_BUFFER_OFFSET (buf);
   r->next_offset = GST_BUFFER_OFFSET_END (buf);
+  r->n_buffers++;
+  if (r->stall_at && r->n_buffers == r->stall_at) {
+    /* a consumer held up longer than the ring lasts */
+    g_mutex_unlock (&r->lock);
+    g_usleep (3 * G_USEC_PER_SEC);
+    return GST_PAD_PROBE_OK;
+  }
   g_mutex_unlock (&r->lock);
   return GST_PAD_PROBE_OK;
 }
@@ -298,6 +329,12 @@ recorder_new (const gchar * device, const gchar * tail)
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, recorder_src_probe, r,
       NULL);
   gst_object_unref (pad);
+  {
+    GstBus *bus = gst_element_get_bus (r->pipeline);
+
+    gst_bus_set_sync_handler (bus, recorder_bus_sync, r, NULL);
+    gst_object_unref (bus);
+  }
   return r;
 }
 
@@ -310,6 +347,7 @@ recorder_free (Recorder * r)
   g_array_unref (r->samples);
   g_array_unref (r->times);
   g_array_unref (r->frames);
+  g_free (r->warning);
   g_mutex_clear (&r->lock);
   g_free (r);
 }
@@ -704,6 +742,44 @@ GST_START_TEST (test_pause_resume)
       GST_STIME_ARGS (r->max_skew));
   fail_unless (r->max_skew < 200 * GST_MSECOND, "timestamps stray %"
       GST_STIME_FORMAT " from the running time", GST_STIME_ARGS (r->max_skew));
+  g_mutex_unlock (&r->lock);
+  recorder_free (r);
+}
+
+GST_END_TEST;
+
+/* A consumer stuck for 3 s, longer than the 2 s ring: the oldest audio is
+ * overwritten, counted as lost, warned about, and skipped in the offsets
+ * (and so in the timestamps) exactly. */
+GST_START_TEST (test_slow_consumer_loss)
+{
+  Recorder *r;
+  GstStructure *s;
+  guint64 lost;
+
+  require_pulse ();
+  r = recorder_new ("play", "fakesink sync=false");
+  r->stall_at = 50;
+  recorder_play (r);
+  recorder_run (r, NULL, 5.0);
+
+  g_mutex_lock (&r->lock);
+  fail_unless (r->warning != NULL, "no warning about the lost audio");
+  GST_INFO ("warning: %s", r->warning);
+  fail_unless (strstr (r->warning, "fell behind") != NULL, "%s", r->warning);
+  g_mutex_unlock (&r->lock);
+
+  s = get_stats (r->src);
+  GST_INFO ("stats: %" GST_PTR_FORMAT, s);
+  lost = stat_u64 (s, "frames-lost");
+  fail_unless (lost > RATE / 2 && lost < 3 * RATE / 2, "lost %"
+      G_GUINT64_FORMAT " frames in a 3 s stall", lost);
+  fail_unless (stat_u64 (s, "discontinuities") >= 1);
+  gst_structure_free (s);
+  g_mutex_lock (&r->lock);
+  fail_unless_equals_int (r->offset_gaps, 1);
+  fail_unless_equals_uint64 (r->offset_skipped, lost);
+  fail_unless_equals_int (r->pts_backwards, 0);
   g_mutex_unlock (&r->lock);
   recorder_free (r);
 }
@@ -1344,6 +1420,7 @@ loopbacksrc_suite (void)
   tcase_add_test (tc, test_stats_fields);
   tcase_add_test (tc, test_capture_basics);
   tcase_add_test (tc, test_pause_resume);
+  tcase_add_test (tc, test_slow_consumer_loss);
   tcase_add_test (tc, test_monitor_name);
   tcase_add_test (tc, test_no_server);
   tcase_add_test (tc, test_unknown_device);
