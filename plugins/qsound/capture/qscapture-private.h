@@ -29,6 +29,7 @@ struct QsCapture
   pthread_mutex_t lock;               /* protects format, device, format_changed */
   QsCaptureFormat format;
   char device[256];
+  char device_out[256];               /* the consumer's copy (get_device) */
   int format_changed;
 };
 
