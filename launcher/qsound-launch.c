@@ -115,6 +115,8 @@ typedef struct
   GMainLoop *loop;
   GstElement *pipeline;
   GstElement *net;
+  GstElement *capture;
+  gchar *capture_device;
   gint exit_code;
   gboolean interrupted;
   gboolean tty;
@@ -497,6 +499,35 @@ qs_net_stats (QsApp * app)
   return s;
 }
 
+static guint64 qs_get_u64 (const GstStructure * s, const gchar * field);
+
+/* A transmitter's capture: logs the device it captures when that changes,
+ * returns the frames it lost (never silently: they are counted). */
+static guint64
+qs_capture_stats (QsApp * app)
+{
+  GstStructure *s = NULL;
+  const gchar *device;
+  guint64 lost;
+
+  if (!app->capture
+      || !g_object_class_find_property (G_OBJECT_GET_CLASS (app->capture),
+          "stats"))
+    return 0;
+  g_object_get (app->capture, "stats", &s, NULL);
+  if (!s)
+    return 0;
+  device = gst_structure_get_string (s, "device");
+  if (device && *device && g_strcmp0 (device, app->capture_device) != 0) {
+    qs_log (app, "capturing %s", device);
+    g_free (app->capture_device);
+    app->capture_device = g_strdup (device);
+  }
+  lost = qs_get_u64 (s, "frames-lost");
+  gst_structure_free (s);
+  return lost;
+}
+
 static guint64
 qs_get_u64 (const GstStructure * s, const gchar * field)
 {
@@ -563,9 +594,10 @@ qs_status_tick (gpointer user_data)
   QsApp *app = user_data;
   GstStructure *s;
   const gchar *state = NULL, *peer = NULL;
-  guint64 drops = 0, bytes = 0;
+  guint64 drops = 0, bytes = 0, capture_lost;
   guint reconnects = 0, clients = 0;
   gchar *state_text, *codec_text, *meter, *line, *latency_text;
+  gchar *capture_text;
   gint64 now = g_get_monotonic_time ();
 
   s = qs_net_stats (app);
@@ -587,6 +619,7 @@ qs_status_tick (gpointer user_data)
   app->last_bytes = bytes;
   app->last_bytes_time = now;
 
+  capture_lost = qs_capture_stats (app);
   state_text = qs_state_text (app, state, peer, clients);
   codec_text = qs_codec_text (app);
 
@@ -615,9 +648,11 @@ qs_status_tick (gpointer user_data)
         app->latency / GST_MSECOND);
   else
     latency_text = g_strdup ("");
+  capture_text = capture_lost ? g_strdup_printf (" | capture lost %"
+      G_GUINT64_FORMAT " frames", capture_lost) : g_strdup ("");
   line = g_strdup_printf ("%s | %s | %s%s | drops %" G_GUINT64_FORMAT
-      " | reconnects %u", state_text, codec_text, meter, latency_text, drops,
-      reconnects);
+      "%s | reconnects %u", state_text, codec_text, meter, latency_text, drops,
+      capture_text, reconnects);
 
   if (app->set->quiet) {
     /* nothing */
@@ -632,6 +667,7 @@ qs_status_tick (gpointer user_data)
   }
 
   g_free (line);
+  g_free (capture_text);
   g_free (latency_text);
   g_free (meter);
   g_free (codec_text);
@@ -825,6 +861,7 @@ qs_run (QsSettings * set, const gchar * description)
     return EXIT_RUNTIME;
   }
   app.net = gst_bin_get_by_name (GST_BIN (app.pipeline), "net");
+  app.capture = gst_bin_get_by_name (GST_BIN (app.pipeline), "capture");
   app.loop = g_main_loop_new (NULL, FALSE);
 
   g_signal_connect (app.pipeline, "deep-element-added",
@@ -873,6 +910,9 @@ qs_run (QsSettings * set, const gchar * description)
   g_source_remove (watch);
   if (app.net)
     gst_object_unref (app.net);
+  if (app.capture)
+    gst_object_unref (app.capture);
+  g_free (app.capture_device);
   gst_object_unref (app.pipeline);
   g_main_loop_unref (app.loop);
   g_free (app.last_state);
