@@ -573,7 +573,9 @@ qs_state_text (QsApp * app, const gchar * state, const gchar * peer,
           set->host, qs_server_port (app));
     return g_strdup_printf ("connected to %s", peer && *peer ? peer : "peer");
   }
-  return g_strdup (state ? state : "starting");
+  if (state == NULL || g_strcmp0 (state, "idle") == 0)
+    return g_strdup ("starting");
+  return g_strdup (state);
 }
 
 static gchar *
