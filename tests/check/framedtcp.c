@@ -689,6 +689,54 @@ GST_START_TEST (test_version_mismatch)
 
 GST_END_TEST;
 
+/* A client src pointed at a web server: it says so, and does not retry. */
+static gpointer
+http_server_thread (gpointer data)
+{
+  GSocket *listener = data;
+  GSocket *peer = g_socket_accept (listener, NULL, NULL);
+  static const gchar reply[] = "HTTP/1.1 400 Bad Request\r\n"
+      "Content-Length: 0\r\n\r\n";
+  gchar buf[256];
+
+  fail_unless (peer != NULL);
+  g_socket_receive (peer, buf, sizeof (buf), NULL, NULL);
+  raw_send (peer, reply, strlen (reply));
+  g_usleep (500 * 1000);
+  g_object_unref (peer);
+  return NULL;
+}
+
+GST_START_TEST (test_client_meets_http_server)
+{
+  GSocket *listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, 0), *bound;
+  GThread *thread;
+  Pipe *receiver;
+  gchar *props;
+
+  fail_unless (g_socket_bind (listener, addr, TRUE, NULL));
+  fail_unless (g_socket_listen (listener, NULL));
+  bound = g_socket_get_local_address (listener, NULL);
+  thread = g_thread_new ("http", http_server_thread, listener);
+  props = g_strdup_printf ("port=%d", g_inet_socket_address_get_port
+      (G_INET_SOCKET_ADDRESS (bound)));
+  receiver = receiver_new (props);
+  g_free (props);
+  pipe_play (receiver);
+  expect_message (receiver, GST_MESSAGE_ERROR, "HTTP");
+  pipe_free (receiver);
+  g_thread_join (thread);
+  g_object_unref (bound);
+  g_object_unref (addr);
+  g_object_unref (lo);
+  g_object_unref (listener);
+}
+
+GST_END_TEST;
+
 /* ---- keys ---- */
 
 static void
@@ -1030,6 +1078,7 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_bad_peer_oversized);
   tcase_add_test (tc, test_bad_peer_truncated);
   tcase_add_test (tc, test_version_mismatch);
+  tcase_add_test (tc, test_client_meets_http_server);
   tcase_add_test (tc, test_auth_same_key);
   tcase_add_test (tc, test_auth_wrong_key);
   tcase_add_test (tc, test_auth_key_on_sender_only);
