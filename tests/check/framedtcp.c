@@ -427,6 +427,15 @@ GST_START_TEST (test_late_joiner_gets_headers)
   push (sender, make_buffer (0, 64));   /* HEADER */
   push (sender, make_buffer (1, 64));
   push (sender, make_buffer (2, 64));
+  /* all three rendered before the receiver joins */
+  {
+    gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+    while (stats_uint64 (sender, "buffers") < 3) {
+      fail_unless (g_get_monotonic_time () < until);
+      g_usleep (5 * 1000);
+    }
+  }
 
   props = g_strdup_printf ("port=%d", pipe_port (sender));
   receiver = receiver_new (props);
@@ -517,6 +526,39 @@ GST_START_TEST (test_sender_restart)
   wait_clients (sender, 1);
   round_trip (sender, receiver, 10, 10, 512);
   fail_unless (stats_uint (receiver, "reconnects") >= 1);
+  pipe_free (receiver);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
+/* A steady stream for longer than the sink's timeout: the receiver's
+ * heartbeats keep it connected even though it never waits for data. */
+GST_START_TEST (test_steady_stream_keeps_link)
+{
+  Pipe *sender, *receiver;
+  gint64 until;
+  guint i;
+
+  connect_pair ("port=0 timeout=2", "", &sender, &receiver);
+  /* keep data waiting in the socket all the time, so the receiver's reads
+   * never have to wait: a small appsink queue holds the receiver back */
+  g_object_set (receiver->appsink, "max-buffers", 2, NULL);
+  for (i = 0; i < 50; i++)
+    push (sender, make_buffer (i, 256));
+  until = g_get_monotonic_time () + 3 * G_TIME_SPAN_SECOND;
+  for (i = 0; g_get_monotonic_time () < until; i++) {
+    GstSample *s;
+
+    push (sender, make_buffer (i + 50, 256));
+    s = pull (receiver);
+    check_same_data (gst_sample_get_buffer (s), i, 256);
+    gst_sample_unref (s);
+    g_usleep (10 * 1000);
+  }
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  fail_unless_equals_int (stats_uint (receiver, "reconnects"), 0);
+  fail_unless_equals_uint64 (stats_uint64 (receiver, "lost"), 0);
   pipe_free (receiver);
   pipe_free (sender);
 }
@@ -1073,6 +1115,7 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_late_joiner_gets_headers);
   tcase_add_test (tc, test_receiver_restart);
   tcase_add_test (tc, test_sender_restart);
+  tcase_add_test (tc, test_steady_stream_keeps_link);
   tcase_add_test (tc, test_bad_peer_garbage);
   tcase_add_test (tc, test_bad_peer_http);
   tcase_add_test (tc, test_bad_peer_oversized);
