@@ -801,7 +801,8 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout",
           "Seconds of silence from the sender (no media and no heartbeat) "
-          "after which it is considered gone.", 1, 3600, DEFAULT_TIMEOUT, rw));
+          "after which it is considered gone (heartbeats come every second, so "
+          "at least 2).", 2, 3600, DEFAULT_TIMEOUT, rw));
   g_object_class_install_property (gobject_class, PROP_LATENCY,
       g_param_spec_uint64 ("latency", "Latency",
           "The delay, in nanoseconds, the receiver adds to absorb network "
