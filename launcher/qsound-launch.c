@@ -977,8 +977,9 @@ main (int argc, char **argv)
     {"codec", 'c', 0, G_OPTION_ARG_STRING, &codec_s,
         "What a transmitter sends: mp3 (default), opus or pcm", "CODEC"},
     {"bitrate", 'b', 0, G_OPTION_ARG_STRING, &bitrate_s,
-        "Bitrate in kbit/s (mp3: 32-320, default 192; opus: 6-510, default "
-          "128)", "KBPS"},
+        "Bitrate in kbit/s (mp3: 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, "
+          "192 (default), 224, 256 or 320; opus: 6-510, default 128)",
+          "KBPS"},
     {"device", 'd', 0, G_OPTION_ARG_STRING, &set.device,
         "Transmitter: the output to capture (default: the current default "
           "output)", "NAME"},
@@ -1070,6 +1071,21 @@ main (int argc, char **argv)
           bitrate_s, set.codec->name, set.codec->min_kbps,
           set.codec->max_kbps);
       return EXIT_USAGE;
+    }
+    if (strcmp (set.codec->name, "mp3") == 0) {
+      /* constant-bitrate MPEG-1 layer 3 has a fixed set of bitrates */
+      static const gint mp3_kbps[] = { 32, 40, 48, 56, 64, 80, 96, 112, 128,
+        160, 192, 224, 256, 320
+      };
+      gboolean ok = FALSE;
+
+      for (i = 0; i < (gint) G_N_ELEMENTS (mp3_kbps); i++)
+        ok |= (mp3_kbps[i] == set.kbps);
+      if (!ok) {
+        qs_usage_error ("bitrate %d is not an mp3 bitrate; use 32, 40, 48, "
+            "56, 64, 80, 96, 112, 128, 160, 192, 224, 256 or 320.", set.kbps);
+        return EXIT_USAGE;
+      }
     }
   }
 
