@@ -477,18 +477,21 @@ def port_from_log(p, timeout=20):
 
 
 def qsound_pair(launch, server_mode, codec, env=None, client_first_s=0.0,
-                port=None, extra=()):
+                port=None, extra=(), key=None):
     """Chain starter for Rig.measure: the qsound-launch pair of
     ``server_mode`` (1 pairs with 2, 3 with 4) carrying ``codec``, the
     transmitter capturing ``play``, the receiver playing into ``out``.
     The server picks its port (-p 0) unless ``port`` is given; with
-    ``client_first_s`` the client starts that long before the server."""
+    ``client_first_s`` the client starts that long before the server; with
+    ``key`` both ends get -k key."""
     client_mode = {1: 2, 3: 4}[server_mode]
+    keyargs = ['-k', key] if key is not None else []
 
     def args(mode):
         if mode in (1, 4):
-            return ['-m', str(mode), '-c', codec, '-d', 'play'] + list(extra)
-        return ['-m', str(mode), '-o', 'out']
+            return (['-m', str(mode), '-c', codec, '-d', 'play'] + keyargs
+                    + list(extra))
+        return ['-m', str(mode), '-o', 'out'] + keyargs
 
     def start(rig):
         procs = []

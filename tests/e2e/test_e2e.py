@@ -13,6 +13,7 @@ with the null sinks ``play`` and ``out``.  Cases:
   print-run     the --print descriptions run by gst-launch-1.0 deliver too
   client-first  a client started 3 s before its server delivers audio
   port-in-use   a server on a taken port: exit 2, message names the port
+  wrong-key     a receiver with the wrong key: exit 2, the server serves on
 
 Exit status 77 (skipped by meson) when a case needs the qsound elements and
 they are still placeholders, or when no PulseAudio server is reachable.
@@ -162,9 +163,9 @@ def stock_rig():
         rig.close()
 
 
-def qs_pair(server_mode, codec, client_first_s=0.0, port=None):
+def qs_pair(server_mode, codec, client_first_s=0.0, port=None, key=None):
     return q.qsound_pair(LAUNCH, server_mode, codec, env=launch_env(),
-                         client_first_s=client_first_s, port=port)
+                         client_first_s=client_first_s, port=port, key=key)
 
 
 both_connected = q.both_connected
@@ -244,10 +245,12 @@ def case_client_first():
     port = q.free_port()
     rig = q.Rig()
     try:
+        # with a key that needs quoting, to carry it through both ends
         res = rig.measure('client-first',
-                          qs_pair(1, 'mp3', client_first_s=3.0, port=port),
+                          qs_pair(1, 'mp3', client_first_s=3.0, port=port,
+                                  key='a "key" with spaces'),
                           ready=both_connected)
-        check_delivery('client 3 s before server (1+2 mp3)', res, rig)
+        check_delivery('client 3 s before server (1+2 mp3, key)', res, rig)
         client_log = [t for p, t in res.logs.items()
                       if os.path.basename(p) == 'm2.log']
         check(client_log and ('waiting for server at 127.0.0.1:%d, retrying'
@@ -259,6 +262,29 @@ def case_client_first():
             dump_logs(res)
     finally:
         rig.close()
+
+
+def case_wrong_key():
+    need()
+    env = launch_env()
+    work = q.tempfile.mkdtemp(prefix='qsound-key-')
+    server = q.spawn([LAUNCH, '-m', '1', '-p', '0', '-d', 'play', '-k',
+                      'right'], os.path.join(work, 'server.log'), env=env)
+    try:
+        port = q.port_from_log(server)
+        check(port is not None, 'the server announced its port')
+        r = run_launch(['-m', '2', '-p', str(port), '-o', 'out', '-k',
+                        'wrong'], timeout=60)
+        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''
+        check(r.returncode == 2, 'a receiver with the wrong key exits 2 '
+              '(got %s)' % r.returncode)
+        check('key' in last, 'its last line names the key (%r)' % last)
+        check(server.poll() is None, 'the server keeps serving')
+        check(q.wait_for_log(server, 'warning:', 5),
+              'the server warns about the refused peer')
+    finally:
+        check(q.stop(server) == 0, 'the server exits 0 on Ctrl-C')
+        q.shutil.rmtree(work, ignore_errors=True)
 
 
 def case_port_in_use():
@@ -297,6 +323,7 @@ def main():
         'print-run': case_print_run,
         'client-first': case_client_first,
         'port-in-use': case_port_in_use,
+        'wrong-key': case_wrong_key,
     }
     if case not in cases:
         print('unknown case %s; one of %s' % (case, ', '.join(cases)))
