@@ -583,11 +583,20 @@ qs_codec_text (QsApp * app)
 {
   const QsSettings *set = app->set;
 
+  gchar *decoder, *text;
+
   if (set->mode->transmit)
     return g_strdup_printf ("%s %d kbps", set->codec->name, set->kbps);
-  if (app->decoder)
-    return g_strdup_printf ("%s, %.0f kbps", app->decoder, app->kbps);
-  return g_strdup_printf ("%.0f kbps", app->kbps);
+  /* set from a streaming thread (qs_deep_element_added) */
+  GST_OBJECT_LOCK (app->pipeline);
+  decoder = g_strdup (app->decoder);
+  GST_OBJECT_UNLOCK (app->pipeline);
+  if (decoder)
+    text = g_strdup_printf ("%s, %.0f kbps", decoder, app->kbps);
+  else
+    text = g_strdup_printf ("%.0f kbps", app->kbps);
+  g_free (decoder);
+  return text;
 }
 
 static gboolean
