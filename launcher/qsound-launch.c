@@ -970,10 +970,10 @@ main (int argc, char **argv)
   gchar *host = NULL, *port_s = NULL, *mode_s = NULL, *codec_s = NULL;
   gchar *bitrate_s = NULL, **rest = NULL;
   gboolean version = FALSE;
-  gchar *why = NULL, *desc;
+  gchar *why = NULL, *desc = NULL;
   GError *err = NULL;
   GOptionContext *ctx;
-  gint mode, i, ret;
+  gint mode, i, ret = EXIT_DONE;
   GOptionEntry entries[] = {
     {"host", 'n', 0, G_OPTION_ARG_STRING, &host,
         "Server: address to listen on; client: server to connect to "
@@ -1015,7 +1015,8 @@ main (int argc, char **argv)
     qs_usage_error ("%s.", err->message);
     g_clear_error (&err);
     g_option_context_free (ctx);
-    return EXIT_USAGE;
+    ret = EXIT_USAGE;
+    goto done;
   }
   g_option_context_free (ctx);
 
@@ -1023,12 +1024,14 @@ main (int argc, char **argv)
     gchar *v = gst_version_string ();
     g_print ("qsound-launch %s (%s)\n", VERSION, v);
     g_free (v);
-    return EXIT_DONE;
+    ret = EXIT_DONE;
+    goto done;
   }
   if (rest && rest[0]) {
     qs_usage_error ("unexpected argument \"%s\"; all settings are options.",
         rest[0]);
-    return EXIT_USAGE;
+    ret = EXIT_USAGE;
+    goto done;
   }
 
   /* mode */
@@ -1036,7 +1039,8 @@ main (int argc, char **argv)
   if (mode_s && !qs_parse_int (mode_s, 1, 4, &mode)) {
     qs_usage_error ("unknown mode \"%s\"; use 1, 2, 3 or 4 (see --help).",
         mode_s);
-    return EXIT_USAGE;
+    ret = EXIT_USAGE;
+    goto done;
   }
   for (i = 0; i < (gint) G_N_ELEMENTS (qs_modes); i++)
     if (qs_modes[i].mode == mode)
@@ -1047,12 +1051,14 @@ main (int argc, char **argv)
   if (port_s && !qs_parse_int (port_s, 0, 65535, &set.port)) {
     qs_usage_error ("port \"%s\" is out of range; use a number from 1 to "
         "65535.", port_s);
-    return EXIT_USAGE;
+    ret = EXIT_USAGE;
+    goto done;
   }
   if (set.port == 0 && !set.mode->server) {
     qs_usage_error ("a client needs the server's port; port 0 only lets a "
         "server (mode 1 or 3) pick a free one.");
-    return EXIT_USAGE;
+    ret = EXIT_USAGE;
+    goto done;
   }
 
   /* codec and bitrate */
@@ -1064,7 +1070,8 @@ main (int argc, char **argv)
         set.codec = &qs_codecs[i];
     if (!set.codec) {
       qs_usage_error ("unknown codec \"%s\"; use mp3, opus or pcm.", codec_s);
-      return EXIT_USAGE;
+      ret = EXIT_USAGE;
+      goto done;
     }
   }
   set.kbps = set.codec->default_kbps;
@@ -1072,14 +1079,16 @@ main (int argc, char **argv)
     if (set.codec->min_kbps == set.codec->max_kbps) {
       qs_usage_error ("%s has a fixed bitrate (%d kbit/s); drop -b.",
           set.codec->name, set.codec->default_kbps);
-      return EXIT_USAGE;
+      ret = EXIT_USAGE;
+      goto done;
     }
     if (!qs_parse_int (bitrate_s, set.codec->min_kbps, set.codec->max_kbps,
             &set.kbps)) {
       qs_usage_error ("bitrate \"%s\" does not suit %s; use %d to %d kbit/s.",
           bitrate_s, set.codec->name, set.codec->min_kbps,
           set.codec->max_kbps);
-      return EXIT_USAGE;
+      ret = EXIT_USAGE;
+      goto done;
     }
     if (strcmp (set.codec->name, "mp3") == 0) {
       /* constant-bitrate MPEG-1 layer 3 has a fixed set of bitrates */
@@ -1093,30 +1102,35 @@ main (int argc, char **argv)
       if (!ok) {
         qs_usage_error ("bitrate %d is not an mp3 bitrate; use 32, 40, 48, "
             "56, 64, 80, 96, 112, 128, 160, 192, 224, 256 or 320.", set.kbps);
-        return EXIT_USAGE;
+        ret = EXIT_USAGE;
+      goto done;
       }
     }
   }
 
   /* host */
   set.host = host ? host : g_strdup ("127.0.0.1");
+  host = NULL;
   if (!qs_host_syntax_ok (set.host)) {
     qs_usage_error ("\"%s\" is not a host name or address; give a name "
         "like myhost.lan or an address like 192.168.1.20.", set.host);
-    return EXIT_USAGE;
+    ret = EXIT_USAGE;
+    goto done;
   }
   if (!qs_host_resolves (set.host, &why)) {
     qs_usage_error ("host \"%s\" could not be resolved; check the name or "
         "give its address.", set.host);
     g_free (why);
-    return EXIT_USAGE;
+    ret = EXIT_USAGE;
+    goto done;
   }
 
   desc = qs_build_description (&set, &err);
   if (!desc) {
     g_printerr ("qsound-launch: %s\n", err->message);
     g_clear_error (&err);
-    return EXIT_RUNTIME;
+    ret = EXIT_RUNTIME;
+    goto done;
   }
 
   if (set.print) {
@@ -1128,8 +1142,10 @@ main (int argc, char **argv)
     ret = qs_run (&set, desc);
   }
 
+done:
   g_free (desc);
   g_free (set.host);
+  g_free (host);
   g_free (port_s);
   g_free (mode_s);
   g_free (codec_s);
