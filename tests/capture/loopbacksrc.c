@@ -1318,13 +1318,25 @@ GST_START_TEST (test_suspend_fills_silence)
 {
   Recorder *r;
   GstStructure *s;
-  guint64 silence;
+  guint64 silence, captured = 0;
   gint64 drift;
+  guint i;
 
   require_pulse ();
   r = recorder_new ("out", NULL);
   recorder_play (r);
   recorder_run (r, NULL, 1.0);
+  /* an idle null sink can take a while to deliver its first data (more so on
+   * a loaded machine): suspend only once the capture runs */
+  for (i = 0; i < 100; i++) {
+    s = get_stats (r->src);
+    captured = stat_u64 (s, "frames-captured");
+    gst_structure_free (s);
+    if (captured > 0)
+      break;
+    recorder_run (r, NULL, 0.1);
+  }
+  fail_unless (captured > 0, "the capture of 'out' never started");
   pactl ("suspend-sink out 1");
   recorder_run (r, NULL, 1.5);
   pactl ("suspend-sink out 0");
