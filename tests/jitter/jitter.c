@@ -50,7 +50,8 @@ check_drift (gdouble factor, gdouble seconds)
   GstClockTime target = 60 * GST_MSECOND;
   gint port = rig_start_sender (rig, factor);
   gchar *props = client_props (port);
-  gdouble expect_ppm = (factor - 1.0) * 1e6, worst = 0.0;
+  gdouble expect_ppm = (factor - 1.0) * 1e6, worst = 0.0, ppm_sum = 0.0;
+  guint ppm_n = 0;
   RigStats st;
   guint t;
 
@@ -64,15 +65,19 @@ check_drift (gdouble factor, gdouble seconds)
     GST_INFO ("t=%2u s latency %.2f ms (window %.2f) correction %.0f ppm", t
         + 1, st.latency_ms, st.window_ms, st.ppm);
     /* after convergence (a few time constants of the controller) */
-    if (t + 1 >= 25)
+    if (t + 1 >= 25) {
       worst = MAX (worst, fabs (st.latency_ms - target / 1e6));
+      ppm_sum += st.ppm;
+      ppm_n++;
+    }
   }
   st = rig_stats (rig);
   g_print ("drift %+.0f ppm over %.0f s: latency %.2f ms (target %.0f), worst "
-      "deviation after 25 s %.2f ms, correction %.0f ppm, underruns %u, "
-      "overruns %u, re-locks %u, silence %" G_GUINT64_FORMAT ", dropped %"
-      G_GUINT64_FORMAT ", clicks %u\n", expect_ppm, seconds, st.latency_ms,
-      target / 1e6, worst, st.ppm, st.underruns, st.overruns, st.corrections,
+      "deviation after 25 s %.2f ms, mean correction after 25 s %.0f ppm (now "
+      "%.0f), underruns %u, overruns %u, re-locks %u, silence %"
+      G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT ", clicks %u\n",
+      expect_ppm, seconds, st.latency_ms, target / 1e6, worst,
+      ppm_sum / ppm_n, st.ppm, st.underruns, st.overruns, st.corrections,
       st.silence, st.dropped, rig_clicks (rig));
 
   fail_unless (worst < 5.0 * MS, "latency strayed %.2f ms from the target",
@@ -83,9 +88,9 @@ check_drift (gdouble factor, gdouble seconds)
   fail_unless_equals_uint64 (st.silence, 0);
   fail_unless_equals_uint64 (st.dropped, 0);
   fail_unless_equals_int (rig_clicks (rig), 0);
-  /* the controller found the drift: within 30 % of the truth */
-  fail_unless (fabs (st.ppm - expect_ppm) < 0.3 * fabs (expect_ppm),
-      "correction %.0f ppm, drift %.0f ppm", st.ppm, expect_ppm);
+  /* the controller found the drift: on average within 25 % of the truth */
+  fail_unless (fabs (ppm_sum / ppm_n - expect_ppm) < 0.25 * fabs (expect_ppm),
+      "mean correction %.0f ppm, drift %.0f ppm", ppm_sum / ppm_n, expect_ppm);
   rig_free (rig);
 }
 
