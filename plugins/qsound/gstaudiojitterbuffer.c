@@ -78,12 +78,17 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define CHUNK_TIME      (10 * GST_MSECOND)
 /* arrivals are averaged over this long before the controller sees them */
 #define WINDOW_TIME     (200 * GST_MSECOND)
-/* silence is played this long before a missing chunk would be late */
-#define DEADLINE_MARGIN (2 * GST_MSECOND)
+/* a chunk is pushed this long before it is due (its timestamp plus the
+ * target); if its audio is not there by then, it is silence */
+#define PUSH_LEAD       (4 * GST_MSECOND)
 /* timestamp jumps smaller than this are the decoder's rounding, not gaps */
 #define GAP_TOLERANCE   (20 * GST_MSECOND)
 /* longer jumps are a new timeline (a reconnect), not a gap to fill */
 #define GAP_MAX         (1 * GST_SECOND)
+/* how far the first window after a lock may be off before it is centred */
+#define SETTLE_TOLERANCE (3.0 * GST_MSECOND)
+/* windows (the first second) after a lock in which it centres at once */
+#define SETTLE_WINDOWS  5
 /* the most audio held beyond the target before the oldest is discarded */
 #define FIFO_HEADROOM   (2 * GST_SECOND)
 
@@ -131,6 +136,7 @@ struct _GstAudioJitterBuffer
   gboolean need_segment;
   gboolean out_discont;
   gboolean ever_locked;
+  guint settling;               /* windows left to centre after a lock */
 
   /* input FIFO: interleaved floats, frames [fifo_first, in_total) */
   gfloat *fifo;
@@ -292,6 +298,7 @@ gst_audio_jitter_buffer_relock_reset (GstAudioJitterBuffer * self,
     GstClockTime now)
 {
   self->ema = (gdouble) self->target;
+  self->settling = SETTLE_WINDOWS;
   gst_audio_jitter_buffer_window_reset (self, now);
 }
 
@@ -336,6 +343,22 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   gdouble e, c;
 
   self->win_last = mean;
+  if (self->settling) {
+    /* the first arrivals after a lock come in a burst or trickle, and the
+     * sink may hold the first chunks a while: centre each of the first
+     * windows on the target at once (part of locking, not a re-lock) */
+    self->settling--;
+    if (mean > target + SETTLE_TOLERANCE)
+      gst_audio_jitter_buffer_drop (self, mean - target);
+    else if (mean < target - SETTLE_TOLERANCE)
+      gst_audio_jitter_buffer_insert_silence (self, target - mean);
+    else
+      self->ema = mean;
+    GST_DEBUG_OBJECT (self, "settling: window %.2f ms off the target",
+        (mean - target) / GST_MSECOND);
+    gst_audio_jitter_buffer_window_reset (self, now);
+    return;
+  }
   if (self->win_min > target + thr) {
     /* everything arrived far too early: a stale backlog came in a burst */
     GST_INFO_OBJECT (self, "re-lock: %.1f ms of backlog beyond the target, "
@@ -624,8 +647,6 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
     rate = GST_AUDIO_INFO_RATE (&self->info);
     frames = MAX (1, gst_util_uint64_scale_int (CHUNK_TIME, rate, GST_SECOND));
     have = gst_audio_jitter_buffer_available (self);
-    if (have >= frames)
-      break;
     if (self->eos) {
       /* drain what is left, then end */
       gdouble left = self->pending_silence + MAX ((gdouble) self->in_total -
@@ -638,12 +659,17 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
     }
     now = gst_audio_jitter_buffer_now (self);
     if (!GST_CLOCK_TIME_IS_VALID (now)) {
+      /* no clock: nothing to pace against */
+      if (have >= frames)
+        break;
       g_cond_wait_until (&self->cond, &self->lock,
           g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND);
       continue;
     }
+    /* each chunk leaves just before the sink needs it, so the jitter room
+     * stays here, where a re-lock can still drop from it */
     deadline = gst_audio_jitter_buffer_out_next (self) + self->target;
-    deadline = deadline > DEADLINE_MARGIN ? deadline - DEADLINE_MARGIN : 0;
+    deadline = deadline > PUSH_LEAD ? deadline - PUSH_LEAD : 0;
     if (now < deadline) {
       GstClockTime wait = MIN (deadline - now, 20 * GST_MSECOND);
 
@@ -651,6 +677,8 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
           g_get_monotonic_time () + MAX (wait / GST_USECOND, 1));
       continue;
     }
+    if (have >= frames)
+      break;
     underrun = TRUE;
     break;
   }

@@ -59,7 +59,7 @@ typedef struct
   GIOChannel *proxy_io;
 } Rig;
 
-static gpointer
+G_GNUC_UNUSED static gpointer
 rig_feed (gpointer data)
 {
   Rig *rig = data;
@@ -96,7 +96,7 @@ rig_feed (gpointer data)
   return NULL;
 }
 
-static GstPadProbeReturn
+G_GNUC_UNUSED static GstPadProbeReturn
 rig_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   Rig *rig = data;
@@ -127,7 +127,7 @@ rig_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-static guint
+G_GNUC_UNUSED static guint
 rig_clicks (Rig * rig)
 {
   guint c;
@@ -139,7 +139,7 @@ rig_clicks (Rig * rig)
 }
 
 /* Counts clicks from now on (the start of a stream is one). */
-static void
+G_GNUC_UNUSED static void
 rig_check_clicks_from_now (Rig * rig)
 {
   g_mutex_lock (&rig->lock);
@@ -148,7 +148,7 @@ rig_check_clicks_from_now (Rig * rig)
   g_mutex_unlock (&rig->lock);
 }
 
-static GstElement *
+G_GNUC_UNUSED static GstElement *
 rig_launch (const gchar * desc)
 {
   GError *err = NULL;
@@ -160,7 +160,7 @@ rig_launch (const gchar * desc)
 }
 
 /* The sender: a drifting appsrc into framedtcpsink, listening on port 0. */
-static gint
+G_GNUC_UNUSED static gint
 rig_start_sender (Rig * rig, gdouble factor)
 {
   gint port = 0;
@@ -180,7 +180,7 @@ rig_start_sender (Rig * rig, gdouble factor)
   return port;
 }
 
-static void
+G_GNUC_UNUSED static void
 rig_stop_sender (Rig * rig)
 {
   if (!rig->sender)
@@ -195,7 +195,7 @@ rig_stop_sender (Rig * rig)
 }
 
 /* The delaying proxy in front of @port; returns the port to connect to. */
-static gint
+G_GNUC_UNUSED static gint
 rig_start_proxy (Rig * rig, gint port, const gchar * extra)
 {
   const gchar *root = g_getenv ("QSOUND_SOURCE_ROOT");
@@ -222,7 +222,7 @@ rig_start_proxy (Rig * rig, gint port, const gchar * extra)
   return rig->proxy_port;
 }
 
-static void
+G_GNUC_UNUSED static void
 rig_stop_proxy (Rig * rig)
 {
   if (!rig->proxy_pid)
@@ -237,7 +237,7 @@ rig_stop_proxy (Rig * rig)
 
 /* The receiver: framedtcpsrc (jitter room left to the jitter buffer) !
  * audiojitterbuffer ! a sink consuming at the clock's real rate. */
-static void
+G_GNUC_UNUSED static void
 rig_start_receiver (Rig * rig, const gchar * src_props, GstClockTime target,
     const gchar * jb_props)
 {
@@ -269,7 +269,7 @@ rig_start_receiver (Rig * rig, const gchar * src_props, GstClockTime target,
     g_error ("the receiver would not start");
 }
 
-static void
+G_GNUC_UNUSED static void
 rig_stop_receiver (Rig * rig)
 {
   if (!rig->receiver)
@@ -289,7 +289,7 @@ typedef struct
   guint64 silence, dropped, samples_out;
 } RigStats;
 
-static RigStats
+G_GNUC_UNUSED static RigStats
 rig_stats (Rig * rig)
 {
   GstStructure *s = NULL;
@@ -314,7 +314,7 @@ rig_stats (Rig * rig)
 }
 
 /* Errors on either bus are fatal to a test or a benchmark. */
-static void
+G_GNUC_UNUSED static void
 rig_check_bus (GstElement * pipeline, const gchar * what)
 {
   GstBus *bus = gst_element_get_bus (pipeline);
@@ -329,7 +329,7 @@ rig_check_bus (GstElement * pipeline, const gchar * what)
   gst_object_unref (bus);
 }
 
-static void
+G_GNUC_UNUSED static void
 rig_sleep (Rig * rig, gdouble seconds)
 {
   gint64 until = g_get_monotonic_time () + (gint64) (seconds * 1e6);
