@@ -1037,9 +1037,11 @@ gst_audio_jitter_buffer_class_init (GstAudioJitterBufferClass * klass)
           "drift correction off.", 0, 20000, DEFAULT_MAX_CORRECTION, rw));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "Counters: the measured latency and the target (ns), the current "
-          "drift correction (ppm), re-locks, samples of silence filled, "
-          "samples dropped as stale, underruns, overruns and gaps.",
+          "Figures: latency (the measured latency, smoothed, ns), "
+          "latency-window (the last 200 ms average, ns), target (ns), "
+          "drift-ppm (the current rate correction), corrections (re-locks), "
+          "silence-filled and dropped (samples), underruns, overruns, gaps, "
+          "samples-in and samples-out.",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
