@@ -300,6 +300,62 @@ GST_START_TEST (test_reconnect_relock)
 
 GST_END_TEST;
 
+/* The same drift through a real codec: the element works on what the
+ * decoder makes, whatever its frame size. */
+static void
+check_codec (const gchar * encoder)
+{
+  Rig *rig = rig_new ();
+  GstClockTime target = 60 * GST_MSECOND;
+  gint port;
+  gchar *props;
+  RigStats st, base;
+  gdouble worst = 0.0;
+  guint t;
+
+  rig->encoder = encoder;
+  port = rig_start_sender (rig, 1.001);
+  props = client_props (port);
+  rig_start_receiver (rig, props, target, NULL);
+  g_free (props);
+  rig_sleep (rig, 3.0);
+  base = rig_stats (rig);
+  for (t = 3; t < 25; t++) {
+    rig_sleep (rig, 1.0);
+    st = rig_stats (rig);
+    if (t + 1 >= 12)
+      worst = MAX (worst, fabs (st.latency_ms - target / 1e6));
+  }
+  st = rig_stats (rig);
+  g_print ("%s, +1000 ppm: latency %.2f ms, worst deviation after 12 s "
+      "%.2f ms, correction %.0f ppm, underruns %u, re-locks %u, silence %"
+      G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT " (after 3 s), "
+      "%" G_GUINT64_FORMAT " samples out\n", encoder, st.latency_ms, worst,
+      st.ppm, st.underruns, st.corrections, st.silence - base.silence,
+      st.dropped - base.dropped, st.samples_out);
+  fail_unless (st.samples_out > 20 * RIG_RATE);
+  fail_unless_equals_int (st.underruns, 0);
+  fail_unless_equals_int (st.corrections, 0);
+  fail_unless_equals_uint64 (st.silence - base.silence, 0);
+  fail_unless_equals_uint64 (st.dropped - base.dropped, 0);
+  fail_unless (worst < 5.0 * MS, "latency strayed %.2f ms", worst);
+  rig_free (rig);
+}
+
+GST_START_TEST (test_codec_opus)
+{
+  check_codec ("opusenc");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_codec_mp3)
+{
+  check_codec ("lamemp3enc target=bitrate bitrate=96 cbr=true");
+}
+
+GST_END_TEST;
+
 /* LATENCY queries add the target; the element is live-transparent. */
 GST_START_TEST (test_latency_query)
 {
@@ -412,6 +468,8 @@ jitter_suite (void)
   tcase_add_test (tc, test_network_jitter);
   tcase_add_test (tc, test_stall_relock);
   tcase_add_test (tc, test_reconnect_relock);
+  tcase_add_test (tc, test_codec_opus);
+  tcase_add_test (tc, test_codec_mp3);
   return s;
 }
 

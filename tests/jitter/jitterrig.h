@@ -41,6 +41,7 @@ typedef struct
   GThread *feeder;
   gint stop;
   gdouble factor;
+  const gchar *encoder;         /* e.g. "opusenc"; NULL sends raw F32LE */
   guint64 fed;
   GstClockTime target;
 
@@ -164,11 +165,17 @@ G_GNUC_UNUSED static gint
 rig_start_sender (Rig * rig, gdouble factor)
 {
   gint port = 0;
+  gchar *desc;
 
   rig->factor = factor;
-  rig->sender = rig_launch ("appsrc name=in format=time is-live=true "
+  desc = g_strdup_printf ("appsrc name=in format=time is-live=true "
       "caps=audio/x-raw,format=F32LE,rate=48000,channels=1,layout=interleaved "
-      "! framedtcpsink name=net host=127.0.0.1 port=0");
+      "! %s%s%s framedtcpsink name=net host=127.0.0.1 port=0",
+      rig->encoder ? "audioconvert ! " : "",
+      rig->encoder ? rig->encoder : "", rig->encoder ? " !" : "");
+
+  rig->sender = rig_launch (desc);
+  g_free (desc);
   rig->appsrc = gst_bin_get_by_name (GST_BIN (rig->sender), "in");
   rig->tcpsink = gst_bin_get_by_name (GST_BIN (rig->sender), "net");
   if (gst_element_set_state (rig->sender, GST_STATE_PLAYING) ==
@@ -241,9 +248,10 @@ G_GNUC_UNUSED static void
 rig_start_receiver (Rig * rig, const gchar * src_props, GstClockTime target,
     const gchar * jb_props)
 {
-  gchar *desc = g_strdup_printf ("framedtcpsrc name=net latency=0 %s ! "
+  gchar *desc = g_strdup_printf ("framedtcpsrc name=net latency=0 %s ! %s"
       "audiojitterbuffer name=jb latency=%" G_GUINT64_FORMAT " %s ! "
-      "fakesink name=sink sync=true", src_props, target,
+      "audio/x-raw,format=F32LE,channels=1 ! fakesink name=sink sync=true",
+      src_props, rig->encoder ? "decodebin ! audioconvert ! " : "", target,
       jb_props ? jb_props : "");
   GstElement *sink;
   GstPad *pad;
