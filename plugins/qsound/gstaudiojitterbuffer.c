@@ -960,11 +960,30 @@ gst_audio_jitter_buffer_set_property (GObject * object, guint prop_id,
 {
   GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (object);
 
+  if (prop_id == PROP_LATENCY) {
+    GstClockTime latency = g_value_get_uint64 (value), old;
+
+    GST_OBJECT_LOCK (self);
+    old = self->latency;
+    self->latency = latency;
+    GST_OBJECT_UNLOCK (self);
+    if (latency == old)
+      return;
+    /* while playing: the measured latency moves with the target (nothing to
+     * correct); the pipeline adds the difference to its latency */
+    g_mutex_lock (&self->lock);
+    self->ema += (gdouble) latency - (gdouble) self->target;
+    self->win_last += (gdouble) latency - (gdouble) self->target;
+    self->target = latency;
+    gst_audio_jitter_buffer_window_reset (self, self->win_start);
+    g_mutex_unlock (&self->lock);
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
+    return;
+  }
+
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_LATENCY:
-      self->latency = g_value_get_uint64 (value);
-      break;
     case PROP_MAX_CORRECTION:
       self->max_correction = g_value_get_uint (value);
       break;
@@ -1028,8 +1047,11 @@ gst_audio_jitter_buffer_class_init (GstAudioJitterBufferClass * klass)
       g_param_spec_uint64 ("latency", "Latency",
           "The delay, in nanoseconds, held between the arrival of audio and "
           "its playback: the room for network jitter. It is kept for as long "
-          "as the stream runs and added to LATENCY queries.",
-          GST_MSECOND, 10 * GST_SECOND, DEFAULT_LATENCY, rw));
+          "as the stream runs and added to LATENCY queries. Changing it "
+          "while playing asks the pipeline to recalculate its latency.",
+          GST_MSECOND, 10 * GST_SECOND, DEFAULT_LATENCY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_MAX_CORRECTION,
       g_param_spec_uint ("max-correction", "Maximum correction",
           "The largest rate correction, in parts per million, used to follow "

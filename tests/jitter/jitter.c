@@ -382,6 +382,15 @@ GST_START_TEST (test_latency_query)
   /* audiotestsrc reports one buffer (10 ms at these caps) */
   fail_unless (min >= 40 * GST_MSECOND && min <= 40 * GST_MSECOND +
       GST_SECOND / 10, "min latency %" GST_TIME_FORMAT, GST_TIME_ARGS (min));
+  /* the target can change while playing; the query follows */
+  g_object_set (jb, "latency", (guint64) 90 * GST_MSECOND, NULL);
+  {
+    GstClockTime min2;
+
+    fail_unless (gst_pad_query (pad, q));
+    gst_query_parse_latency (q, &live, &min2, &max);
+    fail_unless_equals_uint64 (min2, min + 50 * GST_MSECOND);
+  }
   g_object_get (jb, "stats", &s, NULL);
   gst_structure_get_uint64 (s, "samples-out", &out);
   fail_unless (out > 48000 / 2, "only %" G_GUINT64_FORMAT " samples out", out);
