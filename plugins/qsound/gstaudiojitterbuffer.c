@@ -145,6 +145,8 @@ struct _GstAudioJitterBuffer
   guint64 in_total;
   gdouble rpos;                 /* fractional read position (absolute) */
   guint64 pending_silence;      /* output frames of silence to play first */
+  gdouble xf_pos;               /* where reading was before a drop */
+  guint xf_left, xf_len;        /* crossfade from there, in output frames */
   GstClockTime expected_pts;    /* running time the next input should have */
 
   /* output timeline */
@@ -242,6 +244,7 @@ gst_audio_jitter_buffer_fifo_clear (GstAudioJitterBuffer * self)
   self->fifo_first = self->in_total = 0;
   self->rpos = 0.0;
   self->pending_silence = 0;
+  self->xf_left = 0;
 }
 
 /* Forgets what was consumed, keeping one frame of interpolation history. */
@@ -249,7 +252,8 @@ static void
 gst_audio_jitter_buffer_fifo_trim (GstAudioJitterBuffer * self)
 {
   guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
-  gint64 keep_from = (gint64) floor (self->rpos) - 1;
+  gint64 keep_from = (gint64) floor (self->xf_left > 0 ?
+      MIN (self->rpos, self->xf_pos) : self->rpos) - 1;
   guint64 drop;
 
   if (keep_from <= (gint64) self->fifo_first)
@@ -316,6 +320,11 @@ gst_audio_jitter_buffer_drop (GstAudioJitterBuffer * self, gdouble amount)
   in_frames = floor (out_frames * self->step);
   max_in = (gdouble) self->in_total - 3.0 - self->rpos;
   in_frames = CLAMP (in_frames, 0.0, MAX (max_in, 0.0));
+  if (in_frames >= 1.0 && self->pending_silence == 0) {
+    /* splice without a click: fade from the old continuation to the new */
+    self->xf_pos = self->rpos;
+    self->xf_len = self->xf_left = MAX (1, rate / 200);
+  }
   self->rpos += in_frames;
   self->dropped += (guint64) in_frames;
 }
@@ -375,6 +384,15 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     gst_audio_jitter_buffer_insert_silence (self, target - mean);
     self->corrections++;
     gst_audio_jitter_buffer_relock_reset (self, now);
+    return;
+  }
+
+  if (self->win_max > target + thr || self->win_min < target - thr) {
+    /* a burst or a stall is going on: not drift; if it lasts, the next
+     * window re-locks */
+    GST_DEBUG_OBJECT (self, "window from %.2f to %.2f ms: not steering",
+        self->win_min / GST_MSECOND, self->win_max / GST_MSECOND);
+    gst_audio_jitter_buffer_window_reset (self, now);
     return;
   }
 
@@ -560,6 +578,22 @@ gst_audio_jitter_buffer_frame (GstAudioJitterBuffer * self, gint64 idx,
   return self->fifo[(idx - self->fifo_first) * channels + ch];
 }
 
+/* Catmull-Rom cubic through the four neighbours of @pos. */
+static inline gfloat
+gst_audio_jitter_buffer_interp (GstAudioJitterBuffer * self, gdouble pos,
+    guint c, guint channels)
+{
+  gint64 i1 = (gint64) floor (pos);
+  gfloat t = (gfloat) (pos - i1);
+  gfloat p0 = gst_audio_jitter_buffer_frame (self, i1 - 1, c, channels);
+  gfloat p1 = gst_audio_jitter_buffer_frame (self, i1, c, channels);
+  gfloat p2 = gst_audio_jitter_buffer_frame (self, i1 + 1, c, channels);
+  gfloat p3 = gst_audio_jitter_buffer_frame (self, i1 + 2, c, channels);
+
+  return p1 + 0.5f * t * (p2 - p0 + t * (2.0f * p0 - 5.0f * p1 +
+          4.0f * p2 - p3 + t * (3.0f * (p1 - p2) + p3 - p0)));
+}
+
 /* Produces @frames output frames into a new buffer; what cannot be read from
  * the FIFO is silence (counted). */
 static GstBuffer *
@@ -580,7 +614,7 @@ gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames)
   for (j = 0; j < frames; j++) {
     gboolean silent = FALSE;
     gint64 i1 = (gint64) floor (self->rpos);
-    gfloat t = (gfloat) (self->rpos - i1);
+    gfloat w = 1.0f;
 
     if (self->pending_silence > 0) {
       self->pending_silence--;
@@ -591,19 +625,19 @@ gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames)
     } else if (i1 >= (gint64) self->in_total) {
       silent = TRUE;
     }
+    if (silent)
+      self->xf_left = 0;
+    else if (self->xf_left > 0)
+      w = 1.0f - (gfloat) self->xf_left / (self->xf_len + 1);
 
     for (c = 0; c < channels; c++) {
       gfloat y = 0.0f;
 
       if (!silent) {
-        /* Catmull-Rom cubic through four neighbours */
-        gfloat p0 = gst_audio_jitter_buffer_frame (self, i1 - 1, c, channels);
-        gfloat p1 = gst_audio_jitter_buffer_frame (self, i1, c, channels);
-        gfloat p2 = gst_audio_jitter_buffer_frame (self, i1 + 1, c, channels);
-        gfloat p3 = gst_audio_jitter_buffer_frame (self, i1 + 2, c, channels);
-
-        y = p1 + 0.5f * t * (p2 - p0 + t * (2.0f * p0 - 5.0f * p1 +
-                4.0f * p2 - p3 + t * (3.0f * (p1 - p2) + p3 - p0)));
+        y = gst_audio_jitter_buffer_interp (self, self->rpos, c, channels);
+        if (w < 1.0f)
+          y = w * y + (1.0f - w) * gst_audio_jitter_buffer_interp (self,
+              self->xf_pos, c, channels);
       }
       if (f32) {
         outf[j * channels + c] = y;
@@ -615,6 +649,10 @@ gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames)
     }
     if (!silent)
       self->rpos += self->step;
+    if (w < 1.0f) {
+      self->xf_pos += self->step;
+      self->xf_left--;
+    }
   }
   gst_buffer_unmap (buf, &map);
   return buf;

@@ -356,6 +356,126 @@ GST_START_TEST (test_codec_mp3)
 
 GST_END_TEST;
 
+/* A stale backlog arrives in a burst (300 ms at once, on a test clock): it
+ * is dropped in one re-lock, spliced with a crossfade, so the output sine
+ * has no click. */
+GST_START_TEST (test_backlog_crossfade)
+{
+  GstHarness *h = gst_harness_new ("audiojitterbuffer");
+  /* 300 ms is no whole number of its periods: a bare splice would jump */
+  gdouble phase_step = 2.0 * G_PI * 437.0 / RIG_RATE;
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  GstStructure *st;
+  guint64 k, pushed = 0, dropped = 0, silence = 0;
+  guint corrections = 0, underruns = 0, clicks = 0, i;
+  GstBuffer *buf;
+
+  gst_harness_use_testclock (h);
+  gst_harness_set_src_caps_str (h, "audio/x-raw,format=F32LE,rate=48000,"
+      "channels=1,layout=interleaved");
+  g_object_set (h->element, "latency", (guint64) 60 * GST_MSECOND, NULL);
+
+  for (k = 0; k < 300; k++) {
+    guint n = k == 150 ? 31 : 1, b;
+
+    /* at 1.5 s, 300 ms more than real time arrives at once */
+    for (b = 0; b < n; b++) {
+      GstMapInfo map;
+
+      buf = gst_buffer_new_allocate (NULL, RIG_CHUNK * sizeof (gfloat), NULL);
+      gst_buffer_map (buf, &map, GST_MAP_WRITE);
+      for (i = 0; i < RIG_CHUNK; i++)
+        ((gfloat *) map.data)[i] = RIG_AMPLITUDE * sin (phase_step *
+            (gdouble) (pushed * RIG_CHUNK + i));
+      gst_buffer_unmap (buf, &map);
+      GST_BUFFER_PTS (buf) = pushed * 10 * GST_MSECOND;
+      GST_BUFFER_DURATION (buf) = 10 * GST_MSECOND;
+      pushed++;
+      fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+    }
+    fail_unless (gst_harness_set_time (h, (k + 1) * 10 * GST_MSECOND));
+    /* the test clock runs faster than real time: let the element's thread
+     * catch up (it sends each chunk 4 ms before it is due: timestamp plus
+     * the target) before the clock moves on */
+    if (k >= 6) {
+      guint64 due = (k + 1 - 6) * RIG_CHUNK, done = 0;
+      gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+      do {
+        g_object_get (h->element, "stats", &st, NULL);
+        gst_structure_get_uint64 (st, "samples-out", &done);
+        gst_structure_free (st);
+        if (done < due)
+          g_usleep (200);
+      } while (done < due && g_get_monotonic_time () < until);
+      fail_unless (done >= due, "%" G_GUINT64_FORMAT " samples out by %"
+          G_GUINT64_FORMAT " ms", done, (k + 1) * 10);
+    }
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (;;) {
+    GstEvent *ev;
+
+    while ((buf = gst_harness_try_pull (h))) {
+      GstMapInfo map;
+
+      gst_buffer_map (buf, &map, GST_MAP_READ);
+      g_array_append_vals (out, map.data, map.size / sizeof (gfloat));
+      gst_buffer_unmap (buf, &map);
+      gst_buffer_unref (buf);
+    }
+    ev = gst_harness_try_pull_event (h);
+    if (ev && GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
+      gst_event_unref (ev);
+      break;
+    }
+    if (ev)
+      gst_event_unref (ev);
+    else
+      g_usleep (1000);
+  }
+  while ((buf = gst_harness_try_pull (h))) {
+    GstMapInfo map;
+
+    gst_buffer_map (buf, &map, GST_MAP_READ);
+    g_array_append_vals (out, map.data, map.size / sizeof (gfloat));
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+  }
+
+  g_object_get (h->element, "stats", &st, NULL);
+  gst_structure_get (st, "dropped", G_TYPE_UINT64, &dropped,
+      "silence-filled", G_TYPE_UINT64, &silence,
+      "corrections", G_TYPE_UINT, &corrections,
+      "underruns", G_TYPE_UINT, &underruns, NULL);
+  gst_structure_free (st);
+  for (i = 2; i < out->len; i++) {
+    gfloat *y = (gfloat *) out->data;
+
+    if (fabsf (y[i] - 2.0f * y[i - 1] + y[i - 2]) > RIG_CLICK)
+      clicks++;
+  }
+  g_print ("backlog burst: %" G_GUINT64_FORMAT " samples in, %u out, %"
+      G_GUINT64_FORMAT " dropped (%.0f ms), %" G_GUINT64_FORMAT
+      " silence, re-locks %u, underruns %u, clicks %u\n",
+      pushed * RIG_CHUNK, out->len, dropped, dropped * 1000.0 / RIG_RATE,
+      silence, corrections, underruns, clicks);
+  fail_unless_equals_int (corrections, 1);
+  fail_unless_equals_int (underruns, 0);
+  fail_unless_equals_uint64 (silence, 0);
+  /* the burst is 300 ms; the re-lock drops what is beyond the target */
+  fail_unless (dropped > 0.2 * RIG_RATE && dropped < 0.35 * RIG_RATE);
+  /* and nothing else went: no drift to correct here */
+  fail_unless (out->len + dropped + 16 >= pushed * RIG_CHUNK, "%"
+      G_GUINT64_FORMAT " samples unaccounted for",
+      pushed * RIG_CHUNK - out->len - dropped);
+  fail_unless_equals_int (clicks, 0);
+  g_array_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* LATENCY queries add the target; the element is live-transparent. */
 GST_START_TEST (test_latency_query)
 {
@@ -471,6 +591,7 @@ jitter_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_drain_eos);
+  tcase_add_test (tc, test_backlog_crossfade);
   tcase_add_test (tc, test_drift_fast);
   tcase_add_test (tc, test_drift_slow);
   tcase_add_test (tc, test_drift_uncorrected);
