@@ -74,8 +74,9 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define DEFAULT_LATENCY         (60 * GST_MSECOND)
 #define DEFAULT_MAX_CORRECTION  2000
 
-/* output chunks */
-#define CHUNK_TIME      (10 * GST_MSECOND)
+/* output chunks: a quarter of the target, between these */
+#define CHUNK_MIN       (2 * GST_MSECOND)
+#define CHUNK_MAX       (10 * GST_MSECOND)
 /* arrivals are averaged over this long before the controller sees them */
 #define WINDOW_TIME     (200 * GST_MSECOND)
 /* a chunk is pushed this long before it is due (its timestamp plus the
@@ -683,7 +684,8 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
       continue;
     }
     rate = GST_AUDIO_INFO_RATE (&self->info);
-    frames = MAX (1, gst_util_uint64_scale_int (CHUNK_TIME, rate, GST_SECOND));
+    frames = MAX (1, gst_util_uint64_scale_int (CLAMP (self->target / 4,
+                CHUNK_MIN, CHUNK_MAX), rate, GST_SECOND));
     have = gst_audio_jitter_buffer_available (self);
     if (self->eos) {
       /* drain what is left, then end */
