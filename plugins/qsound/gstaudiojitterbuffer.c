@@ -494,19 +494,27 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
         GST_TIME_ARGS (self->target));
   }
 
-  /* a gap in the timestamps (frames lost upstream) becomes silence */
+  /* a gap in the timestamps (frames lost upstream) becomes silence, as much
+   * of it as the arrival is late: frames lost on the way leave the time they
+   * would have taken (fill it all), while a sender that skipped ahead sends
+   * the next audio on time (fill nothing) */
   if (!self->starved && GST_CLOCK_TIME_IS_VALID (rt)
       && GST_CLOCK_TIME_IS_VALID (self->expected_pts)
       && rt > self->expected_pts + GAP_TOLERANCE
       && rt < self->expected_pts + GAP_MAX) {
-    guint64 gap = gst_util_uint64_scale_int (rt - self->expected_pts, rate,
-        GST_SECOND);
+    gdouble gap_ns = (gdouble) (rt - self->expected_pts), fill_ns = gap_ns;
+    guint64 fill;
 
-    GST_INFO_OBJECT (self, "gap of %" GST_TIME_FORMAT " in the input, "
-        "filling it with silence", GST_TIME_ARGS (rt - self->expected_pts));
-    memset (gst_audio_jitter_buffer_fifo_tail (self, gap), 0,
-        gap * channels * sizeof (gfloat));
-    self->silence_filled += gap;
+    if (GST_CLOCK_TIME_IS_VALID (now))
+      fill_ns = CLAMP (self->ema - gst_audio_jitter_buffer_measure (self, now),
+          0.0, gap_ns);
+    fill = (guint64) (fill_ns * rate / GST_SECOND + 0.5);
+    GST_INFO_OBJECT (self, "gap of %.1f ms in the input (arrived %.1f ms "
+        "late): %.1f ms of silence", gap_ns / GST_MSECOND, fill_ns /
+        GST_MSECOND, (gdouble) fill * 1000.0 / rate);
+    memset (gst_audio_jitter_buffer_fifo_tail (self, fill), 0,
+        fill * channels * sizeof (gfloat));
+    self->silence_filled += fill;
     self->gaps++;
   }
 

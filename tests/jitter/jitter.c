@@ -356,29 +356,47 @@ GST_START_TEST (test_codec_mp3)
 
 GST_END_TEST;
 
-/* A stale backlog arrives in a burst (300 ms at once, on a test clock): it
- * is dropped in one re-lock, spliced with a crossfade, so the output sine
- * has no click. */
-GST_START_TEST (test_backlog_crossfade)
+/* A scripted receiver on a test clock: every 10 ms step pushes one 10 ms
+ * buffer of a sine, except that at step @burst_at @burst_n more arrive at
+ * once, and from step @gap_at @gap_n buffers are lost: with @gap_late they
+ * leave their time empty (lost on the way), else the sender skipped ahead
+ * and the next ones come on time. */
+typedef struct
+{
+  guint64 in, dropped, silence;
+  guint corrections, underruns, gaps, clicks;
+  GArray *out;
+} Script;
+
+static void
+run_script (Script * r, gdouble freq, guint burst_at, guint burst_n,
+    guint gap_at, guint gap_n, gboolean gap_late)
 {
   GstHarness *h = gst_harness_new ("audiojitterbuffer");
-  /* 300 ms is no whole number of its periods: a bare splice would jump */
-  gdouble phase_step = 2.0 * G_PI * 437.0 / RIG_RATE;
-  GArray *out = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  gdouble phase_step = 2.0 * G_PI * freq / RIG_RATE;
   GstStructure *st;
-  guint64 k, pushed = 0, dropped = 0, silence = 0;
-  guint corrections = 0, underruns = 0, clicks = 0, i;
+  guint64 k, seq = 0;
   GstBuffer *buf;
+  guint i;
 
+  memset (r, 0, sizeof (*r));
+  r->out = g_array_new (FALSE, FALSE, sizeof (gfloat));
   gst_harness_use_testclock (h);
   gst_harness_set_src_caps_str (h, "audio/x-raw,format=F32LE,rate=48000,"
       "channels=1,layout=interleaved");
   g_object_set (h->element, "latency", (guint64) 60 * GST_MSECOND, NULL);
 
   for (k = 0; k < 300; k++) {
-    guint n = k == 150 ? 31 : 1, b;
+    guint n = k == burst_at ? burst_n + 1 : 1, b;
+    gboolean discont = FALSE;
 
-    /* at 1.5 s, 300 ms more than real time arrives at once */
+    if (gap_late && k >= gap_at && k < gap_at + gap_n) {
+      n = 0;
+      seq++;
+    } else if (!gap_late && k == gap_at) {
+      seq += gap_n;
+    }
+    discont = k == gap_at + (gap_late ? gap_n : 0);
     for (b = 0; b < n; b++) {
       GstMapInfo map;
 
@@ -386,11 +404,14 @@ GST_START_TEST (test_backlog_crossfade)
       gst_buffer_map (buf, &map, GST_MAP_WRITE);
       for (i = 0; i < RIG_CHUNK; i++)
         ((gfloat *) map.data)[i] = RIG_AMPLITUDE * sin (phase_step *
-            (gdouble) (pushed * RIG_CHUNK + i));
+            (gdouble) (seq * RIG_CHUNK + i));
       gst_buffer_unmap (buf, &map);
-      GST_BUFFER_PTS (buf) = pushed * 10 * GST_MSECOND;
+      GST_BUFFER_PTS (buf) = seq * 10 * GST_MSECOND;
       GST_BUFFER_DURATION (buf) = 10 * GST_MSECOND;
-      pushed++;
+      if (discont && b == 0)
+        GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+      seq++;
+      r->in += RIG_CHUNK;
       fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
     }
     fail_unless (gst_harness_set_time (h, (k + 1) * 10 * GST_MSECOND));
@@ -420,7 +441,7 @@ GST_START_TEST (test_backlog_crossfade)
       GstMapInfo map;
 
       gst_buffer_map (buf, &map, GST_MAP_READ);
-      g_array_append_vals (out, map.data, map.size / sizeof (gfloat));
+      g_array_append_vals (r->out, map.data, map.size / sizeof (gfloat));
       gst_buffer_unmap (buf, &map);
       gst_buffer_unref (buf);
     }
@@ -438,40 +459,99 @@ GST_START_TEST (test_backlog_crossfade)
     GstMapInfo map;
 
     gst_buffer_map (buf, &map, GST_MAP_READ);
-    g_array_append_vals (out, map.data, map.size / sizeof (gfloat));
+    g_array_append_vals (r->out, map.data, map.size / sizeof (gfloat));
     gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
   }
 
   g_object_get (h->element, "stats", &st, NULL);
-  gst_structure_get (st, "dropped", G_TYPE_UINT64, &dropped,
-      "silence-filled", G_TYPE_UINT64, &silence,
-      "corrections", G_TYPE_UINT, &corrections,
-      "underruns", G_TYPE_UINT, &underruns, NULL);
+  gst_structure_get (st, "dropped", G_TYPE_UINT64, &r->dropped,
+      "silence-filled", G_TYPE_UINT64, &r->silence,
+      "corrections", G_TYPE_UINT, &r->corrections,
+      "underruns", G_TYPE_UINT, &r->underruns,
+      "gaps", G_TYPE_UINT, &r->gaps, NULL);
   gst_structure_free (st);
-  for (i = 2; i < out->len; i++) {
-    gfloat *y = (gfloat *) out->data;
+  for (i = 2; i < r->out->len; i++) {
+    gfloat *y = (gfloat *) r->out->data;
 
     if (fabsf (y[i] - 2.0f * y[i - 1] + y[i - 2]) > RIG_CLICK)
-      clicks++;
+      r->clicks++;
   }
+  gst_harness_teardown (h);
+}
+
+/* A stale backlog arrives in a burst (300 ms at once, on a test clock): it
+ * is dropped in one re-lock, spliced with a crossfade, so the output sine
+ * has no click. */
+GST_START_TEST (test_backlog_crossfade)
+{
+  Script r;
+
+  /* 300 ms is no whole number of 437 Hz periods: a bare splice would jump */
+  run_script (&r, 437.0, 150, 30, G_MAXUINT, 0, FALSE);
   g_print ("backlog burst: %" G_GUINT64_FORMAT " samples in, %u out, %"
       G_GUINT64_FORMAT " dropped (%.0f ms), %" G_GUINT64_FORMAT
-      " silence, re-locks %u, underruns %u, clicks %u\n",
-      pushed * RIG_CHUNK, out->len, dropped, dropped * 1000.0 / RIG_RATE,
-      silence, corrections, underruns, clicks);
-  fail_unless_equals_int (corrections, 1);
-  fail_unless_equals_int (underruns, 0);
-  fail_unless_equals_uint64 (silence, 0);
+      " silence, re-locks %u, underruns %u, clicks %u\n", r.in, r.out->len,
+      r.dropped, r.dropped * 1000.0 / RIG_RATE, r.silence, r.corrections,
+      r.underruns, r.clicks);
+  fail_unless_equals_int (r.corrections, 1);
+  fail_unless_equals_int (r.underruns, 0);
+  fail_unless_equals_uint64 (r.silence, 0);
   /* the burst is 300 ms; the re-lock drops what is beyond the target */
-  fail_unless (dropped > 0.2 * RIG_RATE && dropped < 0.35 * RIG_RATE);
+  fail_unless (r.dropped > 0.2 * RIG_RATE && r.dropped < 0.35 * RIG_RATE);
   /* and nothing else went: no drift to correct here */
-  fail_unless (out->len + dropped + 16 >= pushed * RIG_CHUNK, "%"
-      G_GUINT64_FORMAT " samples unaccounted for",
-      pushed * RIG_CHUNK - out->len - dropped);
-  fail_unless_equals_int (clicks, 0);
-  g_array_unref (out);
-  gst_harness_teardown (h);
+  fail_unless (r.out->len + r.dropped + 16 >= r.in, "%" G_GUINT64_FORMAT
+      " samples unaccounted for", r.in - r.out->len - r.dropped);
+  fail_unless_equals_int (r.clicks, 0);
+  g_array_unref (r.out);
+}
+
+GST_END_TEST;
+
+/* 30 ms of frames lost on the way (nothing arrives for 30 ms, then DISCONT
+ * and the timestamps jump), within the jitter room: exactly that much
+ * silence, counted, and the timeline kept. */
+GST_START_TEST (test_gap_silence)
+{
+  Script r;
+  guint64 gap = 3 * RIG_CHUNK;
+
+  run_script (&r, RIG_FREQ, G_MAXUINT, 0, 150, 3, TRUE);
+  g_print ("gap of 30 ms: %" G_GUINT64_FORMAT " samples in, %u out, %"
+      G_GUINT64_FORMAT " silence, %" G_GUINT64_FORMAT " dropped, gaps %u, "
+      "re-locks %u, underruns %u\n", r.in, r.out->len, r.silence, r.dropped,
+      r.gaps, r.corrections, r.underruns);
+  fail_unless_equals_int (r.gaps, 1);
+  fail_unless_equals_uint64 (r.silence, gap);
+  fail_unless_equals_int (r.underruns, 0);
+  fail_unless_equals_int (r.corrections, 0);
+  fail_unless_equals_uint64 (r.dropped, 0);
+  fail_unless (r.out->len >= r.in + gap - 16 && r.out->len <= r.in + gap,
+      "%u out for %" G_GUINT64_FORMAT " in", r.out->len, r.in);
+  g_array_unref (r.out);
+}
+
+GST_END_TEST;
+
+/* The sender skipped 30 ms ahead (the timestamps jump, the audio comes on
+ * time): counted as a gap, but no silence, nothing dropped, no re-lock. */
+GST_START_TEST (test_gap_skip_ahead)
+{
+  Script r;
+
+  run_script (&r, RIG_FREQ, G_MAXUINT, 0, 150, 3, FALSE);
+  g_print ("skip ahead 30 ms: %" G_GUINT64_FORMAT " samples in, %u out, %"
+      G_GUINT64_FORMAT " silence, %" G_GUINT64_FORMAT " dropped, gaps %u, "
+      "re-locks %u, underruns %u\n", r.in, r.out->len, r.silence, r.dropped,
+      r.gaps, r.corrections, r.underruns);
+  fail_unless_equals_int (r.gaps, 1);
+  fail_unless_equals_uint64 (r.silence, 0);
+  fail_unless_equals_uint64 (r.dropped, 0);
+  fail_unless_equals_int (r.underruns, 0);
+  fail_unless_equals_int (r.corrections, 0);
+  fail_unless (r.out->len >= r.in - 16 && r.out->len <= r.in,
+      "%u out for %" G_GUINT64_FORMAT " in", r.out->len, r.in);
+  g_array_unref (r.out);
 }
 
 GST_END_TEST;
@@ -592,6 +672,8 @@ jitter_suite (void)
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_drain_eos);
   tcase_add_test (tc, test_backlog_crossfade);
+  tcase_add_test (tc, test_gap_silence);
+  tcase_add_test (tc, test_gap_skip_ahead);
   tcase_add_test (tc, test_drift_fast);
   tcase_add_test (tc, test_drift_slow);
   tcase_add_test (tc, test_drift_uncorrected);
