@@ -46,11 +46,11 @@
  *     audioconvert ! autoaudiosink
  * gst-launch-1.0 loopbacksrc ! audioconvert ! lamemp3enc target=bitrate \
  *     cbr=true ! framedtcpsink host=0.0.0.0 port=5000
- * ]| Receive what sender.local plays, 80 ms behind it, for as long as it runs.
+ * ]| Receive what sender.local plays with 80 ms of room for network jitter,
+ * the same delay after hours as after a minute.
  * |[
  * gst-launch-1.0 framedtcpsrc mode=server port=5000 latency=0 ! \
- *     rawaudioparse use-sink-caps=true ! audioconvert ! \
- *     audiojitterbuffer latency=30000000 ! pulsesink
+ *     audioconvert ! audiojitterbuffer latency=30000000 ! pulsesink
  * gst-launch-1.0 loopbacksrc ! audioconvert ! \
  *     audio/x-raw,format=S16LE,rate=48000,channels=2 ! \
  *     framedtcpsink mode=client port=5000
