@@ -75,13 +75,13 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define DEFAULT_MAX_CORRECTION  2000
 
 /* output chunks: a quarter of the target, between these */
-#define CHUNK_MIN       (2 * GST_MSECOND)
+#define CHUNK_MIN       (1 * GST_MSECOND)
 #define CHUNK_MAX       (10 * GST_MSECOND)
 /* arrivals are averaged over this long before the controller sees them */
 #define WINDOW_TIME     (200 * GST_MSECOND)
 /* a chunk is pushed this long before it is due (its timestamp plus the
  * target); if its audio is not there by then, it is silence */
-#define PUSH_LEAD       (4 * GST_MSECOND)
+#define PUSH_LEAD       (2 * GST_MSECOND)
 /* timestamp jumps smaller than this are the decoder's rounding, not gaps */
 #define GAP_TOLERANCE   (20 * GST_MSECOND)
 /* longer jumps are a new timeline (a reconnect), not a gap to fill */
@@ -97,6 +97,7 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define CTRL_KP         0.4
 #define CTRL_KI         0.04
 #define CTRL_EMA_TAU    1.0
+#define CTRL_SPREAD_TAU 10.0
 
 enum
 {
@@ -158,7 +159,9 @@ struct _GstAudioJitterBuffer
   gdouble step;                 /* input frames per output frame */
   gdouble integ;
   gdouble ema;                  /* smoothed measured latency, ns */
-  gdouble win_last;             /* mean of the last window, ns */
+  gdouble win_last;             /* room in the last window, ns */
+  gdouble spread;               /* how far the latest arrivals trail the
+                                 * mean, smoothed, ns */
   GstClockTime win_start;
   gdouble win_min, win_max, win_sum;
   guint win_n;
@@ -349,31 +352,34 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   gdouble target = (gdouble) self->target;
   gdouble thr = MAX (20.0 * GST_MSECOND, target / 2.0);
   gdouble mean = self->win_sum / self->win_n;
+  gdouble room = self->win_min;  /* what the latest arrival had left */
   gdouble dt = (gdouble) (now - self->win_start) / GST_SECOND;
   gdouble e, c;
 
-  self->win_last = mean;
+  dt = CLAMP (dt, 0.01, 2.0);
+  self->win_last = room;
   if (self->settling) {
     /* the first arrivals after a lock come in a burst or trickle, and the
-     * sink may hold the first chunks a while: centre each of the first
-     * windows on the target at once (part of locking, not a re-lock) */
+     * sink may hold the first chunks a while: put each of the first windows
+     * on the target at once (part of locking, not a re-lock) */
     self->settling--;
-    if (mean > target + SETTLE_TOLERANCE)
-      gst_audio_jitter_buffer_drop (self, mean - target);
-    else if (mean < target - SETTLE_TOLERANCE)
-      gst_audio_jitter_buffer_insert_silence (self, target - mean);
+    self->spread = mean - self->win_min;
+    if (room > target + SETTLE_TOLERANCE)
+      gst_audio_jitter_buffer_drop (self, room - target);
+    else if (room < target - SETTLE_TOLERANCE)
+      gst_audio_jitter_buffer_insert_silence (self, target - room);
     else
-      self->ema = mean;
+      self->ema = room;
     GST_DEBUG_OBJECT (self, "settling: window %.2f ms off the target",
-        (mean - target) / GST_MSECOND);
+        (room - target) / GST_MSECOND);
     gst_audio_jitter_buffer_window_reset (self, now);
     return;
   }
-  if (self->win_min > target + thr) {
+  if (room > target + thr) {
     /* everything arrived far too early: a stale backlog came in a burst */
     GST_INFO_OBJECT (self, "re-lock: %.1f ms of backlog beyond the target, "
-        "dropping it", (self->win_min - target) / GST_MSECOND);
-    gst_audio_jitter_buffer_drop (self, self->win_min - target);
+        "dropping it", (room - target) / GST_MSECOND);
+    gst_audio_jitter_buffer_drop (self, room - target);
     self->corrections++;
     gst_audio_jitter_buffer_relock_reset (self, now);
     return;
@@ -381,32 +387,30 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   if (self->win_max < target - thr) {
     /* everything arrived too late: restore the jitter room with silence */
     GST_INFO_OBJECT (self, "re-lock: %.1f ms short of the target, inserting "
-        "silence", (target - self->win_max) / GST_MSECOND);
-    gst_audio_jitter_buffer_insert_silence (self, target - mean);
+        "silence", (target - room) / GST_MSECOND);
+    gst_audio_jitter_buffer_insert_silence (self, target - room);
     self->corrections++;
     gst_audio_jitter_buffer_relock_reset (self, now);
     return;
   }
 
-  if (self->win_max > target + thr || self->win_min < target - thr) {
-    /* a burst or a stall is going on: not drift; if it lasts, the next
-     * window re-locks */
-    GST_DEBUG_OBJECT (self, "window from %.2f to %.2f ms: not steering",
-        self->win_min / GST_MSECOND, self->win_max / GST_MSECOND);
-    gst_audio_jitter_buffer_window_reset (self, now);
-    return;
-  }
-
-  dt = CLAMP (dt, 0.01, 2.0);
-  self->ema += (mean - self->ema) * dt / (CTRL_EMA_TAU + dt);
+  /* steer the room of the latest arrivals to the target: that is the room
+   * left for jitter.  It is taken as the window's mean less how far the
+   * latest arrivals usually trail it (smoothed over ~10 s), which is as
+   * steady as the mean and does not let one straggler yank the rate. */
+  self->spread += (mean - self->win_min - self->spread) * dt /
+      (CTRL_SPREAD_TAU + dt);
+  room = MAX (mean - self->spread, target - thr);
+  self->win_last = room;
+  self->ema += (room - self->ema) * dt / (CTRL_EMA_TAU + dt);
   e = (self->ema - target) / GST_SECOND;
   self->integ += CTRL_KI * e * dt;
   self->integ = CLAMP (self->integ, -self->max_corr, self->max_corr);
   c = CLAMP (CTRL_KP * e + self->integ, -self->max_corr, self->max_corr);
   self->step = 1.0 + c;
-  GST_LOG_OBJECT (self, "latency %.2f ms (window mean %.2f, min %.2f, max "
+  GST_LOG_OBJECT (self, "latency %.2f ms (window min %.2f, mean %.2f, max "
       "%.2f, %u arrivals), correction %.1f ppm", self->ema / GST_MSECOND,
-      mean / GST_MSECOND, self->win_min / GST_MSECOND,
+      self->win_min / GST_MSECOND, mean / GST_MSECOND,
       self->win_max / GST_MSECOND, self->win_n, c * 1e6);
   gst_audio_jitter_buffer_window_reset (self, now);
 }
@@ -427,6 +431,7 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
   self->step = 1.0;
   self->integ = 0.0;
   self->ema = self->win_last = (gdouble) self->target;
+  self->spread = 0.0;
   self->win_n = 0;
   gst_segment_init (&self->in_segment, GST_FORMAT_TIME);
 }

@@ -416,7 +416,7 @@ run_script (Script * r, gdouble freq, guint burst_at, guint burst_n,
     }
     fail_unless (gst_harness_set_time (h, (k + 1) * 10 * GST_MSECOND));
     /* the test clock runs faster than real time: let the element's thread
-     * catch up (it sends each chunk 4 ms before it is due: timestamp plus
+     * catch up (it sends each chunk 2 ms before it is due: timestamp plus
      * the target) before the clock moves on */
     if (k >= 6) {
       guint64 due = (k + 1 - 6) * RIG_CHUNK, done = 0;
