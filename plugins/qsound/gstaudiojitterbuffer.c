@@ -354,7 +354,7 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   gdouble mean = self->win_sum / self->win_n;
   gdouble room = self->win_min;  /* what the latest arrival had left */
   gdouble dt = (gdouble) (now - self->win_start) / GST_SECOND;
-  gdouble e, c;
+  gdouble e, c, sample;
 
   dt = CLAMP (dt, 0.01, 2.0);
   self->win_last = room;
@@ -398,8 +398,17 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
    * left for jitter.  It is taken as the window's mean less how far the
    * latest arrivals usually trail it (smoothed over ~10 s), which is as
    * steady as the mean and does not let one straggler yank the rate. */
-  self->spread += (mean - self->win_min - self->spread) * dt /
-      (CTRL_SPREAD_TAU + dt);
+  sample = mean - self->win_min;
+  self->spread += (MIN (sample, 2.0 * self->spread + thr) - self->spread) *
+      dt / (CTRL_SPREAD_TAU + dt);
+  if (sample > 2.0 * self->spread + thr) {
+    /* a burst (or a straggler) far beyond the usual spread: not drift; a
+     * burst of backlog that lasts is dropped by the next window */
+    GST_DEBUG_OBJECT (self, "window from %.2f to %.2f ms: not steering",
+        self->win_min / GST_MSECOND, self->win_max / GST_MSECOND);
+    gst_audio_jitter_buffer_window_reset (self, now);
+    return;
+  }
   room = MAX (mean - self->spread, target - thr);
   self->win_last = room;
   self->ema += (room - self->ema) * dt / (CTRL_EMA_TAU + dt);
