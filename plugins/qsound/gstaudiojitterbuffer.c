@@ -124,6 +124,8 @@ struct _GstAudioJitterBuffer
   GMutex push_lock;             /* serialises pushes from both threads */
 
   GstClockTime target;          /* copies of the settings at start */
+  GstClockTime push_ahead;
+  GstClockTime configured_latency;  /* from the pipeline's LATENCY event */
   gdouble max_corr;
 
   GstAudioInfo info;
@@ -694,7 +696,7 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
 
   g_mutex_lock (&self->lock);
   for (;;) {
-    GstClockTime now, deadline;
+    GstClockTime now, deadline, due;
     gdouble have;
 
     if (self->flushing)
@@ -728,13 +730,19 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
           g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND);
       continue;
     }
-    /* each chunk leaves just before the sink needs it, so the jitter room
-     * stays here, where a re-lock can still drop from it */
-    deadline = gst_audio_jitter_buffer_out_next (self) + self->target;
-    deadline = deadline > PUSH_LEAD ? deadline - PUSH_LEAD : 0;
+    /* a chunk leaves at most push-ahead before it is due (its timestamp
+     * plus the target), so most of the jitter room stays here, where a
+     * re-lock can still drop from it; it is silence if its audio is not
+     * there PUSH_LEAD before it is due */
+    due = gst_audio_jitter_buffer_out_next (self) + self->target;
+    if (have >= frames && now + self->push_ahead >= due)
+      break;
+    deadline = due > PUSH_LEAD ? due - PUSH_LEAD : 0;
     if (now < deadline) {
       GstClockTime wait = MIN (deadline - now, 20 * GST_MSECOND);
 
+      if (have >= frames)
+        wait = MIN (wait, due - self->push_ahead - now);
       g_cond_wait_until (&self->cond, &self->lock,
           g_get_monotonic_time () + MAX (wait / GST_USECOND, 1));
       continue;
@@ -906,6 +914,32 @@ gst_audio_jitter_buffer_sink_event (GstPad * pad, GstObject * parent,
 }
 
 static gboolean
+gst_audio_jitter_buffer_src_event (GstPad * pad, GstObject * parent,
+    GstEvent * event)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (parent);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
+    GstClockTime latency;
+
+    /* the pipeline (re)configured its latency: the sink now plays each
+     * timestamp that much later; mark the next chunk DISCONT so that it
+     * places it by its timestamp again instead of right after the previous
+     * one (an audio sink keeps offsets below its alignment threshold) */
+    gst_event_parse_latency (event, &latency);
+    GST_DEBUG_OBJECT (self, "pipeline latency %" GST_TIME_FORMAT,
+        GST_TIME_ARGS (latency));
+    g_mutex_lock (&self->lock);
+    if (latency != self->configured_latency) {
+      self->configured_latency = latency;
+      self->out_discont = TRUE;
+    }
+    g_mutex_unlock (&self->lock);
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static gboolean
 gst_audio_jitter_buffer_src_query (GstPad * pad, GstObject * parent,
     GstQuery * query)
 {
@@ -921,6 +955,9 @@ gst_audio_jitter_buffer_src_query (GstPad * pad, GstObject * parent,
     GST_OBJECT_LOCK (self);
     target = self->latency;
     GST_OBJECT_UNLOCK (self);
+    GST_DEBUG_OBJECT (self, "upstream latency %" GST_TIME_FORMAT " (live %d), "
+        "adding the target %" GST_TIME_FORMAT, GST_TIME_ARGS (min), live,
+        GST_TIME_ARGS (target));
     min += target;
     if (GST_CLOCK_TIME_IS_VALID (max))
       max += target;
@@ -970,6 +1007,7 @@ gst_audio_jitter_buffer_change_state (GstElement * element,
     g_mutex_lock (&self->lock);
     self->target = latency;
     self->max_corr = max_corr * 1e-6;
+    self->configured_latency = GST_CLOCK_TIME_NONE;
     gst_audio_jitter_buffer_reset (self);
     self->have_info = FALSE;
     self->corrections = self->underruns = self->overruns = self->gaps = 0;
@@ -1154,6 +1192,8 @@ gst_audio_jitter_buffer_init (GstAudioJitterBuffer * self)
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_set_query_function (self->srcpad,
       GST_DEBUG_FUNCPTR (gst_audio_jitter_buffer_src_query));
+  gst_pad_set_event_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_audio_jitter_buffer_src_event));
   gst_pad_set_activatemode_function (self->srcpad,
       GST_DEBUG_FUNCPTR (gst_audio_jitter_buffer_src_activate_mode));
   GST_PAD_SET_PROXY_CAPS (self->srcpad);
@@ -1163,6 +1203,8 @@ gst_audio_jitter_buffer_init (GstAudioJitterBuffer * self)
   self->max_correction = DEFAULT_MAX_CORRECTION;
   self->target = DEFAULT_LATENCY;
   self->max_corr = DEFAULT_MAX_CORRECTION * 1e-6;
+  self->push_ahead = g_getenv ("QS_PUSH_AHEAD") ? g_ascii_strtoull (g_getenv
+      ("QS_PUSH_AHEAD"), NULL, 10) * GST_MSECOND : PUSH_LEAD;
   g_mutex_init (&self->lock);
   g_mutex_init (&self->push_lock);
   g_cond_init (&self->cond);
