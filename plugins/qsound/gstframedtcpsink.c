@@ -1260,7 +1260,8 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout",
           "Seconds a receiver may stay silent or stop reading before it is "
-          "disconnected.", 1, 3600, DEFAULT_TIMEOUT, rw));
+          "disconnected (heartbeats come every second, so at least 2).",
+          2, 3600, DEFAULT_TIMEOUT, rw));
   g_object_class_install_property (gobject_class, PROP_RECONNECT,
       g_param_spec_boolean ("reconnect", "Reconnect",
           "In client mode, keep retrying (with backoff) when the receiver is "

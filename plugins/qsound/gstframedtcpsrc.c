@@ -386,6 +386,28 @@ gst_framed_tcp_src_handle_caps (GstFramedTcpSrc * src, const gchar * text,
   return TRUE;
 }
 
+/* Sends a heartbeat when nothing went to the sender for a heartbeat
+ * interval; drops the link when that fails. */
+static void
+gst_framed_tcp_src_keepalive (GstFramedTcpSrc * src, gint64 now,
+    gint64 timeout_us, GCancellable * cancellable)
+{
+  GError *error = NULL;
+  GBytes *hb;
+
+  if (!src->socket || now - src->last_send < QS_CONN_HEARTBEAT_INTERVAL)
+    return;
+  hb = qs_proto_build_heartbeat (now * 1000);
+  if (!qs_conn_write_bytes (src->socket, hb, now + timeout_us, cancellable,
+          &error)) {
+    GST_INFO_OBJECT (src, "heartbeat failed: %s", error->message);
+    g_clear_error (&error);
+    gst_framed_tcp_src_drop_connection (src, NULL);
+  }
+  g_bytes_unref (hb);
+  src->last_send = now;
+}
+
 static GstFlowReturn
 gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 {
@@ -421,17 +443,8 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
                       G_TIME_SPAN_SECOND), src->mode == QS_CONN_MODE_SERVER ?
                   "waiting for the next sender" : "reconnecting"), (NULL));
           gst_framed_tcp_src_drop_connection (src, NULL);
-        } else if (now - src->last_send >= QS_CONN_HEARTBEAT_INTERVAL) {
-          GBytes *hb = qs_proto_build_heartbeat (now * 1000);
-
-          if (!qs_conn_write_bytes (src->socket, hb, now + timeout_us,
-                  cancellable, &error)) {
-            GST_INFO_OBJECT (src, "heartbeat failed: %s", error->message);
-            g_clear_error (&error);
-            gst_framed_tcp_src_drop_connection (src, NULL);
-          }
-          g_bytes_unref (hb);
-          src->last_send = now;
+        } else {
+          gst_framed_tcp_src_keepalive (src, now, timeout_us, cancellable);
         }
         continue;
       }
@@ -457,6 +470,12 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     }
 
     src->last_recv = g_get_monotonic_time ();
+    /* media flowing steadily never lets the read time out: the sender must
+     * still hear from us within its timeout */
+    gst_framed_tcp_src_keepalive (src, src->last_recv, timeout_us,
+        cancellable);
+    if (!src->socket)
+      continue;
     switch (msg.type) {
       case QS_MSG_CAPS:
         if (!gst_framed_tcp_src_handle_caps (src, msg.text, &error))
@@ -782,7 +801,8 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout",
           "Seconds of silence from the sender (no media and no heartbeat) "
-          "after which it is considered gone.", 1, 3600, DEFAULT_TIMEOUT, rw));
+          "after which it is considered gone (heartbeats come every second, so "
+          "at least 2).", 2, 3600, DEFAULT_TIMEOUT, rw));
   g_object_class_install_property (gobject_class, PROP_LATENCY,
       g_param_spec_uint64 ("latency", "Latency",
           "The delay, in nanoseconds, the receiver adds to absorb network "

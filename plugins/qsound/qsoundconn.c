@@ -374,7 +374,10 @@ qs_conn_read_message (GSocket * socket, QsProtoParser * parser,
       case QS_PARSE_ERROR:{
         QsProtoError code = qs_proto_parser_get_error (parser, &why);
 
-        g_set_error_literal (error, QS_CONN_ERROR, code, why);
+        /* the parser's sentences start in lower case; ours are sentences */
+        g_set_error (error, QS_CONN_ERROR, code, "%c%s%s",
+            g_ascii_toupper (why[0]), why + 1,
+            g_str_has_suffix (why, ".") ? "" : ".");
         return FALSE;
       }
       case QS_PARSE_NEED_MORE:

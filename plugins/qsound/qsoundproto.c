@@ -117,9 +117,15 @@ get_be64 (const guint8 * p)
 /* Parser                                                                   */
 
 /* Below this the buffer is kept when it drains; above it, it is given back
- * once empty, so that one large frame does not pin its memory forever. */
+ * once empty, so that one large frame does not pin its memory forever.
+ * The fuzz build makes both tiny, so that small inputs exercise growing,
+ * compacting and giving back. */
+#ifndef PARSER_KEEP_ALLOC
 #define PARSER_KEEP_ALLOC   (256 * 1024)
+#endif
+#ifndef PARSER_MIN_ALLOC
 #define PARSER_MIN_ALLOC    (16 * 1024)
+#endif
 
 struct _QsProtoParser
 {

@@ -124,6 +124,8 @@ typedef enum {
 
 typedef struct _QsProtoParser QsProtoParser;
 
+/* max_frame_size bounds a frame's payload length; it is clamped to
+ * [QS_PROTO_MIN_MAX_FRAME_SIZE, QS_PROTO_MAX_MAX_FRAME_SIZE]. */
 QsProtoParser * qs_proto_parser_new        (guint32 max_frame_size);
 void            qs_proto_parser_free       (QsProtoParser * parser);
 /* Forget everything (a new connection): expects a HELLO next. */

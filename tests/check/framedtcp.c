@@ -427,6 +427,15 @@ GST_START_TEST (test_late_joiner_gets_headers)
   push (sender, make_buffer (0, 64));   /* HEADER */
   push (sender, make_buffer (1, 64));
   push (sender, make_buffer (2, 64));
+  /* all three rendered before the receiver joins */
+  {
+    gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+    while (stats_uint64 (sender, "buffers") < 3) {
+      fail_unless (g_get_monotonic_time () < until);
+      g_usleep (5 * 1000);
+    }
+  }
 
   props = g_strdup_printf ("port=%d", pipe_port (sender));
   receiver = receiver_new (props);
@@ -523,23 +532,54 @@ GST_START_TEST (test_sender_restart)
 
 GST_END_TEST;
 
+/* A steady stream for longer than the sink's timeout: the receiver's
+ * heartbeats keep it connected even though it never waits for data. */
+GST_START_TEST (test_steady_stream_keeps_link)
+{
+  Pipe *sender, *receiver;
+  gint64 until;
+  guint i;
+
+  connect_pair ("port=0 timeout=2", "", &sender, &receiver);
+  /* keep data waiting in the socket all the time, so the receiver's reads
+   * never have to wait: a small appsink queue holds the receiver back */
+  g_object_set (receiver->appsink, "max-buffers", 2, NULL);
+  for (i = 0; i < 50; i++)
+    push (sender, make_buffer (i, 256));
+  until = g_get_monotonic_time () + 3 * G_TIME_SPAN_SECOND;
+  for (i = 0; g_get_monotonic_time () < until; i++) {
+    GstSample *s;
+
+    push (sender, make_buffer (i + 50, 256));
+    s = pull (receiver);
+    check_same_data (gst_sample_get_buffer (s), i, 256);
+    gst_sample_unref (s);
+    g_usleep (10 * 1000);
+  }
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  fail_unless_equals_int (stats_uint (receiver, "reconnects"), 0);
+  fail_unless_equals_uint64 (stats_uint64 (receiver, "lost"), 0);
+  pipe_free (receiver);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
 /* ---- bad peers against a server src ---- */
 
 static GSocket *
 raw_connect (gint port)
 {
-  GSocketClient *client = g_socket_client_new ();
-  GSocketConnection *conn;
-  GSocket *socket;
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, port);
   GError *err = NULL;
 
-  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL,
-      &err);
-  fail_unless (conn != NULL, "connect: %s", err ? err->message : "?");
-  socket = g_object_ref (g_socket_connection_get_socket (conn));
-  /* keep the socket open after the connection object goes */
-  g_object_set_data_full (G_OBJECT (socket), "conn", conn, g_object_unref);
-  g_object_unref (client);
+  fail_unless (g_socket_connect (socket, addr, NULL, &err), "connect: %s",
+      err ? err->message : "?");
+  g_object_unref (addr);
+  g_object_unref (lo);
   return socket;
 }
 
@@ -687,6 +727,54 @@ GST_START_TEST (test_version_mismatch)
   g_byte_array_unref (a);
   check_server_still_serves (receiver);
   pipe_free (receiver);
+}
+
+GST_END_TEST;
+
+/* A client src pointed at a web server: it says so, and does not retry. */
+static gpointer
+http_server_thread (gpointer data)
+{
+  GSocket *listener = data;
+  GSocket *peer = g_socket_accept (listener, NULL, NULL);
+  static const gchar reply[] = "HTTP/1.1 400 Bad Request\r\n"
+      "Content-Length: 0\r\n\r\n";
+  gchar buf[256];
+
+  fail_unless (peer != NULL);
+  g_socket_receive (peer, buf, sizeof (buf), NULL, NULL);
+  raw_send (peer, reply, strlen (reply));
+  g_usleep (500 * 1000);
+  g_object_unref (peer);
+  return NULL;
+}
+
+GST_START_TEST (test_client_meets_http_server)
+{
+  GSocket *listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, 0), *bound;
+  GThread *thread;
+  Pipe *receiver;
+  gchar *props;
+
+  fail_unless (g_socket_bind (listener, addr, TRUE, NULL));
+  fail_unless (g_socket_listen (listener, NULL));
+  bound = g_socket_get_local_address (listener, NULL);
+  thread = g_thread_new ("http", http_server_thread, listener);
+  props = g_strdup_printf ("port=%d", g_inet_socket_address_get_port
+      (G_INET_SOCKET_ADDRESS (bound)));
+  receiver = receiver_new (props);
+  g_free (props);
+  pipe_play (receiver);
+  expect_message (receiver, GST_MESSAGE_ERROR, "HTTP");
+  pipe_free (receiver);
+  g_thread_join (thread);
+  g_object_unref (bound);
+  g_object_unref (addr);
+  g_object_unref (lo);
+  g_object_unref (listener);
 }
 
 GST_END_TEST;
@@ -1027,11 +1115,13 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_late_joiner_gets_headers);
   tcase_add_test (tc, test_receiver_restart);
   tcase_add_test (tc, test_sender_restart);
+  tcase_add_test (tc, test_steady_stream_keeps_link);
   tcase_add_test (tc, test_bad_peer_garbage);
   tcase_add_test (tc, test_bad_peer_http);
   tcase_add_test (tc, test_bad_peer_oversized);
   tcase_add_test (tc, test_bad_peer_truncated);
   tcase_add_test (tc, test_version_mismatch);
+  tcase_add_test (tc, test_client_meets_http_server);
   tcase_add_test (tc, test_auth_same_key);
   tcase_add_test (tc, test_auth_wrong_key);
   tcase_add_test (tc, test_auth_key_on_sender_only);

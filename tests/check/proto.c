@@ -1345,6 +1345,122 @@ GST_START_TEST (test_error_strings)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* docs/PROTOCOL.md: the annotated example session is real                  */
+
+/* Appends the leading two-digit hex tokens of an indented line. */
+static void
+parse_hex_line (const gchar * line, GByteArray * out)
+{
+  gchar **tok = g_strsplit_set (line, " ", -1);
+  guint i;
+
+  for (i = 0; tok[i]; i++) {
+    if (*tok[i] == '\0')
+      continue;
+    if (strlen (tok[i]) != 2 || !g_ascii_isxdigit (tok[i][0]) ||
+        !g_ascii_isxdigit (tok[i][1]))
+      break;
+    g_byte_array_append (out, (guint8[]) {
+        (guint8) g_ascii_strtoull (tok[i], NULL, 16)}, 1);
+  }
+  g_strfreev (tok);
+}
+
+static void
+pull_n (QsProtoParser * p, QsMessage * m, guint n, const QsMsgType * types)
+{
+  guint i;
+
+  for (i = 0; i < n; i++) {
+    fail_unless_equals_int (qs_proto_parser_next (p, &m[i]), QS_PARSE_MESSAGE);
+    fail_unless_equals_int (m[i].type, types[i]);
+  }
+  fail_unless_equals_int (qs_proto_parser_next (p, &m[n]), QS_PARSE_NEED_MORE);
+}
+
+GST_START_TEST (test_protocol_doc_example)
+{
+  static const QsMsgType s_types[] = { QS_MSG_HELLO, QS_MSG_AUTH,
+    QS_MSG_HEARTBEAT, QS_MSG_CAPS, QS_MSG_BUFFER, QS_MSG_EOS
+  };
+  static const QsMsgType r_types[] = { QS_MSG_HELLO, QS_MSG_AUTH,
+    QS_MSG_HEARTBEAT, QS_MSG_HEARTBEAT, QS_MSG_ERROR
+  };
+  const gchar *root = g_getenv ("QSOUND_SOURCE_ROOT");
+  gchar *path, *doc, **lines, *section;
+  GByteArray *s_bytes = g_byte_array_new (), *r_bytes = g_byte_array_new ();
+  GByteArray *cur = NULL;
+  QsProtoParser *ps = qs_proto_parser_new (0), *pr = qs_proto_parser_new (0);
+  QsMessage sm[7], rm[6];
+  guint i;
+
+  fail_unless (root != NULL);
+  path = g_build_filename (root, "docs", "PROTOCOL.md", NULL);
+  fail_unless (g_file_get_contents (path, &doc, NULL, NULL), "cannot read %s",
+      path);
+  section = strstr (doc, "\n## Example session");
+  fail_unless (section != NULL);
+  lines = g_strsplit (section, "\n", -1);
+  for (i = 0; lines[i]; i++) {
+    gchar *lower;
+
+    if (g_str_has_prefix (lines[i], "    ")) {
+      if (cur)
+        parse_hex_line (lines[i], cur);
+      continue;
+    }
+    if (*lines[i] == '\0')
+      continue;
+    lower = g_ascii_strdown (lines[i], -1);
+    if (strstr (lower, "sender → receiver"))
+      cur = s_bytes;
+    else if (strstr (lower, "receiver → sender"))
+      cur = r_bytes;
+    else if (strstr (lower, "had the keys differed"))
+      cur = r_bytes;            /* the receiver's ERROR ends its side */
+    else
+      cur = NULL;
+    g_free (lower);
+  }
+
+  qs_proto_parser_feed (ps, s_bytes->data, s_bytes->len);
+  pull_n (ps, sm, G_N_ELEMENTS (s_types), s_types);
+  qs_proto_parser_feed (pr, r_bytes->data, r_bytes->len);
+  pull_n (pr, rm, G_N_ELEMENTS (r_types), r_types);
+
+  fail_unless_equals_int (sm[0].role, QS_ROLE_SENDER);
+  fail_unless_equals_int (sm[0].hello_flags, QS_HELLO_FLAG_KEY);
+  fail_unless_equals_int (rm[0].role, QS_ROLE_RECEIVER);
+  fail_unless_equals_int (rm[0].hello_flags, QS_HELLO_FLAG_KEY);
+  fail_unless (qs_proto_auth_verify ("secret", QS_ROLE_SENDER, sm[0].nonce,
+          rm[0].nonce, sm[1].payload));
+  fail_unless (qs_proto_auth_verify ("secret", QS_ROLE_RECEIVER, rm[0].nonce,
+          sm[0].nonce, rm[1].payload));
+  fail_unless_equals_string (sm[3].text,
+      "audio/x-opus, rate=(int)48000, channels=(int)2");
+  fail_unless_equals_uint64 (sm[4].seq, 7);
+  fail_unless_equals_uint64 (sm[4].pts, 20000000);
+  fail_unless_equals_uint64 (sm[4].dts, QS_PROTO_TIME_NONE);
+  fail_unless_equals_uint64 (sm[4].duration, 20000000);
+  fail_unless_equals_int (sm[4].buffer_flags, QS_BUF_FLAG_DISCONT);
+  fail_unless_equals_int (sm[4].payload_len, 3);
+  fail_unless (memcmp (sm[4].payload, "\xaa\xbb\xcc", 3) == 0);
+  fail_unless_equals_uint64 (rm[3].pts, 1500000000);
+  fail_unless_equals_int (rm[4].error_code, QS_PROTO_ERR_AUTH);
+  fail_unless_equals_string (rm[4].text, "Authentication failed");
+
+  g_strfreev (lines);
+  g_free (doc);
+  g_free (path);
+  g_byte_array_unref (s_bytes);
+  g_byte_array_unref (r_bytes);
+  qs_proto_parser_free (ps);
+  qs_proto_parser_free (pr);
+}
+
+GST_END_TEST;
+
 static Suite *
 proto_suite (void)
 {
@@ -1372,6 +1488,7 @@ proto_suite (void)
   tcase_add_test (tc, test_auth_known_answer);
   tcase_add_test (tc, test_random_nonce);
   tcase_add_test (tc, test_error_strings);
+  tcase_add_test (tc, test_protocol_doc_example);
   return s;
 }
 

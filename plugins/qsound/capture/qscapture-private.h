@@ -29,6 +29,7 @@ struct QsCapture
   pthread_mutex_t lock;               /* protects format, device, format_changed */
   QsCaptureFormat format;
   char device[256];
+  char device_out[256];               /* the consumer's copy (get_device) */
   int format_changed;
 };
 
@@ -45,6 +46,17 @@ QsCapture *qs_capture_pulse_open (const char *device, QsCaptureFormat *out_forma
     char *err, size_t errlen);
 QsCapture *qs_capture_wasapi_open (const char *device, QsCaptureFormat *out_format,
     char *err, size_t errlen);
+
+/* What qs_capture_wasapi_open_ex() captures: the loopback of a render
+ * endpoint (what qs_capture_wasapi_open() does), or a capture endpoint
+ * through the same path (for the Wine test, where loopback is refused). */
+#define QS_WASAPI_FLOW_LOOPBACK 0
+#define QS_WASAPI_FLOW_CAPTURE  1
+QsCapture *qs_capture_wasapi_open_ex (const char *device, int flow,
+    QsCaptureFormat *out_format, char *err, size_t errlen);
+/* Makes the capture thread reopen its stream as if the device had been
+ * invalidated (for the Wine test, where no device ever goes away). */
+void qs_capture_wasapi_reopen (QsCapture *cap);
 
 #ifdef __cplusplus
 }

@@ -129,8 +129,12 @@ qs_capture_set_device (QsCapture * cap, const char *device)
 const char *
 qs_capture_get_device (QsCapture * cap)
 {
-  /* the backend only rewrites device on a switch, between reads */
-  return cap->device;
+  /* the backend thread may rewrite device at any time: hand out a copy
+   * taken under the lock (only the consumer calls this) */
+  pthread_mutex_lock (&cap->lock);
+  memcpy (cap->device_out, cap->device, sizeof (cap->device_out));
+  pthread_mutex_unlock (&cap->lock);
+  return cap->device_out;
 }
 
 const char *

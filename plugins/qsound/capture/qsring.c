@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#define QS_RING_MAX_DISCONT 16
+
 struct QsRing
 {
   pthread_mutex_t lock;
@@ -21,7 +23,11 @@ struct QsRing
   size_t bpf;                   /* bytes per frame */
   uint64_t write_pos;           /* frames ever written */
   uint64_t read_pos;            /* frames ever consumed or lost */
-  unsigned pending_flags;
+  /* write positions of frames that follow a discontinuity, oldest first,
+   * so that the DISCONT mark lands on the right frame even when the reader
+   * is behind */
+  uint64_t disc[QS_RING_MAX_DISCONT];
+  unsigned n_disc;
   int interrupted;
   char error[512];
   QsCaptureStats stats;
@@ -81,15 +87,49 @@ qs_ring_put (QsRing * ring, const unsigned char *src, size_t frames)
   }
 }
 
+/* marks the frame at pos as following a discontinuity (pos >= read_pos) */
+static void
+qs_ring_mark_discont (QsRing * ring, uint64_t pos)
+{
+  unsigned i = 0, j;
+
+  /* marks on frames that were overwritten unread are gone; the caller marks
+   * the oldest frame still there */
+  while (i < ring->n_disc && ring->disc[i] < ring->read_pos)
+    i++;
+  for (j = i; j < ring->n_disc; j++)
+    ring->disc[j - i] = ring->disc[j];
+  ring->n_disc -= i;
+  /* sorted insert */
+  for (i = 0; i < ring->n_disc && ring->disc[i] < pos; i++);
+  if (i < ring->n_disc && ring->disc[i] == pos)
+    return;
+  if (ring->n_disc == QS_RING_MAX_DISCONT) {
+    /* too many pending: drop the newest and let this one stand for it */
+    if (i == ring->n_disc) {
+      ring->disc[ring->n_disc - 1] = pos;
+      return;
+    }
+    ring->n_disc--;
+  }
+  for (j = ring->n_disc; j > i; j--)
+    ring->disc[j] = ring->disc[j - 1];
+  ring->disc[i] = pos;
+  ring->n_disc++;
+}
+
 void
 qs_ring_write (QsRing * ring, const void *data, size_t frames, unsigned flags)
 {
   const unsigned char *src = data;
+  size_t total = frames;
 
   if (frames == 0)
     return;
   pthread_mutex_lock (&ring->lock);
-  /* only the newest capacity frames can be kept */
+  if (flags & QS_CAPTURE_DISCONT)
+    qs_ring_mark_discont (ring, ring->write_pos);
+  /* only the newest capacity frames can be kept (the rest count as lost) */
   if (frames > ring->capacity) {
     size_t skip = frames - ring->capacity;
 
@@ -100,17 +140,15 @@ qs_ring_write (QsRing * ring, const void *data, size_t frames, unsigned flags)
   }
   qs_ring_put (ring, src, frames);
   if (src)
-    ring->stats.frames_captured += frames;
+    ring->stats.frames_captured += total;
   else
-    ring->stats.frames_silence += frames;
-  if (flags & QS_CAPTURE_DISCONT)
-    ring->pending_flags |= QS_CAPTURE_DISCONT;
+    ring->stats.frames_silence += total;
   if (ring->write_pos - ring->read_pos > ring->capacity) {
     uint64_t lost = ring->write_pos - ring->capacity - ring->read_pos;
 
     ring->stats.frames_lost += lost;
     ring->read_pos += lost;
-    ring->pending_flags |= QS_CAPTURE_DISCONT;
+    qs_ring_mark_discont (ring, ring->read_pos);
   }
   pthread_cond_signal (&ring->cond);
   pthread_mutex_unlock (&ring->lock);
@@ -152,6 +190,7 @@ qs_ring_read (QsRing * ring, void *dst, size_t max_frames, unsigned timeout_ms,
   struct timespec deadline;
   unsigned char *out = dst;
   size_t avail, done = 0;
+  int discont = 0;
 
   if (flags)
     *flags = 0;
@@ -173,6 +212,19 @@ qs_ring_read (QsRing * ring, void *dst, size_t max_frames, unsigned timeout_ms,
   avail = (size_t) (ring->write_pos - ring->read_pos);
   if (avail > max_frames)
     avail = max_frames;
+  /* a read never spans a discontinuity: it starts at the marked frame */
+  if (avail > 0 && ring->n_disc > 0 && ring->disc[0] <= ring->read_pos) {
+    unsigned j, i = 0;
+
+    while (i < ring->n_disc && ring->disc[i] <= ring->read_pos)
+      i++;
+    for (j = i; j < ring->n_disc; j++)
+      ring->disc[j - i] = ring->disc[j];
+    ring->n_disc -= i;
+    discont = 1;
+  }
+  if (ring->n_disc > 0 && ring->disc[0] - ring->read_pos < avail)
+    avail = (size_t) (ring->disc[0] - ring->read_pos);
   while (done < avail) {
     size_t at = (size_t) (ring->read_pos % ring->capacity);
     size_t n = ring->capacity - at;
@@ -183,11 +235,10 @@ qs_ring_read (QsRing * ring, void *dst, size_t max_frames, unsigned timeout_ms,
     ring->read_pos += n;
     done += n;
   }
-  if (done > 0 && flags) {
-    *flags = ring->pending_flags;
-    if (ring->pending_flags & QS_CAPTURE_DISCONT)
-      ring->stats.discontinuities++;
-    ring->pending_flags = 0;
+  if (done > 0 && discont) {
+    ring->stats.discontinuities++;
+    if (flags)
+      *flags = QS_CAPTURE_DISCONT;
   }
   pthread_mutex_unlock (&ring->lock);
   return (int) done;
