@@ -124,7 +124,7 @@ struct _GstAudioJitterBuffer
   GMutex push_lock;             /* serialises pushes from both threads */
 
   GstClockTime target;          /* copies of the settings at start */
-  GstClockTime push_ahead;
+  GstClockTime push_ahead;      /* how long before it is due a chunk goes */
   GstClockTime configured_latency;  /* from the pipeline's LATENCY event */
   gdouble max_corr;
 
@@ -1203,8 +1203,7 @@ gst_audio_jitter_buffer_init (GstAudioJitterBuffer * self)
   self->max_correction = DEFAULT_MAX_CORRECTION;
   self->target = DEFAULT_LATENCY;
   self->max_corr = DEFAULT_MAX_CORRECTION * 1e-6;
-  self->push_ahead = g_getenv ("QS_PUSH_AHEAD") ? g_ascii_strtoull (g_getenv
-      ("QS_PUSH_AHEAD"), NULL, 10) * GST_MSECOND : PUSH_LEAD;
+  self->push_ahead = PUSH_LEAD;
   g_mutex_init (&self->lock);
   g_mutex_init (&self->push_lock);
   g_cond_init (&self->cond);
