@@ -1,0 +1,1116 @@
+/* qsound-launch — stream what one computer plays to another, live.
+ *
+ * Copyright (C) 2026 The qsound authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Like GStreamer's tools/gst-launch.c, but with four fixed modes: each mode
+ * is a pipeline description under pipelines/ with @PLACEHOLDERS@ that this
+ * program fills from its options.  `--print` shows the filled description,
+ * which gst-launch-1.0 runs the same way.
+ *
+ * Exit codes: 0 done (end of stream or Ctrl-C), 1 bad usage, 2 runtime error.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <math.h>
+
+#include <gio/gio.h>
+#include <gst/gst.h>
+
+#ifdef G_OS_UNIX
+#include <unistd.h>
+#include <glib-unix.h>
+#define qs_isatty(fd) isatty (fd)
+#else
+#include <io.h>
+#include <windows.h>
+#define qs_isatty(fd) _isatty (fd)
+#endif
+
+enum
+{
+  EXIT_DONE = 0,
+  EXIT_USAGE = 1,
+  EXIT_RUNTIME = 2
+};
+
+#define USAGE_LINE \
+  "Usage: qsound-launch [-n HOST] [-p PORT] [-m MODE] [-c mp3|opus|pcm] " \
+  "[-b KBPS] [-d DEVICE] [-o OUTPUT] [-k KEY] [--print] [-q]"
+
+/* ------------------------------------------------------------ the modes */
+
+typedef struct
+{
+  gint mode;
+  const gchar *file;
+  gboolean server;
+  gboolean transmit;
+  const gchar *summary;
+  gint pairs_with;
+} QsMode;
+
+static const QsMode qs_modes[] = {
+  {1, "mode1-server-transmit.txt", TRUE, TRUE,
+      "server, transmit: captures what this machine plays and serves it", 2},
+  {2, "mode2-client-receive.txt", FALSE, FALSE,
+      "client, receive: connects to a mode 1 server and plays its sound", 1},
+  {3, "mode3-server-receive.txt", TRUE, FALSE,
+      "server, receive: waits for a mode 4 client and plays its sound", 4},
+  {4, "mode4-client-transmit.txt", FALSE, TRUE,
+      "client, transmit: captures what this machine plays and sends it to "
+      "a mode 3 server", 3},
+};
+
+/* ----------------------------------------------------------- the codecs */
+
+typedef struct
+{
+  const gchar *name;
+  gint default_kbps;
+  gint min_kbps;
+  gint max_kbps;
+  /* the encoder chain; %d is the bitrate in kbit/s */
+  const gchar *encoder;
+} QsCodec;
+
+static const QsCodec qs_codecs[] = {
+  {"mp3", 192, 32, 320,
+        "audio/x-raw,rate=48000,channels=2 "
+        "! lamemp3enc target=bitrate cbr=true bitrate=%d"},
+  {"opus", 128, 6, 510,
+        "audio/x-raw,rate=48000,channels=2 "
+        "! opusenc audio-type=restricted-lowdelay frame-size=5 "
+        "bitrate=%d000"},
+  {"pcm", 1536, 1536, 1536,
+      "audio/x-raw,format=S16LE,rate=48000,channels=2"},
+};
+
+/* ------------------------------------------------------------- settings */
+
+typedef struct
+{
+  gchar *host;
+  gint port;
+  const QsMode *mode;
+  const QsCodec *codec;
+  gint kbps;
+  gchar *device;
+  gchar *output;
+  gchar *key;
+  gboolean print;
+  gboolean quiet;
+} QsSettings;
+
+/* -------------------------------------------------------------- running */
+
+typedef struct
+{
+  QsSettings *set;
+  GMainLoop *loop;
+  GstElement *pipeline;
+  GstElement *net;
+  GstElement *capture;
+  gchar *capture_device;
+  gint exit_code;
+  gboolean interrupted;
+  gboolean tty;
+
+  /* what the status shows */
+  gchar *last_state;
+  gchar *decoder;
+  gdouble peak_db;
+  gboolean have_level;
+  GstClockTime latency;
+  guint64 last_bytes;
+  gint64 last_bytes_time;
+  gdouble kbps;
+  gint64 last_summary;
+  guint status_width;
+} QsApp;
+
+static void
+qs_usage_error (const gchar * format, ...) G_GNUC_PRINTF (1, 2);
+
+static void
+qs_usage_error (const gchar * format, ...)
+{
+  va_list ap;
+  gchar *msg;
+
+  va_start (ap, format);
+  msg = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_printerr ("qsound-launch: %s\n%s\n", msg, USAGE_LINE);
+  g_free (msg);
+}
+
+/* Quote a value for gst-launch-1.0 syntax: bare when it is a plain word,
+ * otherwise in double quotes with " and \ escaped. */
+static gchar *
+qs_quote (const gchar * value)
+{
+  GString *s;
+  const gchar *p;
+  gboolean plain = (value[0] != '\0');
+
+  for (p = value; *p; p++) {
+    if (!g_ascii_isalnum (*p) && !strchr ("_.:/+-", *p)) {
+      plain = FALSE;
+      break;
+    }
+  }
+  if (plain)
+    return g_strdup (value);
+
+  s = g_string_new ("\"");
+  for (p = value; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      g_string_append_c (s, '\\');
+    g_string_append_c (s, *p);
+  }
+  g_string_append_c (s, '"');
+  return g_string_free (s, FALSE);
+}
+
+static const gchar *
+qs_pipelines_dir (const gchar * file, gchar ** path_out)
+{
+  const gchar *env = g_getenv ("QSOUND_PIPELINES_DIR");
+  const gchar *dirs[3];
+  guint i, n = 0;
+
+  if (env && *env)
+    dirs[n++] = env;
+  dirs[n++] = QSOUND_PIPELINES_DIR;
+  dirs[n++] = QSOUND_PIPELINES_SRCDIR;
+
+  for (i = 0; i < n; i++) {
+    gchar *path = g_build_filename (dirs[i], file, NULL);
+    if (g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+      *path_out = path;
+      return dirs[i];
+    }
+    g_free (path);
+  }
+  *path_out = NULL;
+  return NULL;
+}
+
+static gchar *
+qs_sink_description (const QsSettings * set)
+{
+  gchar *q, *ret;
+
+  if (set->output == NULL)
+    return g_strdup ("autoaudiosink name=sink");
+
+  q = qs_quote (set->output);
+#ifdef G_OS_WIN32
+  ret = g_strdup_printf ("wasapi2sink name=sink device=%s low-latency=true",
+      q);
+#else
+  ret = g_strdup_printf ("pulsesink name=sink device=%s buffer-time=20000 "
+      "latency-time=5000", q);
+#endif
+  g_free (q);
+  return ret;
+}
+
+/* Fill the mode's description: drop '#' comment lines, join the rest with
+ * spaces, replace the placeholders.  Returns NULL and sets @error when the
+ * file cannot be read or names an unknown placeholder. */
+static gchar *
+qs_build_description (const QsSettings * set, GError ** error)
+{
+  gchar *path = NULL, *contents = NULL, **lines, *encoder, *sink;
+  GString *desc;
+  guint i;
+  gchar *vals[6][2];
+  const gchar *p;
+
+  if (!qs_pipelines_dir (set->mode->file, &path)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+        "The pipeline description %s was found neither in %s nor in %s; "
+        "reinstall qsound or set QSOUND_PIPELINES_DIR to its pipelines "
+        "directory.", set->mode->file, QSOUND_PIPELINES_DIR,
+        QSOUND_PIPELINES_SRCDIR);
+    return NULL;
+  }
+  if (!g_file_get_contents (path, &contents, NULL, error)) {
+    g_free (path);
+    return NULL;
+  }
+
+  encoder = g_strdup_printf (set->codec->encoder, set->kbps);
+  sink = qs_sink_description (set);
+  vals[0][0] = (gchar *) "HOST";
+  vals[0][1] = qs_quote (set->host);
+  vals[1][0] = (gchar *) "PORT";
+  vals[1][1] = g_strdup_printf ("%d", set->port);
+  vals[2][0] = (gchar *) "KEY";
+  vals[2][1] = qs_quote (set->key ? set->key : "");
+  vals[3][0] = (gchar *) "DEVICE";
+  vals[3][1] = qs_quote (set->device ? set->device : "");
+  vals[4][0] = (gchar *) "ENCODER";
+  vals[4][1] = encoder;
+  vals[5][0] = (gchar *) "SINK";
+  vals[5][1] = sink;
+
+  desc = g_string_new (NULL);
+  lines = g_strsplit (contents, "\n", -1);
+  for (i = 0; lines[i]; i++) {
+    gchar *line = g_strstrip (lines[i]);
+    if (line[0] == '\0' || line[0] == '#')
+      continue;
+    if (desc->len)
+      g_string_append_c (desc, ' ');
+    for (p = line; *p;) {
+      const gchar *end;
+      guint k;
+
+      if (*p != '@' || !(end = strchr (p + 1, '@'))) {
+        g_string_append_c (desc, *p++);
+        continue;
+      }
+      for (k = 0; k < G_N_ELEMENTS (vals); k++) {
+        if ((gsize) (end - p - 1) == strlen (vals[k][0])
+            && strncmp (p + 1, vals[k][0], end - p - 1) == 0)
+          break;
+      }
+      if (k == G_N_ELEMENTS (vals)) {
+        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            "The pipeline description %s uses the unknown placeholder "
+            "%.*s; fix the file or reinstall qsound.", path,
+            (int) (end - p + 1), p);
+        g_string_free (desc, TRUE);
+        desc = NULL;
+        goto done;
+      }
+      if (g_strcmp0 (vals[k][1], "\"\"") == 0 && desc->len > 0
+          && desc->str[desc->len - 1] == '=') {
+        /* an empty setting: leave the property out (its default is empty),
+         * which keeps the description pasteable into a shell unquoted */
+        gsize start = desc->len - 1;
+        while (start > 0 && desc->str[start - 1] != ' ')
+          start--;
+        g_string_truncate (desc, start > 0 ? start - 1 : 0);
+      } else {
+        g_string_append (desc, vals[k][1]);
+      }
+      p = end + 1;
+    }
+  }
+
+done:
+  g_strfreev (lines);
+  for (i = 0; i < G_N_ELEMENTS (vals); i++)
+    g_free (vals[i][1]);
+  g_free (contents);
+  g_free (path);
+  return desc ? g_string_free (desc, FALSE) : NULL;
+}
+
+/* The description as shell words for `gst-launch-1.0 <paste>`: gst-launch
+ * joins its arguments and escapes spaces outside double quotes, so each
+ * gst-launch token must reach it as one argument.  Tokens (split at spaces
+ * outside double quotes) with characters a shell would interpret are put in
+ * single quotes. */
+static gchar *
+qs_shell_form (const gchar * desc)
+{
+  GString *out = g_string_new (NULL), *tok = g_string_new (NULL);
+  gboolean in_quotes = FALSE;
+  const gchar *p;
+
+  for (p = desc;; p++) {
+    if (*p == '\0' || (*p == ' ' && !in_quotes)) {
+      if (tok->len) {
+        const gchar *t;
+        gboolean plain = TRUE;
+
+        for (t = tok->str; *t; t++)
+          if (!g_ascii_isalnum (*t) && !strchr ("_./:=,+@%!-", *t))
+            plain = FALSE;
+        if (out->len)
+          g_string_append_c (out, ' ');
+        if (plain) {
+          g_string_append (out, tok->str);
+        } else {
+          g_string_append_c (out, '\'');
+          for (t = tok->str; *t; t++) {
+            if (*t == '\'')
+              g_string_append (out, "'\\''");
+            else
+              g_string_append_c (out, *t);
+          }
+          g_string_append_c (out, '\'');
+        }
+        g_string_truncate (tok, 0);
+      }
+      if (*p == '\0')
+        break;
+      continue;
+    }
+    if (*p == '\\' && in_quotes && p[1]) {
+      g_string_append_c (tok, *p++);
+    } else if (*p == '"') {
+      in_quotes = !in_quotes;
+    }
+    g_string_append_c (tok, *p);
+  }
+  g_string_free (tok, TRUE);
+  return g_string_free (out, FALSE);
+}
+
+/* --------------------------------------------------------- validation */
+
+static gboolean
+qs_parse_int (const gchar * s, gint64 min, gint64 max, gint * out)
+{
+  gint64 v;
+
+  if (!g_ascii_string_to_signed (s, 10, min, max, &v, NULL))
+    return FALSE;
+  *out = (gint) v;
+  return TRUE;
+}
+
+static gboolean
+qs_host_syntax_ok (const gchar * host)
+{
+  const gchar *p;
+
+  if (g_hostname_is_ip_address (host))
+    return TRUE;
+  if (host[0] == '\0' || strlen (host) > 253 || host[0] == '-'
+      || host[0] == '.')
+    return FALSE;
+  for (p = host; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+      return FALSE;
+  /* all-numeric dotted names that are not addresses (300.1.2.3) */
+  for (p = host; *p; p++)
+    if (!g_ascii_isdigit (*p) && *p != '.')
+      return TRUE;
+  return FALSE;
+}
+
+typedef struct
+{
+  GMainLoop *loop;
+  GList *addresses;
+  GError *error;
+} QsResolve;
+
+static void
+qs_resolved (GObject * resolver, GAsyncResult * res, gpointer user_data)
+{
+  QsResolve *r = user_data;
+
+  r->addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (resolver),
+      res, &r->error);
+  g_main_loop_quit (r->loop);
+}
+
+static gboolean
+qs_resolve_timeout (gpointer cancellable)
+{
+  g_cancellable_cancel (cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* TRUE when @host is an address or a name that resolves (within 10 s). */
+static gboolean
+qs_host_resolves (const gchar * host, gchar ** why)
+{
+  GResolver *resolver;
+  GCancellable *cancellable;
+  QsResolve r = { NULL, NULL, NULL };
+  guint timeout;
+
+  if (g_hostname_is_ip_address (host))
+    return TRUE;
+
+  resolver = g_resolver_get_default ();
+  cancellable = g_cancellable_new ();
+  r.loop = g_main_loop_new (NULL, FALSE);
+  g_resolver_lookup_by_name_async (resolver, host, cancellable, qs_resolved,
+      &r);
+  timeout = g_timeout_add_seconds (10, qs_resolve_timeout, cancellable);
+  g_main_loop_run (r.loop);
+  if (!g_cancellable_is_cancelled (cancellable))
+    g_source_remove (timeout);
+
+  if (r.error) {
+    *why = g_strdup (r.error->message);
+    g_error_free (r.error);
+  }
+  g_resolver_free_addresses (r.addresses);
+  g_main_loop_unref (r.loop);
+  g_object_unref (cancellable);
+  g_object_unref (resolver);
+  return *why == NULL;
+}
+
+/* ------------------------------------------------------------- status */
+
+static void
+qs_status_clear (QsApp * app)
+{
+  if (app->tty && app->status_width) {
+    g_printerr ("\r%*s\r", app->status_width, "");
+    app->status_width = 0;
+  }
+}
+
+static void
+qs_log (QsApp * app, const gchar * format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+qs_log (QsApp * app, const gchar * format, ...)
+{
+  va_list ap;
+  gchar *msg;
+
+  if (app->set->quiet)
+    return;
+  va_start (ap, format);
+  msg = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  qs_status_clear (app);
+  g_printerr ("qsound-launch: %s\n", msg);
+  g_free (msg);
+}
+
+static GstStructure *
+qs_net_stats (QsApp * app)
+{
+  GstStructure *s = NULL;
+
+  if (app->net && g_object_class_find_property (G_OBJECT_GET_CLASS (app->net),
+          "stats"))
+    g_object_get (app->net, "stats", &s, NULL);
+  return s;
+}
+
+static guint64 qs_get_u64 (const GstStructure * s, const gchar * field);
+
+/* A transmitter's capture: logs the device it captures when that changes,
+ * returns the frames it lost (never silently: they are counted). */
+static guint64
+qs_capture_stats (QsApp * app)
+{
+  GstStructure *s = NULL;
+  const gchar *device;
+  guint64 lost;
+
+  if (!app->capture
+      || !g_object_class_find_property (G_OBJECT_GET_CLASS (app->capture),
+          "stats"))
+    return 0;
+  g_object_get (app->capture, "stats", &s, NULL);
+  if (!s)
+    return 0;
+  device = gst_structure_get_string (s, "device");
+  if (device && *device && g_strcmp0 (device, app->capture_device) != 0) {
+    qs_log (app, "capturing %s", device);
+    g_free (app->capture_device);
+    app->capture_device = g_strdup (device);
+  }
+  lost = qs_get_u64 (s, "frames-lost");
+  gst_structure_free (s);
+  return lost;
+}
+
+static guint64
+qs_get_u64 (const GstStructure * s, const gchar * field)
+{
+  guint64 v64 = 0;
+  guint v = 0;
+
+  if (gst_structure_get_uint64 (s, field, &v64))
+    return v64;
+  if (gst_structure_get_uint (s, field, &v))
+    return v;
+  return 0;
+}
+
+static gint
+qs_server_port (QsApp * app)
+{
+  gint port = app->set->port;
+
+  if (app->net && g_object_class_find_property (G_OBJECT_GET_CLASS (app->net),
+          "current-port"))
+    g_object_get (app->net, "current-port", &port, NULL);
+  return port;
+}
+
+/* The sentence for a transport state, e.g. "waiting for server at ...". */
+static gchar *
+qs_state_text (QsApp * app, const gchar * state, const gchar * peer,
+    guint clients)
+{
+  const QsSettings *set = app->set;
+
+  if (g_strcmp0 (state, "listening") == 0)
+    return g_strdup_printf ("listening on %s:%d", set->host,
+        qs_server_port (app));
+  if (g_strcmp0 (state, "connecting") == 0)
+    return g_strdup_printf ("connecting to %s:%d", set->host, set->port);
+  if (g_strcmp0 (state, "waiting") == 0)
+    return g_strdup_printf ("waiting for server at %s:%d, retrying",
+        set->host, set->port);
+  if (g_strcmp0 (state, "connected") == 0) {
+    if (set->mode->server && set->mode->transmit && clients > 1)
+      return g_strdup_printf ("serving %u receivers on %s:%d", clients,
+          set->host, qs_server_port (app));
+    return g_strdup_printf ("connected to %s", peer && *peer ? peer : "peer");
+  }
+  return g_strdup (state ? state : "starting");
+}
+
+static gchar *
+qs_codec_text (QsApp * app)
+{
+  const QsSettings *set = app->set;
+
+  if (set->mode->transmit)
+    return g_strdup_printf ("%s %d kbps", set->codec->name, set->kbps);
+  if (app->decoder)
+    return g_strdup_printf ("%s, %.0f kbps", app->decoder, app->kbps);
+  return g_strdup_printf ("%.0f kbps", app->kbps);
+}
+
+static gboolean
+qs_status_tick (gpointer user_data)
+{
+  QsApp *app = user_data;
+  GstStructure *s;
+  const gchar *state = NULL, *peer = NULL;
+  guint64 drops = 0, bytes = 0, capture_lost;
+  guint reconnects = 0, clients = 0;
+  gchar *state_text, *codec_text, *meter, *line, *latency_text;
+  gchar *capture_text;
+  gint64 now = g_get_monotonic_time ();
+
+  s = qs_net_stats (app);
+  if (s) {
+    state = gst_structure_get_string (s, "state");
+    peer = gst_structure_get_string (s, "peer");
+    drops = qs_get_u64 (s, app->set->mode->transmit ? "dropped" : "lost");
+    bytes = qs_get_u64 (s, "bytes");
+    reconnects = (guint) qs_get_u64 (s, "reconnects");
+    clients = (guint) qs_get_u64 (s, "clients");
+  }
+
+  if (app->last_bytes_time && now > app->last_bytes_time
+      && bytes >= app->last_bytes) {
+    gdouble k = (bytes - app->last_bytes) * 8.0 / 1000.0 /
+        ((now - app->last_bytes_time) / 1e6);
+    app->kbps = app->kbps > 0 ? 0.7 * app->kbps + 0.3 * k : k;
+  }
+  app->last_bytes = bytes;
+  app->last_bytes_time = now;
+
+  capture_lost = qs_capture_stats (app);
+  state_text = qs_state_text (app, state, peer, clients);
+  codec_text = qs_codec_text (app);
+
+  /* state changes are always logged as plain lines */
+  if (g_strcmp0 (state_text, app->last_state) != 0) {
+    if (!app->tty)
+      qs_log (app, "%s", state_text);
+    g_free (app->last_state);
+    app->last_state = g_strdup (state_text);
+  }
+
+  if (app->have_level) {
+    gint cells = (gint) CLAMP (floor ((app->peak_db + 61.5) / 3.0), 0, 20);
+    gdouble db = CLAMP (app->peak_db, -99.0, 0.0);
+    gchar bar[21];
+    memset (bar, '#', cells);
+    memset (bar + cells, ' ', 20 - cells);
+    bar[20] = '\0';
+    meter = g_strdup_printf ("[%s] %3d dB", bar, (gint) lround (db));
+  } else {
+    meter = g_strdup ("[no level yet]");
+  }
+
+  if (GST_CLOCK_TIME_IS_VALID (app->latency))
+    latency_text = g_strdup_printf (" | latency %" G_GUINT64_FORMAT " ms",
+        app->latency / GST_MSECOND);
+  else
+    latency_text = g_strdup ("");
+  capture_text = capture_lost ? g_strdup_printf (" | capture lost %"
+      G_GUINT64_FORMAT " frames", capture_lost) : g_strdup ("");
+  line = g_strdup_printf ("%s | %s | %s%s | drops %" G_GUINT64_FORMAT
+      "%s | reconnects %u", state_text, codec_text, meter, latency_text, drops,
+      capture_text, reconnects);
+
+  if (app->set->quiet) {
+    /* nothing */
+  } else if (app->tty) {
+    guint len = strlen (line);
+    g_printerr ("\r%s%*s", line, app->status_width > len ?
+        app->status_width - len : 0, "");
+    app->status_width = len;
+  } else if (now - app->last_summary >= 5 * G_USEC_PER_SEC) {
+    qs_log (app, "%s", line);
+    app->last_summary = now;
+  }
+
+  g_free (line);
+  g_free (capture_text);
+  g_free (latency_text);
+  g_free (meter);
+  g_free (codec_text);
+  g_free (state_text);
+  if (s)
+    gst_structure_free (s);
+  return G_SOURCE_CONTINUE;
+}
+
+/* -------------------------------------------------------- bus handling */
+
+static void
+qs_update_latency (QsApp * app)
+{
+  GstQuery *q = gst_query_new_latency ();
+  gboolean live;
+  GstClockTime min, max;
+
+  if (gst_element_query (app->pipeline, q)) {
+    gst_query_parse_latency (q, &live, &min, &max);
+    if (live)
+      app->latency = min;
+  }
+  gst_query_unref (q);
+}
+
+static gboolean
+qs_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
+{
+  QsApp *app = user_data;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ERROR:{
+      GError *err = NULL;
+      gchar *dbg = NULL;
+
+      gst_message_parse_error (msg, &err, &dbg);
+      qs_status_clear (app);
+      g_printerr ("qsound-launch: %s\n", err->message);
+      if (dbg && g_getenv ("QSOUND_DEBUG"))
+        g_printerr ("qsound-launch: (%s: %s)\n", GST_OBJECT_NAME (msg->src),
+            dbg);
+      g_clear_error (&err);
+      g_free (dbg);
+      app->exit_code = EXIT_RUNTIME;
+      g_main_loop_quit (app->loop);
+      break;
+    }
+    case GST_MESSAGE_WARNING:{
+      GError *err = NULL;
+
+      gst_message_parse_warning (msg, &err, NULL);
+      qs_log (app, "warning: %s", err->message);
+      g_clear_error (&err);
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      qs_log (app, app->interrupted ? "stopped" : "end of stream");
+      g_main_loop_quit (app->loop);
+      break;
+    case GST_MESSAGE_LATENCY:
+      gst_bin_recalculate_latency (GST_BIN (app->pipeline));
+      qs_update_latency (app);
+      break;
+    case GST_MESSAGE_CLOCK_LOST:
+      gst_element_set_state (app->pipeline, GST_STATE_PAUSED);
+      gst_element_set_state (app->pipeline, GST_STATE_PLAYING);
+      break;
+    case GST_MESSAGE_STATE_CHANGED:
+      if (GST_MESSAGE_SRC (msg) == GST_OBJECT (app->pipeline)) {
+        GstState new_state;
+        gst_message_parse_state_changed (msg, NULL, &new_state, NULL);
+        if (new_state == GST_STATE_PLAYING)
+          qs_update_latency (app);
+      }
+      break;
+    case GST_MESSAGE_ELEMENT:{
+      const GstStructure *s = gst_message_get_structure (msg);
+
+      if (gst_structure_has_name (s, "level")) {
+        const GValue *peaks = gst_structure_get_value (s, "peak");
+        gdouble best = -200.0;
+        guint i;
+
+        G_GNUC_BEGIN_IGNORE_DEPRECATIONS;
+        if (peaks && g_type_is_a (G_VALUE_TYPE (peaks),
+                g_type_from_name ("GValueArray"))) {
+          GValueArray *arr = g_value_get_boxed (peaks);
+          for (i = 0; i < arr->n_values; i++)
+            best = MAX (best, g_value_get_double (&arr->values[i]));
+        }
+        G_GNUC_END_IGNORE_DEPRECATIONS;
+        app->peak_db = best;
+        app->have_level = TRUE;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+qs_deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
+    gpointer user_data)
+{
+  QsApp *app = user_data;
+  GstElementFactory *f = gst_element_get_factory (element);
+  const gchar *klass;
+
+  if (!f)
+    return;
+  klass = gst_element_factory_get_metadata (f, GST_ELEMENT_METADATA_KLASS);
+  if (klass && strstr (klass, "Decoder")) {
+    /* called from a streaming thread: hand over to the main loop */
+    gchar *name = g_strdup (GST_OBJECT_NAME (f));
+    GST_OBJECT_LOCK (bin);
+    g_free (app->decoder);
+    app->decoder = name;
+    GST_OBJECT_UNLOCK (bin);
+    if (!app->set->quiet && !app->tty)
+      g_printerr ("qsound-launch: decoding with %s\n", name);
+  }
+}
+
+static gboolean
+qs_force_quit (gpointer user_data)
+{
+  QsApp *app = user_data;
+
+  g_main_loop_quit (app->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Ctrl-C: the first one asks the pipeline to end its stream; the loop ends
+ * on EOS (or after two seconds, or at a second Ctrl-C). */
+static gboolean
+qs_interrupt (gpointer user_data)
+{
+  QsApp *app = user_data;
+
+  if (app->interrupted) {
+    g_main_loop_quit (app->loop);
+    return G_SOURCE_CONTINUE;
+  }
+  app->interrupted = TRUE;
+  qs_status_clear (app);
+  gst_element_send_event (app->pipeline, gst_event_new_eos ());
+  g_timeout_add_seconds (2, qs_force_quit, app);
+  return G_SOURCE_CONTINUE;
+}
+
+#ifdef G_OS_WIN32
+static QsApp *qs_win_app;
+
+static BOOL WINAPI
+qs_console_handler (DWORD type)
+{
+  if (type == CTRL_C_EVENT || type == CTRL_BREAK_EVENT
+      || type == CTRL_CLOSE_EVENT) {
+    g_idle_add (qs_interrupt, qs_win_app);
+    return TRUE;
+  }
+  return FALSE;
+}
+#endif
+
+static gint
+qs_run (QsSettings * set, const gchar * description)
+{
+  QsApp app = { 0, };
+  GError *err = NULL;
+  GstBus *bus;
+  guint watch, tick;
+  GstStateChangeReturn ret;
+
+  app.set = set;
+  app.exit_code = EXIT_DONE;
+  app.tty = qs_isatty (2);
+  app.latency = GST_CLOCK_TIME_NONE;
+  app.peak_db = -200.0;
+
+  app.pipeline = gst_parse_launch_full (description, NULL,
+      GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (!app.pipeline) {
+    g_printerr ("qsound-launch: could not build the mode %d pipeline: %s; "
+        "install the GStreamer plugin that provides it or check the "
+        "pipeline with --print.\n", set->mode->mode, err->message);
+    g_clear_error (&err);
+    return EXIT_RUNTIME;
+  }
+  app.net = gst_bin_get_by_name (GST_BIN (app.pipeline), "net");
+  app.capture = gst_bin_get_by_name (GST_BIN (app.pipeline), "capture");
+  app.loop = g_main_loop_new (NULL, FALSE);
+
+  g_signal_connect (app.pipeline, "deep-element-added",
+      G_CALLBACK (qs_deep_element_added), &app);
+  bus = gst_element_get_bus (app.pipeline);
+  watch = gst_bus_add_watch (bus, qs_bus_message, &app);
+  gst_object_unref (bus);
+
+#ifdef G_OS_UNIX
+  g_unix_signal_add (SIGINT, qs_interrupt, &app);
+  g_unix_signal_add (SIGTERM, qs_interrupt, &app);
+#else
+  qs_win_app = &app;
+  SetConsoleCtrlHandler (qs_console_handler, TRUE);
+#endif
+
+  if (!set->quiet && !app.tty)
+    g_printerr ("qsound-launch: mode %d (%s), pipeline: %s\n",
+        set->mode->mode, set->mode->summary, description);
+
+  ret = gst_element_set_state (app.pipeline, GST_STATE_PLAYING);
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    /* the element said why on the bus; let the watch print it */
+    GstMessage *m;
+    bus = gst_element_get_bus (app.pipeline);
+    m = gst_bus_timed_pop_filtered (bus, GST_SECOND, GST_MESSAGE_ERROR);
+    if (m) {
+      qs_bus_message (bus, m, &app);
+      gst_message_unref (m);
+    } else {
+      g_printerr ("qsound-launch: the mode %d pipeline could not start; run "
+          "it with --print and gst-launch-1.0 -v to see which element "
+          "refused.\n", set->mode->mode);
+    }
+    gst_object_unref (bus);
+    app.exit_code = EXIT_RUNTIME;
+  } else {
+    tick = g_timeout_add (app.tty ? 250 : 1000, qs_status_tick, &app);
+    qs_status_tick (&app);
+    g_main_loop_run (app.loop);
+    g_source_remove (tick);
+    qs_status_clear (&app);
+  }
+
+  gst_element_set_state (app.pipeline, GST_STATE_NULL);
+  g_source_remove (watch);
+  if (app.net)
+    gst_object_unref (app.net);
+  if (app.capture)
+    gst_object_unref (app.capture);
+  g_free (app.capture_device);
+  gst_object_unref (app.pipeline);
+  g_main_loop_unref (app.loop);
+  g_free (app.last_state);
+  g_free (app.decoder);
+  return app.exit_code;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static const gchar *qs_description =
+    "Streams what one computer plays to another, live.\n"
+    "\n"
+    "Modes (-m):\n"
+    "  1  server, transmit: captures what this machine plays and serves it\n"
+    "  2  client, receive:  connects to a mode 1 server and plays its sound"
+    " (default)\n"
+    "  3  server, receive:  waits for a mode 4 client and plays its sound\n"
+    "  4  client, transmit: captures what this machine plays and sends it to"
+    " a\n"
+    "     mode 3 server\n"
+    "1 pairs with 2, 3 with 4: use 1+2 when the playing machine can accept\n"
+    "connections, 3+4 when the listening one can.\n"
+    "\n"
+    "Examples:\n"
+    "  on the machine that plays:   qsound-launch -m 1 -n 0.0.0.0\n"
+    "  on the one that listens:     qsound-launch -m 2 -n <that machine>\n"
+    "or the other way round:\n"
+    "  on the machine that listens: qsound-launch -m 3 -n 0.0.0.0\n"
+    "  on the one that plays:       qsound-launch -m 4 -n <that machine>\n"
+    "\n"
+    "A server binds to HOST: the default 127.0.0.1 is reachable from this\n"
+    "machine only; -n 0.0.0.0 opens it to the network (then use -k KEY).\n"
+    "A client connects to HOST and keeps retrying until the server is up.\n"
+    "The receiver needs no codec option: the stream says what it is.\n"
+    "\n"
+    "--print shows the GStreamer pipeline of the mode, quoted for a shell:\n"
+    "paste it after gst-launch-1.0 to run the same thing.\n"
+    "Exit status: 0 done, 1 bad usage, 2 runtime error.";
+
+int
+main (int argc, char **argv)
+{
+  QsSettings set = { 0, };
+  gchar *host = NULL, *port_s = NULL, *mode_s = NULL, *codec_s = NULL;
+  gchar *bitrate_s = NULL, **rest = NULL;
+  gboolean version = FALSE;
+  gchar *why = NULL, *desc;
+  GError *err = NULL;
+  GOptionContext *ctx;
+  gint mode, i, ret;
+  GOptionEntry entries[] = {
+    {"host", 'n', 0, G_OPTION_ARG_STRING, &host,
+        "Server: address to listen on; client: server to connect to "
+          "(default 127.0.0.1)", "HOST"},
+    {"port", 'p', 0, G_OPTION_ARG_STRING, &port_s,
+        "TCP port (default 5000; 0 lets a server pick a free one)", "PORT"},
+    {"mode", 'm', 0, G_OPTION_ARG_STRING, &mode_s,
+        "1 server/transmit, 2 client/receive (default), 3 server/receive, "
+          "4 client/transmit", "MODE"},
+    {"codec", 'c', 0, G_OPTION_ARG_STRING, &codec_s,
+        "What a transmitter sends: mp3 (default), opus or pcm", "CODEC"},
+    {"bitrate", 'b', 0, G_OPTION_ARG_STRING, &bitrate_s,
+        "Bitrate in kbit/s (mp3: 32-320, default 192; opus: 6-510, default "
+          "128)", "KBPS"},
+    {"device", 'd', 0, G_OPTION_ARG_STRING, &set.device,
+        "Transmitter: the output to capture (default: the current default "
+          "output)", "NAME"},
+    {"output", 'o', 0, G_OPTION_ARG_STRING, &set.output,
+        "Receiver: where to play (default: the system's default output)",
+          "NAME"},
+    {"key", 'k', 0, G_OPTION_ARG_STRING, &set.key,
+        "Pre-shared key; both ends must give the same one", "KEY"},
+    {"print", 0, 0, G_OPTION_ARG_NONE, &set.print,
+        "Print the gst-launch-1.0 pipeline of the mode and exit", NULL},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &set.quiet,
+        "Print nothing but errors", NULL},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &version,
+        "Print the version and exit", NULL},
+    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL},
+    {NULL}
+  };
+
+  ctx = g_option_context_new ("- stream what this computer plays, live");
+  g_option_context_set_summary (ctx, qs_description);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_group (ctx, gst_init_get_option_group ());
+  if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
+    qs_usage_error ("%s.", err->message);
+    g_clear_error (&err);
+    g_option_context_free (ctx);
+    return EXIT_USAGE;
+  }
+  g_option_context_free (ctx);
+
+  if (version) {
+    gchar *v = gst_version_string ();
+    g_print ("qsound-launch %s (%s)\n", VERSION, v);
+    g_free (v);
+    return EXIT_DONE;
+  }
+  if (rest && rest[0]) {
+    qs_usage_error ("unexpected argument \"%s\"; all settings are options.",
+        rest[0]);
+    return EXIT_USAGE;
+  }
+
+  /* mode */
+  mode = 2;
+  if (mode_s && !qs_parse_int (mode_s, 1, 4, &mode)) {
+    qs_usage_error ("unknown mode \"%s\"; use 1, 2, 3 or 4 (see --help).",
+        mode_s);
+    return EXIT_USAGE;
+  }
+  for (i = 0; i < (gint) G_N_ELEMENTS (qs_modes); i++)
+    if (qs_modes[i].mode == mode)
+      set.mode = &qs_modes[i];
+
+  /* port */
+  set.port = 5000;
+  if (port_s && !qs_parse_int (port_s, 0, 65535, &set.port)) {
+    qs_usage_error ("port \"%s\" is out of range; use a number from 1 to "
+        "65535.", port_s);
+    return EXIT_USAGE;
+  }
+  if (set.port == 0 && !set.mode->server) {
+    qs_usage_error ("a client needs the server's port; port 0 only lets a "
+        "server (mode 1 or 3) pick a free one.");
+    return EXIT_USAGE;
+  }
+
+  /* codec and bitrate */
+  set.codec = &qs_codecs[0];
+  if (codec_s) {
+    set.codec = NULL;
+    for (i = 0; i < (gint) G_N_ELEMENTS (qs_codecs); i++)
+      if (g_ascii_strcasecmp (codec_s, qs_codecs[i].name) == 0)
+        set.codec = &qs_codecs[i];
+    if (!set.codec) {
+      qs_usage_error ("unknown codec \"%s\"; use mp3, opus or pcm.", codec_s);
+      return EXIT_USAGE;
+    }
+  }
+  set.kbps = set.codec->default_kbps;
+  if (bitrate_s) {
+    if (set.codec->min_kbps == set.codec->max_kbps) {
+      qs_usage_error ("%s has a fixed bitrate (%d kbit/s); drop -b.",
+          set.codec->name, set.codec->default_kbps);
+      return EXIT_USAGE;
+    }
+    if (!qs_parse_int (bitrate_s, set.codec->min_kbps, set.codec->max_kbps,
+            &set.kbps)) {
+      qs_usage_error ("bitrate \"%s\" does not suit %s; use %d to %d kbit/s.",
+          bitrate_s, set.codec->name, set.codec->min_kbps,
+          set.codec->max_kbps);
+      return EXIT_USAGE;
+    }
+  }
+
+  /* host */
+  set.host = host ? host : g_strdup ("127.0.0.1");
+  if (!qs_host_syntax_ok (set.host)) {
+    qs_usage_error ("\"%s\" is not a host name or address; give a name "
+        "like myhost.lan or an address like 192.168.1.20.", set.host);
+    return EXIT_USAGE;
+  }
+  if (!qs_host_resolves (set.host, &why)) {
+    qs_usage_error ("host \"%s\" could not be resolved; check the name or "
+        "give its address.", set.host);
+    g_free (why);
+    return EXIT_USAGE;
+  }
+
+  desc = qs_build_description (&set, &err);
+  if (!desc) {
+    g_printerr ("qsound-launch: %s\n", err->message);
+    g_clear_error (&err);
+    return EXIT_RUNTIME;
+  }
+
+  if (set.print) {
+    gchar *words = qs_shell_form (desc);
+    g_print ("%s\n", words);
+    g_free (words);
+    ret = EXIT_DONE;
+  } else {
+    ret = qs_run (&set, desc);
+  }
+
+  g_free (desc);
+  g_free (set.host);
+  g_free (port_s);
+  g_free (mode_s);
+  g_free (codec_s);
+  g_free (bitrate_s);
+  g_free (set.device);
+  g_free (set.output);
+  g_free (set.key);
+  g_strfreev (rest);
+  gst_deinit ();
+  return ret;
+}

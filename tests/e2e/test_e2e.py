@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""End-to-end tests of qsound-launch on a real PulseAudio.
+
+Usage: test_e2e.py CASE QSOUND_LAUNCH
+
+Run by meson test under tests/run.sh, which provides a private PulseAudio
+with the null sinks ``play`` and ``out``.  Cases:
+
+  usage         bad input: exit 1, one sentence and the usage line
+  stock-rig     the measuring rig itself, on a stock GStreamer chain
+  pair-CODEC    modes 1+2 and 3+4 with CODEC (mp3, opus, pcm): every burst
+                arrives, latency finite and positive (reported, not judged)
+  print-run     the --print descriptions run by gst-launch-1.0 deliver too
+  client-first  a client started 3 s before its server delivers audio
+  port-in-use   a server on a taken port: exit 2, message names the port
+
+Exit status 77 (skipped by meson) when a case needs the qsound elements and
+they are still placeholders, or when no PulseAudio server is reachable.
+"""
+
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qsmeasure as q  # noqa: E402
+
+SKIP = 77
+LAUNCH = None
+failures = []
+
+
+def check(cond, what):
+    print(('ok    ' if cond else 'FAIL  ') + what, flush=True)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def launch_env():
+    env = dict(os.environ)
+    root = os.environ.get('QSOUND_SOURCE_ROOT')
+    if root:
+        env['QSOUND_PIPELINES_DIR'] = os.path.join(root, 'pipelines')
+    return env
+
+
+def run_launch(args, timeout=30):
+    return subprocess.run([LAUNCH] + args, capture_output=True, text=True,
+                          timeout=timeout, env=launch_env(),
+                          stdin=subprocess.DEVNULL)
+
+
+def elements_are_real():
+    """The qsound elements in the build are the real ones, not SCAFFOLD."""
+    want = {'framedtcpsink': 'current-port', 'framedtcpsrc': 'stats',
+            'loopbacksrc': 'backend'}
+    for name, prop in want.items():
+        r = subprocess.run(['gst-inspect-1.0', name], capture_output=True,
+                           text=True)
+        if r.returncode != 0 or prop not in r.stdout:
+            return False
+    return True
+
+
+def pulse_is_up():
+    r = subprocess.run(['pactl', 'list', 'short', 'sinks'],
+                       capture_output=True, text=True)
+    names = [line.split('\t')[1] for line in r.stdout.splitlines()
+             if '\t' in line]
+    return r.returncode == 0 and 'play' in names and 'out' in names
+
+
+def need(real=True, pulse=True):
+    if pulse and not pulse_is_up():
+        print('SKIP: no PulseAudio with the null sinks play and out '
+              '(run the suite with tests/run.sh)')
+        sys.exit(SKIP)
+    if real and not elements_are_real():
+        print('SKIP: the qsound elements in this build are still '
+              'placeholders')
+        sys.exit(SKIP)
+
+
+# ------------------------------------------------------------------ usage --
+
+def case_usage():
+    need(real=False, pulse=False)
+    bad = [
+        (['-m', '7'], 'mode'),
+        (['-m', 'five'], 'mode'),
+        (['-p', '70000'], '70000'),
+        (['-p', '-1'], 'port'),
+        (['-p', '0', '-m', '2'], 'port'),
+        (['-n', 'no-such-host.invalid'], 'no-such-host.invalid'),
+        (['-n', 'bad host!'], 'bad host!'),
+        (['-n', '300.1.2.3'], '300.1.2.3'),
+        (['-c', 'flac'], 'flac'),
+        (['-m', '1', '-c', 'pcm', '-b', '128'], 'bitrate'),
+        (['-m', '1', '-b', '9999'], '9999'),
+        (['--no-such-option'], 'no-such-option'),
+        (['stray'], 'stray'),
+    ]
+    for args, word in bad:
+        for extra in ([], ['--print']):
+            r = run_launch(args + extra)
+            lines = r.stderr.strip().splitlines()
+            check(r.returncode == 1, '%s: exit 1 (got %s)' % (
+                ' '.join(args + extra), r.returncode))
+            check(len(lines) == 2 and lines[0].startswith('qsound-launch: ')
+                  and word in lines[0] and lines[0].endswith('.')
+                  and lines[1].startswith('Usage: qsound-launch'),
+                  '%s: one sentence naming "%s" and the usage line (got %r)'
+                  % (' '.join(args), word, r.stderr))
+            check(r.stdout == '', '%s: nothing on stdout' % ' '.join(args))
+    r = run_launch(['--help'])
+    check(r.returncode == 0 and 'qsound-launch -m 1 -n 0.0.0.0' in r.stdout
+          and 'qsound-launch -m 2 -n <that machine>' in r.stdout
+          and '0.0.0.0' in r.stdout and '--gst' in run_launch(
+              ['--help-all']).stdout,
+          '--help explains the modes, the pairings and the GStreamer options')
+    r = run_launch(['--version'])
+    check(r.returncode == 0 and re.match(r'qsound-launch \d', r.stdout),
+          '--version prints the version (%r)' % r.stdout)
+    for mode in '1234':
+        r = run_launch(['-m', mode, '--print'])
+        check(r.returncode == 0 and r.stdout.count('\n') == 1
+              and '@' not in r.stdout and '127.0.0.1' in r.stdout
+              and 'port=5000' in r.stdout,
+              'mode %s --print: one filled line (%r)' % (mode, r.stdout))
+
+
+# ---------------------------------------------------------- measurements --
+
+def report(name, res):
+    print('%-28s %s' % (name, res), flush=True)
+    for w in getattr(res, 'warnings', []):
+        print('      the chain said: %s' % w)
+
+
+def stock_rig():
+    need(real=False)
+    rig = q.Rig()
+    try:
+        res = rig.measure('stock-mp3',
+                          q.gst_chain(q.stock_mp3_default(q.free_port())))
+        report('stock mp3 (defaults)', res)
+        check(res.sent == rig.bursts,
+              'the rig sees all %d bursts on play.monitor' % rig.bursts)
+        check(res.delivered == res.sent and res.sent > 0,
+              'stock chain: every burst delivered')
+        check(res.latency_ms is not None and 0 < res.latency_ms < 2000,
+              'stock chain: latency finite and positive')
+    finally:
+        rig.close()
+
+
+def qs_pair(server_mode, codec, client_first_s=0.0, port=None):
+    return q.qsound_pair(LAUNCH, server_mode, codec, env=launch_env(),
+                         client_first_s=client_first_s, port=port)
+
+
+both_connected = q.both_connected
+
+
+def check_delivery(label, res, rig):
+    report(label, res)
+    check(res.sent == rig.bursts, '%s: the rig saw all %d bursts sent'
+          % (label, rig.bursts))
+    check(res.sent > 0 and res.delivered == res.sent,
+          '%s: every burst delivered (%d/%d)' % (label, res.delivered,
+                                                 res.sent))
+    check(res.latency_ms is not None and 0 < res.latency_ms < 5000,
+          '%s: latency finite and positive (%s ms)' % (label, res.latency_ms))
+
+
+def dump_logs(res):
+    for path, text in getattr(res, 'logs', {}).items():
+        print('--- %s\n%s' % (os.path.basename(path), text[-3000:]))
+
+
+def case_pair(codec):
+    need()
+    decoder = {'mp3': 'mpg123audiodec', 'opus': 'opusdec', 'pcm': None}[codec]
+    rig = q.Rig()
+    try:
+        for server_mode in (1, 3):
+            label = 'modes %d+%d %s' % (server_mode, {1: 2, 3: 4}[server_mode],
+                                        codec)
+            n = len(failures)
+            res = rig.measure('pair%d-%s' % (server_mode, codec),
+                              qs_pair(server_mode, codec),
+                              ready=both_connected)
+            check_delivery(label, res, rig)
+            rx_log = [t for p, t in res.logs.items()
+                      if os.path.basename(p) in ('m2.log', 'm3.log')]
+            if decoder:
+                check(any('decoding with %s' % decoder in t for t in rx_log),
+                      '%s: the receiver decodes with %s' % (label, decoder))
+            check(all(rc == 0 for rc in res.exit_codes),
+                  '%s: both ends exit 0 on Ctrl-C (%s)' % (label,
+                                                           res.exit_codes))
+            if len(failures) != n:
+                dump_logs(res)
+    finally:
+        rig.close()
+
+
+def case_print_run():
+    need()
+    port = q.free_port()
+    descs = {}
+    for mode, extra in ((1, ['-c', 'opus', '-d', 'play']), (2, ['-o', 'out'])):
+        r = run_launch(['-m', str(mode), '-p', str(port), '--print'] + extra)
+        check(r.returncode == 0, 'mode %d --print' % mode)
+        descs[mode] = r.stdout.strip()
+    rig = q.Rig()
+    try:
+        # as in a shell: gst-launch-1.0 -e <what --print printed>
+        def start(rig):
+            a = rig.spawn([q.gst_launch(), '-e'] + shlex.split(descs[1]),
+                          'gst-m1')
+            time.sleep(0.7)
+            b = rig.spawn([q.gst_launch(), '-e'] + shlex.split(descs[2]),
+                          'gst-m2')
+            return [a, b]
+        res = rig.measure('print-run', start, settle_s=2.5)
+        check_delivery('gst-launch-1.0 of --print (1+2 opus)', res, rig)
+        if failures:
+            dump_logs(res)
+    finally:
+        rig.close()
+
+
+def case_client_first():
+    need()
+    port = q.free_port()
+    rig = q.Rig()
+    try:
+        res = rig.measure('client-first',
+                          qs_pair(1, 'mp3', client_first_s=3.0, port=port),
+                          ready=both_connected)
+        check_delivery('client 3 s before server (1+2 mp3)', res, rig)
+        client_log = [t for p, t in res.logs.items()
+                      if os.path.basename(p) == 'm2.log']
+        check(client_log and ('waiting for server at 127.0.0.1:%d, retrying'
+                              % port) in client_log[0],
+              'the early client said it was waiting for the server')
+        check(all(rc == 0 for rc in res.exit_codes),
+              'both ends exit 0 on Ctrl-C (%s)' % res.exit_codes)
+        if failures:
+            dump_logs(res)
+    finally:
+        rig.close()
+
+
+def case_port_in_use():
+    need()
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        for mode, extra in ((1, ['-d', 'play']), (3, ['-o', 'out'])):
+            r = run_launch(['-m', str(mode), '-p', str(port)] + extra,
+                           timeout=30)
+            lines = [line for line in r.stderr.splitlines()
+                     if not line.startswith('qsound-launch: mode ')]
+            check(r.returncode == 2, 'mode %d on a taken port: exit 2 (got %s)'
+                  % (mode, r.returncode))
+            check(any(str(port) in line for line in lines),
+                  'mode %d on a taken port: the message names port %d (%r)'
+                  % (mode, port, r.stderr))
+    finally:
+        s.close()
+
+
+def main():
+    global LAUNCH
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 1
+    case, LAUNCH = sys.argv[1], os.path.abspath(sys.argv[2])
+    cases = {
+        'usage': case_usage,
+        'stock-rig': stock_rig,
+        'pair-mp3': lambda: case_pair('mp3'),
+        'pair-opus': lambda: case_pair('opus'),
+        'pair-pcm': lambda: case_pair('pcm'),
+        'print-run': case_print_run,
+        'client-first': case_client_first,
+        'port-in-use': case_port_in_use,
+    }
+    if case not in cases:
+        print('unknown case %s; one of %s' % (case, ', '.join(cases)))
+        return 1
+    cases[case]()
+    if failures:
+        print('%d check(s) failed' % len(failures))
+        return 1
+    print('all checks passed')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
