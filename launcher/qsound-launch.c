@@ -41,7 +41,7 @@ enum
 
 #define USAGE_LINE \
   "Usage: qsound-launch [-n HOST] [-p PORT] [-m MODE] [-c mp3|opus|pcm] " \
-  "[-b KBPS] [-d DEVICE] [-o OUTPUT] [-k KEY] [--print] [-q]"
+  "[-b KBPS] [-d DEVICE] [-o OUTPUT] [-l MS] [-k KEY] [--print] [-q]"
 
 /* ------------------------------------------------------------ the modes */
 
@@ -77,18 +77,21 @@ typedef struct
   gint max_kbps;
   /* the encoder chain; %d is the bitrate in kbit/s */
   const gchar *encoder;
+  /* a receiver's default room for network jitter (audiojitterbuffer), in
+   * ms: a loopback or LAN link needs little; -l raises it on a worse one */
+  gint latency_ms;
 } QsCodec;
 
 static const QsCodec qs_codecs[] = {
   {"mp3", 192, 32, 320,
         "audio/x-raw,rate=48000,channels=2 "
-        "! lamemp3enc target=bitrate cbr=true bitrate=%d"},
+        "! lamemp3enc target=bitrate cbr=true bitrate=%d", 15},
   {"opus", 128, 6, 510,
         "audio/x-raw,rate=48000,channels=2 "
         "! opusenc audio-type=restricted-lowdelay frame-size=5 "
-        "bitrate=%d000"},
+        "bitrate=%d000", 10},
   {"pcm", 1536, 1536, 1536,
-      "audio/x-raw,format=S16LE,rate=48000,channels=2"},
+      "audio/x-raw,format=S16LE,rate=48000,channels=2", 10},
 };
 
 /* ------------------------------------------------------------- settings */
@@ -103,6 +106,8 @@ typedef struct
   gchar *device;
   gchar *output;
   gchar *key;
+  gint latency_ms;              /* the receiver's jitter room */
+  gboolean latency_set;         /* given with -l, else by the stream's codec */
   gboolean print;
   gboolean quiet;
 } QsSettings;
@@ -115,6 +120,7 @@ typedef struct
   GMainLoop *loop;
   GstElement *pipeline;
   GstElement *net;
+  GstElement *jitter;           /* a receiver's audiojitterbuffer */
   GstElement *capture;
   gchar *capture_device;
   gint exit_code;
@@ -231,7 +237,7 @@ qs_build_description (const QsSettings * set, GError ** error)
   gchar *path = NULL, *contents = NULL, **lines, *encoder, *sink;
   GString *desc;
   guint i;
-  gchar *vals[6][2];
+  gchar *vals[7][2];
   const gchar *p;
 
   if (!qs_pipelines_dir (set->mode->file, &path)) {
@@ -261,6 +267,9 @@ qs_build_description (const QsSettings * set, GError ** error)
   vals[4][1] = encoder;
   vals[5][0] = (gchar *) "SINK";
   vals[5][1] = sink;
+  vals[6][0] = (gchar *) "LATENCY";
+  vals[6][1] = g_strdup_printf ("%" G_GUINT64_FORMAT,
+      (guint64) set->latency_ms * GST_MSECOND);
 
   desc = g_string_new (NULL);
   lines = g_strsplit (contents, "\n", -1);
@@ -659,6 +668,29 @@ qs_status_tick (gpointer user_data)
         app->latency / GST_MSECOND);
   else
     latency_text = g_strdup ("");
+  if (app->jitter) {
+    /* the receiver's jitter buffer: measured room / target, the drift it
+     * corrects and how often it had to re-lock */
+    GstStructure *js = NULL;
+    gint64 jlat = 0;
+    guint64 jtarget = 0;
+    gdouble ppm = 0.0;
+    guint relocks = 0;
+    gchar *t;
+
+    g_object_get (app->jitter, "stats", &js, NULL);
+    if (js) {
+      gst_structure_get (js, "latency", G_TYPE_INT64, &jlat, "target",
+          G_TYPE_UINT64, &jtarget, "drift-ppm", G_TYPE_DOUBLE, &ppm,
+          "corrections", G_TYPE_UINT, &relocks, NULL);
+      gst_structure_free (js);
+      t = latency_text;
+      latency_text = g_strdup_printf ("%s | buffer %.0f/%" G_GUINT64_FORMAT
+          " ms, drift %+.0f ppm, re-locks %u", t, jlat / 1e6,
+          jtarget / GST_MSECOND, ppm, relocks);
+      g_free (t);
+    }
+  }
   capture_text = capture_lost ? g_strdup_printf (" | capture lost %"
       G_GUINT64_FORMAT " frames", capture_lost) : g_strdup ("");
   line = g_strdup_printf ("%s | %s | %s%s | drops %" G_GUINT64_FORMAT
@@ -805,6 +837,41 @@ qs_deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
   }
 }
 
+/* A receiver without -l: when the stream says what it is (the caps framedtcpsrc
+ * puts on its pad, before any audio), give the jitter buffer that codec's
+ * room.  Called from the streaming thread; the element posts a latency
+ * message and the bus handler recalculates. */
+static void
+qs_stream_caps (GstPad * pad, GParamSpec * pspec, gpointer user_data)
+{
+  QsApp *app = user_data;
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  const gchar *name;
+  const QsCodec *codec = NULL;
+
+  if (!caps)
+    return;
+  name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  if (g_str_equal (name, "audio/mpeg"))
+    codec = &qs_codecs[0];
+  else if (g_str_equal (name, "audio/x-opus"))
+    codec = &qs_codecs[1];
+  else if (g_str_equal (name, "audio/x-raw"))
+    codec = &qs_codecs[2];
+  if (codec) {
+    guint64 want = (guint64) codec->latency_ms * GST_MSECOND, have = 0;
+
+    g_object_get (app->jitter, "latency", &have, NULL);
+    if (want != have) {
+      g_object_set (app->jitter, "latency", want, NULL);
+      if (!app->set->quiet && !app->tty)
+        g_printerr ("qsound-launch: %s stream: %d ms of room for jitter "
+            "(-l to change)\n", codec->name, codec->latency_ms);
+    }
+  }
+  gst_caps_unref (caps);
+}
+
 static gboolean
 qs_force_quit (gpointer user_data)
 {
@@ -872,6 +939,16 @@ qs_run (QsSettings * set, const gchar * description)
     return EXIT_RUNTIME;
   }
   app.net = gst_bin_get_by_name (GST_BIN (app.pipeline), "net");
+  app.jitter = gst_bin_get_by_name (GST_BIN (app.pipeline), "jitter");
+  if (app.jitter && app.net && !set->latency_set) {
+    GstPad *pad = gst_element_get_static_pad (app.net, "src");
+
+    if (pad) {
+      g_signal_connect (pad, "notify::caps", G_CALLBACK (qs_stream_caps),
+          &app);
+      gst_object_unref (pad);
+    }
+  }
   app.capture = gst_bin_get_by_name (GST_BIN (app.pipeline), "capture");
   app.loop = g_main_loop_new (NULL, FALSE);
 
@@ -921,6 +998,8 @@ qs_run (QsSettings * set, const gchar * description)
   g_source_remove (watch);
   if (app.net)
     gst_object_unref (app.net);
+  if (app.jitter)
+    gst_object_unref (app.jitter);
   if (app.capture)
     gst_object_unref (app.capture);
   g_free (app.capture_device);
@@ -958,6 +1037,9 @@ static const gchar *qs_description =
     "machine only; -n 0.0.0.0 opens it to the network (then use -k KEY).\n"
     "A client connects to HOST and keeps retrying until the server is up.\n"
     "The receiver needs no codec option: the stream says what it is.\n"
+    "A receiver holds a fixed delay (-l, room for network jitter; by default\n"
+    "what the stream's codec needs on a quiet link) and follows the drift\n"
+    "between the two machines' clocks, so it is the same after hours.\n"
     "\n"
     "--print shows the GStreamer pipeline of the mode, quoted for a shell:\n"
     "paste it after gst-launch-1.0 to run the same thing.\n"
@@ -968,7 +1050,7 @@ main (int argc, char **argv)
 {
   QsSettings set = { 0, };
   gchar *host = NULL, *port_s = NULL, *mode_s = NULL, *codec_s = NULL;
-  gchar *bitrate_s = NULL, **rest = NULL;
+  gchar *bitrate_s = NULL, *latency_s = NULL, **rest = NULL;
   gboolean version = FALSE;
   gchar *why = NULL, *desc = NULL;
   GError *err = NULL;
@@ -995,6 +1077,10 @@ main (int argc, char **argv)
     {"output", 'o', 0, G_OPTION_ARG_STRING, &set.output,
         "Receiver: where to play (default: the system's default output)",
           "NAME"},
+    {"latency", 'l', 0, G_OPTION_ARG_STRING, &latency_s,
+        "Receiver: room for network jitter in ms, held for as long as it "
+          "runs (default by the stream's codec: mp3 15, opus 10, pcm 10; "
+          "raise it on a worse link)", "MS"},
     {"key", 'k', 0, G_OPTION_ARG_STRING, &set.key,
         "Pre-shared key; both ends must give the same one", "KEY"},
     {"print", 0, 0, G_OPTION_ARG_NONE, &set.print,
@@ -1108,6 +1194,17 @@ main (int argc, char **argv)
     }
   }
 
+  /* the receiver's jitter room */
+  set.latency_ms = set.codec->latency_ms;
+  if (latency_s) {
+    if (!qs_parse_int (latency_s, 1, 10000, &set.latency_ms)) {
+      qs_usage_error ("latency \"%s\" is out of range; use 1 to 10000 ms.",
+          latency_s);
+      return EXIT_USAGE;
+    }
+    set.latency_set = TRUE;
+  }
+
   /* host */
   set.host = host ? host : g_strdup ("127.0.0.1");
   host = NULL;
@@ -1150,6 +1247,7 @@ done:
   g_free (mode_s);
   g_free (codec_s);
   g_free (bitrate_s);
+  g_free (latency_s);
   g_free (set.device);
   g_free (set.output);
   g_free (set.key);

@@ -17,6 +17,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (framedtcpsink, plugin);
   ret |= GST_ELEMENT_REGISTER (framedtcpsrc, plugin);
   ret |= GST_ELEMENT_REGISTER (loopbacksrc, plugin);
+  ret |= GST_ELEMENT_REGISTER (audiojitterbuffer, plugin);
 
   return ret;
 }

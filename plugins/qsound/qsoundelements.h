@@ -19,6 +19,7 @@ G_GNUC_INTERNAL void qsound_element_init (GstPlugin * plugin);
 GST_ELEMENT_REGISTER_DECLARE (framedtcpsink);
 GST_ELEMENT_REGISTER_DECLARE (framedtcpsrc);
 GST_ELEMENT_REGISTER_DECLARE (loopbacksrc);
+GST_ELEMENT_REGISTER_DECLARE (audiojitterbuffer);
 
 G_END_DECLS
 

@@ -1,0 +1,1211 @@
+/* qsound — audiojitterbuffer: holds a target latency on the receiving side
+ * and corrects the drift between the sender's and the receiver's clocks.
+ *
+ * Copyright (C) 2026 The qsound authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-audiojitterbuffer
+ * @title: audiojitterbuffer
+ * @see_also: framedtcpsrc
+ *
+ * Sits after the decoder on the receiving side and keeps the delay between
+ * the arrival of the audio and its playback at #GstAudioJitterBuffer:latency,
+ * for hours.  Two machines' sound cards never run at quite the same rate (100
+ * ppm is 360 ms an hour), so a receiver that simply plays what arrives either
+ * runs dry or falls further and further behind.
+ *
+ * The element measures, at each arrival, how far ahead of the pipeline
+ * clock's running time the arriving audio will be played, averages that over
+ * a few hundred milliseconds and drives a smooth PI controller (time constant
+ * of a few seconds) that resamples by at most
+ * #GstAudioJitterBuffer:max-correction parts per million with a cubic
+ * (Catmull-Rom) interpolator: no chunk is ever dropped or repeated to follow
+ * the drift.  Its output timestamps count samples, so the audio sink never
+ * resyncs.
+ *
+ * Network jitter smaller than the target is absorbed without a glitch.  A
+ * real gap (the sender stalled, frames were lost) is filled with silence and
+ * counted; when audio comes back it re-locks to the target within a second:
+ * after running dry it inserts just enough silence, and a stale backlog that
+ * arrives in a burst is dropped rather than played late.  All of it is
+ * counted in #GstAudioJitterBuffer:stats.
+ *
+ * LATENCY queries answer upstream's latency plus the target.  When it follows
+ * framedtcpsrc, set framedtcpsrc's own latency to 0 (the jitter room is
+ * here now); otherwise both delays add up.
+ *
+ * It works on raw interleaved F32LE or S16LE audio (any rate and channel
+ * count), so put audioconvert in front of it.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 framedtcpsrc host=sender.local port=5000 latency=0 ! \
+ *     decodebin ! audioconvert ! audiojitterbuffer latency=80000000 ! \
+ *     audioconvert ! autoaudiosink
+ * gst-launch-1.0 loopbacksrc ! audioconvert ! lamemp3enc target=bitrate \
+ *     cbr=true ! framedtcpsink host=0.0.0.0 port=5000
+ * ]| Receive what sender.local plays with 80 ms of room for network jitter,
+ * the same delay after hours as after a minute.
+ * |[
+ * gst-launch-1.0 framedtcpsrc mode=server port=5000 latency=0 ! \
+ *     audioconvert ! audiojitterbuffer latency=30000000 ! pulsesink
+ * gst-launch-1.0 loopbacksrc ! audioconvert ! \
+ *     audio/x-raw,format=S16LE,rate=48000,channels=2 ! \
+ *     framedtcpsink mode=client port=5000
+ * ]| Raw PCM on a quiet link with a 30 ms target.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstaudiojitterbuffer.h"
+#include "qsoundelements.h"
+
+#include <gst/audio/audio.h>
+#include <string.h>
+#include <math.h>
+
+GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
+#define GST_CAT_DEFAULT audio_jitter_buffer_debug
+
+#define DEFAULT_LATENCY         (60 * GST_MSECOND)
+#define DEFAULT_MAX_CORRECTION  2000
+
+/* output chunks: a quarter of the target, between these */
+#define CHUNK_MIN       (1 * GST_MSECOND)
+#define CHUNK_MAX       (10 * GST_MSECOND)
+/* arrivals are averaged over this long before the controller sees them */
+#define WINDOW_TIME     (200 * GST_MSECOND)
+/* a chunk is pushed this long before it is due (its timestamp plus the
+ * target); if its audio is not there by then, it is silence */
+#define PUSH_LEAD       (2 * GST_MSECOND)
+/* timestamp jumps smaller than this are the decoder's rounding, not gaps */
+#define GAP_TOLERANCE   (20 * GST_MSECOND)
+/* longer jumps are a new timeline (a reconnect), not a gap to fill */
+#define GAP_MAX         (1 * GST_SECOND)
+/* how far the first window after a lock may be off before it is centred */
+#define SETTLE_TOLERANCE (3.0 * GST_MSECOND)
+/* windows (the first second) after a lock in which it centres at once */
+#define SETTLE_WINDOWS  5
+/* the most audio held beyond the target before the oldest is discarded */
+#define FIFO_HEADROOM   (2 * GST_SECOND)
+
+/* PI controller, per second: critically damped, time constant ~5 s */
+#define CTRL_KP         0.4
+#define CTRL_KI         0.04
+#define CTRL_EMA_TAU    1.0
+#define CTRL_SPREAD_TAU 10.0
+
+enum
+{
+  PROP_0,
+  PROP_LATENCY,
+  PROP_MAX_CORRECTION,
+  PROP_STATS,
+};
+
+struct _GstAudioJitterBuffer
+{
+  GstElement parent;
+
+  GstPad *sinkpad;
+  GstPad *srcpad;
+
+  /* settings, under the object lock */
+  GstClockTime latency;
+  guint max_correction;
+
+  /* everything below is under self->lock */
+  GMutex lock;
+  GCond cond;
+  GMutex push_lock;             /* serialises pushes from both threads */
+
+  GstClockTime target;          /* copies of the settings at start */
+  GstClockTime push_ahead;      /* how long before it is due a chunk goes */
+  GstClockTime configured_latency;  /* from the pipeline's LATENCY event */
+  gdouble max_corr;
+
+  GstAudioInfo info;
+  gboolean have_info;
+  guint caps_gen;
+  GstSegment in_segment;
+
+  gboolean flushing;
+  gboolean eos;
+  gboolean locked;              /* the output is anchored to the clock */
+  gboolean starved;             /* ran dry; re-lock at the next arrival */
+  gboolean need_segment;
+  gboolean out_discont;
+  gboolean ever_locked;
+  guint settling;               /* windows left to centre after a lock */
+
+  /* input FIFO: interleaved floats, frames [fifo_first, in_total) */
+  gfloat *fifo;
+  gsize fifo_alloc;             /* frames */
+  guint64 fifo_first;
+  guint64 in_total;
+  gdouble rpos;                 /* fractional read position (absolute) */
+  guint64 pending_silence;      /* output frames of silence to play first */
+  gdouble xf_pos;               /* where reading was before a drop */
+  guint xf_left, xf_len;        /* crossfade from there, in output frames */
+  GstClockTime expected_pts;    /* running time the next input should have */
+
+  /* output timeline */
+  GstClockTime out_base;
+  guint64 out_samples;
+
+  /* controller */
+  gdouble step;                 /* input frames per output frame */
+  gdouble integ;
+  gdouble ema;                  /* smoothed measured latency, ns */
+  gdouble win_last;             /* room in the last window, ns */
+  gdouble spread;               /* how far the latest arrivals trail the
+                                 * mean, smoothed, ns */
+  GstClockTime win_start;
+  gdouble win_min, win_max, win_sum;
+  guint win_n;
+
+  /* statistics */
+  guint corrections;
+  guint64 silence_filled;
+  guint64 dropped;
+  guint underruns;
+  guint overruns;
+  guint gaps;
+  guint64 frames_in;
+  guint64 frames_out;
+};
+
+#define gst_audio_jitter_buffer_parent_class parent_class
+G_DEFINE_TYPE (GstAudioJitterBuffer, gst_audio_jitter_buffer, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (audiojitterbuffer, "audiojitterbuffer",
+    GST_RANK_NONE, GST_TYPE_AUDIO_JITTER_BUFFER,
+    GST_DEBUG_CATEGORY_INIT (audio_jitter_buffer_debug, "audiojitterbuffer", 0,
+        "qsound audio jitter buffer"));
+
+#define JB_CAPS \
+  "audio/x-raw, format = (string) { F32LE, S16LE }, " \
+  "rate = (int) [ 1, MAX ], channels = (int) [ 1, 64 ], " \
+  "layout = (string) interleaved"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (JB_CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (JB_CAPS));
+
+/* ---- helpers (called with self->lock held unless noted) ---- */
+
+static GstClockTime
+gst_audio_jitter_buffer_now (GstAudioJitterBuffer * self)
+{
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+  GstClockTime now, base;
+
+  if (!clock)
+    return GST_CLOCK_TIME_NONE;
+  now = gst_clock_get_time (clock);
+  base = gst_element_get_base_time (GST_ELEMENT (self));
+  gst_object_unref (clock);
+  return now > base ? now - base : 0;
+}
+
+static GstClockTime
+gst_audio_jitter_buffer_out_next (GstAudioJitterBuffer * self)
+{
+  return self->out_base + gst_util_uint64_scale_int (self->out_samples,
+      GST_SECOND, GST_AUDIO_INFO_RATE (&self->info));
+}
+
+static void
+gst_audio_jitter_buffer_fifo_reserve (GstAudioJitterBuffer * self, gsize n)
+{
+  guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
+  gsize used = self->in_total - self->fifo_first;
+
+  if (used + n <= self->fifo_alloc)
+    return;
+  self->fifo_alloc = MAX (self->fifo_alloc * 2, used + n + 4096);
+  self->fifo = g_realloc_n (self->fifo, self->fifo_alloc,
+      channels * sizeof (gfloat));
+}
+
+static gfloat *
+gst_audio_jitter_buffer_fifo_tail (GstAudioJitterBuffer * self, gsize n)
+{
+  guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
+  gfloat *tail;
+
+  gst_audio_jitter_buffer_fifo_reserve (self, n);
+  tail = self->fifo + (self->in_total - self->fifo_first) * channels;
+  self->in_total += n;
+  return tail;
+}
+
+static void
+gst_audio_jitter_buffer_fifo_clear (GstAudioJitterBuffer * self)
+{
+  self->fifo_first = self->in_total = 0;
+  self->rpos = 0.0;
+  self->pending_silence = 0;
+  self->xf_left = 0;
+}
+
+/* Forgets what was consumed, keeping one frame of interpolation history. */
+static void
+gst_audio_jitter_buffer_fifo_trim (GstAudioJitterBuffer * self)
+{
+  guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
+  gint64 keep_from = (gint64) floor (self->xf_left > 0 ?
+      MIN (self->rpos, self->xf_pos) : self->rpos) - 1;
+  guint64 drop;
+
+  if (keep_from <= (gint64) self->fifo_first)
+    return;
+  keep_from = MIN ((guint64) keep_from, self->in_total);
+  drop = keep_from - self->fifo_first;
+  memmove (self->fifo, self->fifo + drop * channels,
+      (self->in_total - keep_from) * channels * sizeof (gfloat));
+  self->fifo_first = keep_from;
+}
+
+/* Output frames that can be produced from what is queued. */
+static gdouble
+gst_audio_jitter_buffer_available (GstAudioJitterBuffer * self)
+{
+  gdouble in = (gdouble) self->in_total - 2.0 - self->rpos;
+
+  return self->pending_silence + (in > 0 ? in / self->step : 0.0);
+}
+
+/* How far ahead of now (plus the target) a frame appended now will play. */
+static gdouble
+gst_audio_jitter_buffer_measure (GstAudioJitterBuffer * self, GstClockTime now)
+{
+  gdouble queued = self->pending_silence +
+      MAX ((gdouble) self->in_total - self->rpos, 0.0) / self->step;
+
+  return (gdouble) gst_audio_jitter_buffer_out_next (self) +
+      queued * GST_SECOND / GST_AUDIO_INFO_RATE (&self->info) +
+      (gdouble) self->target - (gdouble) now;
+}
+
+static void
+gst_audio_jitter_buffer_window_reset (GstAudioJitterBuffer * self,
+    GstClockTime now)
+{
+  self->win_start = now;
+  self->win_n = 0;
+  self->win_sum = 0.0;
+  self->win_min = G_MAXDOUBLE;
+  self->win_max = -G_MAXDOUBLE;
+}
+
+static void
+gst_audio_jitter_buffer_relock_reset (GstAudioJitterBuffer * self,
+    GstClockTime now)
+{
+  self->ema = (gdouble) self->target;
+  self->settling = SETTLE_WINDOWS;
+  gst_audio_jitter_buffer_window_reset (self, now);
+}
+
+/* Drops about @amount ns of queued audio (silence first), for a re-lock. */
+static void
+gst_audio_jitter_buffer_drop (GstAudioJitterBuffer * self, gdouble amount)
+{
+  guint rate = GST_AUDIO_INFO_RATE (&self->info);
+  gdouble out_frames = amount * rate / GST_SECOND;
+  guint64 from_silence = MIN ((guint64) out_frames, self->pending_silence);
+  gdouble in_frames, max_in;
+
+  self->pending_silence -= from_silence;
+  out_frames -= from_silence;
+  in_frames = floor (out_frames * self->step);
+  max_in = (gdouble) self->in_total - 3.0 - self->rpos;
+  in_frames = CLAMP (in_frames, 0.0, MAX (max_in, 0.0));
+  if (in_frames >= 1.0 && self->pending_silence == 0) {
+    /* splice without a click: fade from the old continuation to the new */
+    self->xf_pos = self->rpos;
+    self->xf_len = self->xf_left = MAX (1, rate / 200);
+  }
+  self->rpos += in_frames;
+  self->dropped += (guint64) in_frames;
+}
+
+static void
+gst_audio_jitter_buffer_insert_silence (GstAudioJitterBuffer * self,
+    gdouble amount)
+{
+  guint64 frames =
+      (guint64) (amount * GST_AUDIO_INFO_RATE (&self->info) / GST_SECOND);
+
+  self->pending_silence += frames;
+  self->silence_filled += frames;
+}
+
+/* One averaging window is complete: re-lock if far off, else steer. */
+static void
+gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
+    GstClockTime now)
+{
+  gdouble target = (gdouble) self->target;
+  gdouble thr = MAX (20.0 * GST_MSECOND, target / 2.0);
+  gdouble mean = self->win_sum / self->win_n;
+  gdouble room = self->win_min;  /* what the latest arrival had left */
+  gdouble dt = (gdouble) (now - self->win_start) / GST_SECOND;
+  gdouble e, c, sample;
+
+  dt = CLAMP (dt, 0.01, 2.0);
+  self->win_last = room;
+  if (self->settling) {
+    /* the first arrivals after a lock come in a burst or trickle, and the
+     * sink may hold the first chunks a while: put each of the first windows
+     * on the target at once (part of locking, not a re-lock) */
+    self->settling--;
+    self->spread = mean - self->win_min;
+    if (room > target + SETTLE_TOLERANCE)
+      gst_audio_jitter_buffer_drop (self, room - target);
+    else if (room < target - SETTLE_TOLERANCE)
+      gst_audio_jitter_buffer_insert_silence (self, target - room);
+    else
+      self->ema = room;
+    GST_DEBUG_OBJECT (self, "settling: window %.2f ms off the target",
+        (room - target) / GST_MSECOND);
+    gst_audio_jitter_buffer_window_reset (self, now);
+    return;
+  }
+  if (room > target + thr) {
+    /* everything arrived far too early: a stale backlog came in a burst */
+    GST_INFO_OBJECT (self, "re-lock: %.1f ms of backlog beyond the target, "
+        "dropping it", (room - target) / GST_MSECOND);
+    gst_audio_jitter_buffer_drop (self, room - target);
+    self->corrections++;
+    gst_audio_jitter_buffer_relock_reset (self, now);
+    return;
+  }
+  if (self->win_max < target - thr) {
+    /* everything arrived too late: restore the jitter room with silence */
+    GST_INFO_OBJECT (self, "re-lock: %.1f ms short of the target, inserting "
+        "silence", (target - room) / GST_MSECOND);
+    gst_audio_jitter_buffer_insert_silence (self, target - room);
+    self->corrections++;
+    gst_audio_jitter_buffer_relock_reset (self, now);
+    return;
+  }
+
+  /* steer the room of the latest arrivals to the target: that is the room
+   * left for jitter.  It is taken as the window's mean less how far the
+   * latest arrivals usually trail it (smoothed over ~10 s), which is as
+   * steady as the mean and does not let one straggler yank the rate. */
+  sample = mean - self->win_min;
+  self->spread += (MIN (sample, 2.0 * self->spread + thr) - self->spread) *
+      dt / (CTRL_SPREAD_TAU + dt);
+  if (sample > 2.0 * self->spread + thr) {
+    /* a burst (or a straggler) far beyond the usual spread: not drift; a
+     * burst of backlog that lasts is dropped by the next window */
+    GST_DEBUG_OBJECT (self, "window from %.2f to %.2f ms: not steering",
+        self->win_min / GST_MSECOND, self->win_max / GST_MSECOND);
+    gst_audio_jitter_buffer_window_reset (self, now);
+    return;
+  }
+  room = MAX (mean - self->spread, target - thr);
+  self->win_last = room;
+  self->ema += (room - self->ema) * dt / (CTRL_EMA_TAU + dt);
+  e = (self->ema - target) / GST_SECOND;
+  self->integ += CTRL_KI * e * dt;
+  self->integ = CLAMP (self->integ, -self->max_corr, self->max_corr);
+  c = CLAMP (CTRL_KP * e + self->integ, -self->max_corr, self->max_corr);
+  self->step = 1.0 + c;
+  GST_LOG_OBJECT (self, "latency %.2f ms (window min %.2f, mean %.2f, max "
+      "%.2f, %u arrivals), correction %.1f ppm", self->ema / GST_MSECOND,
+      self->win_min / GST_MSECOND, mean / GST_MSECOND,
+      self->win_max / GST_MSECOND, self->win_n, c * 1e6);
+  gst_audio_jitter_buffer_window_reset (self, now);
+}
+
+static void
+gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
+{
+  gst_audio_jitter_buffer_fifo_clear (self);
+  self->locked = FALSE;
+  self->starved = FALSE;
+  self->eos = FALSE;
+  self->need_segment = TRUE;
+  self->out_discont = TRUE;
+  self->ever_locked = FALSE;
+  self->out_base = 0;
+  self->out_samples = 0;
+  self->expected_pts = GST_CLOCK_TIME_NONE;
+  self->step = 1.0;
+  self->integ = 0.0;
+  self->ema = self->win_last = (gdouble) self->target;
+  self->spread = 0.0;
+  self->win_n = 0;
+  gst_segment_init (&self->in_segment, GST_FORMAT_TIME);
+}
+
+/* ---- input ---- */
+
+static GstFlowReturn
+gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
+    GstBuffer * buf)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (parent);
+  GstMapInfo map;
+  GstClockTime now, rt;
+  guint rate, channels, bpf;
+  gsize n, i;
+  gfloat *dst;
+
+  g_mutex_lock (&self->lock);
+  if (self->flushing) {
+    g_mutex_unlock (&self->lock);
+    gst_buffer_unref (buf);
+    return GST_FLOW_FLUSHING;
+  }
+  if (!self->have_info) {
+    g_mutex_unlock (&self->lock);
+    gst_buffer_unref (buf);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("audiojitterbuffer received audio before its format; put "
+            "audioconvert in front of it."), (NULL));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (self->eos) {
+    g_mutex_unlock (&self->lock);
+    gst_buffer_unref (buf);
+    return GST_FLOW_EOS;
+  }
+
+  rate = GST_AUDIO_INFO_RATE (&self->info);
+  channels = GST_AUDIO_INFO_CHANNELS (&self->info);
+  bpf = GST_AUDIO_INFO_BPF (&self->info);
+  rt = gst_segment_to_running_time (&self->in_segment, GST_FORMAT_TIME,
+      GST_BUFFER_PTS (buf));
+  now = gst_audio_jitter_buffer_now (self);
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  n = map.size / bpf;
+
+  if (!self->locked) {
+    /* anchor the output: the first frame plays at its arrival plus the
+     * pipeline latency, which includes the target */
+    gst_audio_jitter_buffer_fifo_clear (self);
+    if (!self->ever_locked) {
+      self->out_base = GST_CLOCK_TIME_IS_VALID (now) ? now :
+          GST_CLOCK_TIME_IS_VALID (rt) ? rt : 0;
+      self->out_samples = 0;
+    } else {
+      /* after a format change: keep the timeline, re-lock on this arrival */
+      self->starved = TRUE;
+    }
+    self->locked = TRUE;
+    self->ever_locked = TRUE;
+    self->expected_pts = GST_CLOCK_TIME_NONE;
+    gst_audio_jitter_buffer_relock_reset (self, now);
+    GST_INFO_OBJECT (self, "locked at %" GST_TIME_FORMAT ", target %"
+        GST_TIME_FORMAT, GST_TIME_ARGS (self->out_base),
+        GST_TIME_ARGS (self->target));
+  }
+
+  /* a gap in the timestamps (frames lost upstream) becomes silence, as much
+   * of it as the arrival is late: frames lost on the way leave the time they
+   * would have taken (fill it all), while a sender that skipped ahead sends
+   * the next audio on time (fill nothing) */
+  if (!self->starved && GST_CLOCK_TIME_IS_VALID (rt)
+      && GST_CLOCK_TIME_IS_VALID (self->expected_pts)
+      && rt > self->expected_pts + GAP_TOLERANCE
+      && rt < self->expected_pts + GAP_MAX) {
+    gdouble gap_ns = (gdouble) (rt - self->expected_pts), fill_ns = gap_ns;
+    guint64 fill;
+
+    if (GST_CLOCK_TIME_IS_VALID (now))
+      fill_ns = CLAMP (self->ema - gst_audio_jitter_buffer_measure (self, now),
+          0.0, gap_ns);
+    fill = (guint64) (fill_ns * rate / GST_SECOND + 0.5);
+    GST_INFO_OBJECT (self, "gap of %.1f ms in the input (arrived %.1f ms "
+        "late): %.1f ms of silence", gap_ns / GST_MSECOND, fill_ns /
+        GST_MSECOND, (gdouble) fill * 1000.0 / rate);
+    memset (gst_audio_jitter_buffer_fifo_tail (self, fill), 0,
+        fill * channels * sizeof (gfloat));
+    self->silence_filled += fill;
+    self->gaps++;
+  }
+
+  if (GST_CLOCK_TIME_IS_VALID (now)) {
+    gdouble m = gst_audio_jitter_buffer_measure (self, now);
+
+    if (self->starved) {
+      /* audio is back after running dry: give it the full jitter room */
+      if (m < (gdouble) self->target)
+        gst_audio_jitter_buffer_insert_silence (self,
+            (gdouble) self->target - m);
+      if (self->ever_locked && self->frames_in > 0)
+        self->corrections++;
+      self->starved = FALSE;
+      GST_INFO_OBJECT (self, "re-locked after running dry (%.1f ms short)",
+          ((gdouble) self->target - m) / GST_MSECOND);
+      gst_audio_jitter_buffer_relock_reset (self, now);
+      m = gst_audio_jitter_buffer_measure (self, now);
+    }
+    self->win_n++;
+    self->win_sum += m;
+    self->win_min = MIN (self->win_min, m);
+    self->win_max = MAX (self->win_max, m);
+  }
+
+  dst = gst_audio_jitter_buffer_fifo_tail (self, n);
+  if (GST_AUDIO_INFO_FORMAT (&self->info) == GST_AUDIO_FORMAT_F32LE) {
+    memcpy (dst, map.data, n * bpf);
+  } else {
+    const gint16 *s = (const gint16 *) map.data;
+
+    for (i = 0; i < n * channels; i++)
+      dst[i] = s[i] * (1.0f / 32768.0f);
+  }
+  gst_buffer_unmap (buf, &map);
+  self->frames_in += n;
+  if (GST_CLOCK_TIME_IS_VALID (rt))
+    self->expected_pts = rt + gst_util_uint64_scale_int (n, GST_SECOND, rate);
+
+  if (GST_CLOCK_TIME_IS_VALID (now) && self->win_n > 0
+      && now >= self->win_start + WINDOW_TIME)
+    gst_audio_jitter_buffer_window_done (self, now);
+
+  /* a safety net for when there is no clock to measure against */
+  if ((gdouble) self->in_total - self->rpos >
+      (gdouble) gst_util_uint64_scale_int (self->target + FIFO_HEADROOM, rate,
+          GST_SECOND)) {
+    gdouble excess = (gdouble) self->in_total - self->rpos -
+        (gdouble) gst_util_uint64_scale_int (self->target, rate, GST_SECOND);
+
+    GST_WARNING_OBJECT (self, "overrun: discarding %.0f frames", excess);
+    self->rpos += excess;
+    self->dropped += (guint64) excess;
+    self->overruns++;
+  }
+
+  g_cond_signal (&self->cond);
+  g_mutex_unlock (&self->lock);
+  gst_buffer_unref (buf);
+  return GST_FLOW_OK;
+}
+
+/* ---- output ---- */
+
+static inline gfloat
+gst_audio_jitter_buffer_frame (GstAudioJitterBuffer * self, gint64 idx,
+    guint ch, guint channels)
+{
+  idx = CLAMP (idx, (gint64) self->fifo_first, (gint64) self->in_total - 1);
+  return self->fifo[(idx - self->fifo_first) * channels + ch];
+}
+
+/* Catmull-Rom cubic through the four neighbours of @pos. */
+static inline gfloat
+gst_audio_jitter_buffer_interp (GstAudioJitterBuffer * self, gdouble pos,
+    guint c, guint channels)
+{
+  gint64 i1 = (gint64) floor (pos);
+  gfloat t = (gfloat) (pos - i1);
+  gfloat p0 = gst_audio_jitter_buffer_frame (self, i1 - 1, c, channels);
+  gfloat p1 = gst_audio_jitter_buffer_frame (self, i1, c, channels);
+  gfloat p2 = gst_audio_jitter_buffer_frame (self, i1 + 1, c, channels);
+  gfloat p3 = gst_audio_jitter_buffer_frame (self, i1 + 2, c, channels);
+
+  return p1 + 0.5f * t * (p2 - p0 + t * (2.0f * p0 - 5.0f * p1 +
+          4.0f * p2 - p3 + t * (3.0f * (p1 - p2) + p3 - p0)));
+}
+
+/* Produces @frames output frames into a new buffer; what cannot be read from
+ * the FIFO is silence (counted). */
+static GstBuffer *
+gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames)
+{
+  guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
+  gboolean f32 = GST_AUDIO_INFO_FORMAT (&self->info) == GST_AUDIO_FORMAT_F32LE;
+  GstBuffer *buf = gst_buffer_new_allocate (NULL,
+      (gsize) frames * GST_AUDIO_INFO_BPF (&self->info), NULL);
+  GstMapInfo map;
+  gfloat *outf;
+  gint16 *outs;
+  guint j, c;
+
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  outf = (gfloat *) map.data;
+  outs = (gint16 *) map.data;
+  for (j = 0; j < frames; j++) {
+    gboolean silent = FALSE;
+    gint64 i1 = (gint64) floor (self->rpos);
+    gfloat w = 1.0f;
+
+    if (self->pending_silence > 0) {
+      self->pending_silence--;
+      silent = TRUE;
+    } else if (i1 + 2 >= (gint64) self->in_total && !self->eos) {
+      self->silence_filled++;
+      silent = TRUE;
+    } else if (i1 >= (gint64) self->in_total) {
+      silent = TRUE;
+    }
+    if (silent)
+      self->xf_left = 0;
+    else if (self->xf_left > 0)
+      w = 1.0f - (gfloat) self->xf_left / (self->xf_len + 1);
+
+    for (c = 0; c < channels; c++) {
+      gfloat y = 0.0f;
+
+      if (!silent) {
+        y = gst_audio_jitter_buffer_interp (self, self->rpos, c, channels);
+        if (w < 1.0f)
+          y = w * y + (1.0f - w) * gst_audio_jitter_buffer_interp (self,
+              self->xf_pos, c, channels);
+      }
+      if (f32) {
+        outf[j * channels + c] = y;
+      } else {
+        gfloat s = y * 32768.0f;
+
+        outs[j * channels + c] = (gint16) CLAMP (lrintf (s), -32768, 32767);
+      }
+    }
+    if (!silent)
+      self->rpos += self->step;
+    if (w < 1.0f) {
+      self->xf_pos += self->step;
+      self->xf_left--;
+    }
+  }
+  gst_buffer_unmap (buf, &map);
+  return buf;
+}
+
+static void
+gst_audio_jitter_buffer_loop (GstPad * pad)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (GST_PAD_PARENT (pad));
+  GstBuffer *buf;
+  GstEvent *segment_event = NULL;
+  GstFlowReturn ret;
+  GstClockTime pts, next;
+  guint frames = 0, rate, gen;
+  gboolean underrun = FALSE;
+
+  g_mutex_lock (&self->lock);
+  for (;;) {
+    GstClockTime now, deadline, due;
+    gdouble have;
+
+    if (self->flushing)
+      goto flushing;
+    if (!self->locked || !self->have_info) {
+      if (self->eos)
+        goto eos;
+      g_cond_wait (&self->cond, &self->lock);
+      continue;
+    }
+    rate = GST_AUDIO_INFO_RATE (&self->info);
+    frames = MAX (1, gst_util_uint64_scale_int (CLAMP (self->target / 4,
+                CHUNK_MIN, CHUNK_MAX), rate, GST_SECOND));
+    have = gst_audio_jitter_buffer_available (self);
+    if (self->eos) {
+      /* drain what is left, then end */
+      gdouble left = self->pending_silence + MAX ((gdouble) self->in_total -
+          self->rpos, 0.0) / self->step;
+
+      if (left < 1.0)
+        goto eos;
+      frames = MIN (frames, (guint) ceil (left));
+      break;
+    }
+    now = gst_audio_jitter_buffer_now (self);
+    if (!GST_CLOCK_TIME_IS_VALID (now)) {
+      /* no clock: nothing to pace against */
+      if (have >= frames)
+        break;
+      g_cond_wait_until (&self->cond, &self->lock,
+          g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND);
+      continue;
+    }
+    /* a chunk leaves at most push-ahead before it is due (its timestamp
+     * plus the target), so most of the jitter room stays here, where a
+     * re-lock can still drop from it; it is silence if its audio is not
+     * there PUSH_LEAD before it is due */
+    due = gst_audio_jitter_buffer_out_next (self) + self->target;
+    if (have >= frames && now + self->push_ahead >= due)
+      break;
+    deadline = due > PUSH_LEAD ? due - PUSH_LEAD : 0;
+    if (now < deadline) {
+      GstClockTime wait = MIN (deadline - now, 20 * GST_MSECOND);
+
+      if (have >= frames)
+        wait = MIN (wait, due - self->push_ahead - now);
+      g_cond_wait_until (&self->cond, &self->lock,
+          g_get_monotonic_time () + MAX (wait / GST_USECOND, 1));
+      continue;
+    }
+    if (have >= frames)
+      break;
+    underrun = TRUE;
+    break;
+  }
+
+  buf = gst_audio_jitter_buffer_produce (self, frames);
+  if (underrun) {
+    if (!self->starved) {
+      self->underruns++;
+      GST_INFO_OBJECT (self, "underrun: nothing to play, filling silence");
+    }
+    self->starved = TRUE;
+    /* new audio starts afresh after the silence */
+    self->rpos = MAX (self->rpos, (gdouble) self->in_total);
+  }
+  pts = gst_audio_jitter_buffer_out_next (self);
+  self->out_samples += frames;
+  self->frames_out += frames;
+  next = gst_audio_jitter_buffer_out_next (self);
+  gst_audio_jitter_buffer_fifo_trim (self);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = next - pts;
+  GST_BUFFER_OFFSET (buf) = self->out_samples - frames;
+  GST_BUFFER_OFFSET_END (buf) = self->out_samples;
+  if (self->out_discont) {
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+    self->out_discont = FALSE;
+  }
+  if (self->need_segment) {
+    GstSegment seg;
+
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    segment_event = gst_event_new_segment (&seg);
+    self->need_segment = FALSE;
+  }
+  gen = self->caps_gen;
+  g_mutex_unlock (&self->lock);
+
+  g_mutex_lock (&self->push_lock);
+  if (segment_event)
+    gst_pad_push_event (self->srcpad, segment_event);
+  g_mutex_lock (&self->lock);
+  if (gen != self->caps_gen) {
+    /* the format changed while this chunk was made: it is stale */
+    g_mutex_unlock (&self->lock);
+    g_mutex_unlock (&self->push_lock);
+    gst_buffer_unref (buf);
+    return;
+  }
+  g_mutex_unlock (&self->lock);
+  ret = gst_pad_push (self->srcpad, buf);
+  g_mutex_unlock (&self->push_lock);
+
+  if (ret != GST_FLOW_OK) {
+    GST_DEBUG_OBJECT (self, "pausing: %s", gst_flow_get_name (ret));
+    if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS) {
+      GST_ELEMENT_FLOW_ERROR (self, ret);
+      gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+    }
+    gst_pad_pause_task (self->srcpad);
+  }
+  return;
+
+flushing:
+  g_mutex_unlock (&self->lock);
+  gst_pad_pause_task (self->srcpad);
+  return;
+
+eos:
+  g_mutex_unlock (&self->lock);
+  GST_INFO_OBJECT (self, "drained; pushing EOS");
+  gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+  gst_pad_pause_task (self->srcpad);
+}
+
+/* ---- events, queries, activation ---- */
+
+static gboolean
+gst_audio_jitter_buffer_sink_event (GstPad * pad, GstObject * parent,
+    GstEvent * event)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (parent);
+  gboolean ret = TRUE;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      GstAudioInfo info;
+
+      gst_event_parse_caps (event, &caps);
+      if (!gst_audio_info_from_caps (&info, caps)) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      g_mutex_lock (&self->push_lock);
+      g_mutex_lock (&self->lock);
+      if (!self->have_info || !gst_audio_info_is_equal (&info, &self->info)) {
+        if (self->have_info) {
+          /* the queued audio is in the old format: it cannot be played */
+          GST_INFO_OBJECT (self, "format changed; re-locking");
+          if (self->in_total > self->rpos)
+            self->dropped += (guint64) ((gdouble) self->in_total - self->rpos);
+          self->locked = FALSE;
+        }
+        gst_audio_jitter_buffer_fifo_clear (self);
+        self->info = info;
+        self->have_info = TRUE;
+        self->caps_gen++;
+      }
+      g_mutex_unlock (&self->lock);
+      ret = gst_pad_push_event (self->srcpad, event);
+      g_mutex_unlock (&self->push_lock);
+      return ret;
+    }
+    case GST_EVENT_SEGMENT:
+      g_mutex_lock (&self->lock);
+      gst_event_copy_segment (event, &self->in_segment);
+      g_mutex_unlock (&self->lock);
+      if (self->in_segment.format != GST_FORMAT_TIME) {
+        GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+            ("audiojitterbuffer needs timestamped audio (a TIME segment); "
+                "put it after a decoder or parser that timestamps."), (NULL));
+        ret = FALSE;
+      }
+      gst_event_unref (event);
+      return ret;
+    case GST_EVENT_GAP:
+      /* silence is made here, on the clock */
+      gst_event_unref (event);
+      return TRUE;
+    case GST_EVENT_EOS:
+      g_mutex_lock (&self->lock);
+      self->eos = TRUE;
+      g_cond_signal (&self->cond);
+      g_mutex_unlock (&self->lock);
+      gst_event_unref (event);
+      return TRUE;
+    case GST_EVENT_FLUSH_START:
+      g_mutex_lock (&self->lock);
+      self->flushing = TRUE;
+      g_cond_signal (&self->cond);
+      g_mutex_unlock (&self->lock);
+      ret = gst_pad_push_event (self->srcpad, event);
+      gst_pad_pause_task (self->srcpad);
+      return ret;
+    case GST_EVENT_FLUSH_STOP:
+      g_mutex_lock (&self->lock);
+      gst_audio_jitter_buffer_reset (self);
+      self->flushing = FALSE;
+      g_mutex_unlock (&self->lock);
+      ret = gst_pad_push_event (self->srcpad, event);
+      gst_pad_start_task (self->srcpad,
+          (GstTaskFunction) gst_audio_jitter_buffer_loop, self->srcpad, NULL);
+      return ret;
+    default:
+      if (GST_EVENT_IS_SERIALIZED (event)) {
+        g_mutex_lock (&self->push_lock);
+        ret = gst_pad_push_event (self->srcpad, event);
+        g_mutex_unlock (&self->push_lock);
+        return ret;
+      }
+      return gst_pad_event_default (pad, parent, event);
+  }
+}
+
+static gboolean
+gst_audio_jitter_buffer_src_event (GstPad * pad, GstObject * parent,
+    GstEvent * event)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (parent);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
+    GstClockTime latency;
+
+    /* the pipeline (re)configured its latency: the sink now plays each
+     * timestamp that much later; mark the next chunk DISCONT so that it
+     * places it by its timestamp again instead of right after the previous
+     * one (an audio sink keeps offsets below its alignment threshold) */
+    gst_event_parse_latency (event, &latency);
+    GST_DEBUG_OBJECT (self, "pipeline latency %" GST_TIME_FORMAT,
+        GST_TIME_ARGS (latency));
+    g_mutex_lock (&self->lock);
+    if (latency != self->configured_latency) {
+      self->configured_latency = latency;
+      self->out_discont = TRUE;
+    }
+    g_mutex_unlock (&self->lock);
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static gboolean
+gst_audio_jitter_buffer_src_query (GstPad * pad, GstObject * parent,
+    GstQuery * query)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (parent);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    GstClockTime min, max, target;
+    gboolean live;
+
+    if (!gst_pad_peer_query (self->sinkpad, query))
+      return FALSE;
+    gst_query_parse_latency (query, &live, &min, &max);
+    GST_OBJECT_LOCK (self);
+    target = self->latency;
+    GST_OBJECT_UNLOCK (self);
+    GST_DEBUG_OBJECT (self, "upstream latency %" GST_TIME_FORMAT " (live %d), "
+        "adding the target %" GST_TIME_FORMAT, GST_TIME_ARGS (min), live,
+        GST_TIME_ARGS (target));
+    min += target;
+    if (GST_CLOCK_TIME_IS_VALID (max))
+      max += target;
+    gst_query_set_latency (query, live, min, max);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static gboolean
+gst_audio_jitter_buffer_src_activate_mode (GstPad * pad, GstObject * parent,
+    GstPadMode mode, gboolean active)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (parent);
+
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  if (active) {
+    g_mutex_lock (&self->lock);
+    self->flushing = FALSE;
+    g_mutex_unlock (&self->lock);
+    return gst_pad_start_task (pad,
+        (GstTaskFunction) gst_audio_jitter_buffer_loop, pad, NULL);
+  }
+  g_mutex_lock (&self->lock);
+  self->flushing = TRUE;
+  g_cond_signal (&self->cond);
+  g_mutex_unlock (&self->lock);
+  return gst_pad_stop_task (pad);
+}
+
+static GstStateChangeReturn
+gst_audio_jitter_buffer_change_state (GstElement * element,
+    GstStateChange transition)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    GstClockTime latency;
+    guint max_corr;
+
+    GST_OBJECT_LOCK (self);
+    latency = self->latency;
+    max_corr = self->max_correction;
+    GST_OBJECT_UNLOCK (self);
+    g_mutex_lock (&self->lock);
+    self->target = latency;
+    self->max_corr = max_corr * 1e-6;
+    self->configured_latency = GST_CLOCK_TIME_NONE;
+    gst_audio_jitter_buffer_reset (self);
+    self->have_info = FALSE;
+    self->corrections = self->underruns = self->overruns = self->gaps = 0;
+    self->silence_filled = self->dropped = 0;
+    self->frames_in = self->frames_out = 0;
+    g_mutex_unlock (&self->lock);
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    g_mutex_lock (&self->lock);
+    g_clear_pointer (&self->fifo, g_free);
+    self->fifo_alloc = 0;
+    gst_audio_jitter_buffer_reset (self);
+    self->have_info = FALSE;
+    g_mutex_unlock (&self->lock);
+  }
+  return ret;
+}
+
+/* ---- properties ---- */
+
+static GstStructure *
+gst_audio_jitter_buffer_get_stats (GstAudioJitterBuffer * self)
+{
+  GstStructure *s;
+
+  g_mutex_lock (&self->lock);
+  s = gst_structure_new ("audiojitterbuffer-stats",
+      "latency", G_TYPE_INT64, (gint64) self->ema,
+      "latency-window", G_TYPE_INT64, (gint64) self->win_last,
+      "target", G_TYPE_UINT64, (guint64) self->target,
+      "drift-ppm", G_TYPE_DOUBLE, (self->step - 1.0) * 1e6,
+      "corrections", G_TYPE_UINT, self->corrections,
+      "silence-filled", G_TYPE_UINT64, self->silence_filled,
+      "dropped", G_TYPE_UINT64, self->dropped,
+      "underruns", G_TYPE_UINT, self->underruns,
+      "overruns", G_TYPE_UINT, self->overruns,
+      "gaps", G_TYPE_UINT, self->gaps,
+      "samples-in", G_TYPE_UINT64, self->frames_in,
+      "samples-out", G_TYPE_UINT64, self->frames_out, NULL);
+  g_mutex_unlock (&self->lock);
+  return s;
+}
+
+static void
+gst_audio_jitter_buffer_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (object);
+
+  if (prop_id == PROP_LATENCY) {
+    GstClockTime latency = g_value_get_uint64 (value), old;
+
+    GST_OBJECT_LOCK (self);
+    old = self->latency;
+    self->latency = latency;
+    GST_OBJECT_UNLOCK (self);
+    if (latency == old)
+      return;
+    /* while playing: the measured latency moves with the target (nothing to
+     * correct); the pipeline adds the difference to its latency */
+    g_mutex_lock (&self->lock);
+    self->ema += (gdouble) latency - (gdouble) self->target;
+    self->win_last += (gdouble) latency - (gdouble) self->target;
+    self->target = latency;
+    gst_audio_jitter_buffer_window_reset (self, self->win_start);
+    g_mutex_unlock (&self->lock);
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
+    return;
+  }
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MAX_CORRECTION:
+      self->max_correction = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_audio_jitter_buffer_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (object);
+
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, gst_audio_jitter_buffer_get_stats (self));
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_LATENCY:
+      g_value_set_uint64 (value, self->latency);
+      break;
+    case PROP_MAX_CORRECTION:
+      g_value_set_uint (value, self->max_correction);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_audio_jitter_buffer_finalize (GObject * object)
+{
+  GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (object);
+
+  g_free (self->fifo);
+  g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->push_lock);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_audio_jitter_buffer_class_init (GstAudioJitterBufferClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY;
+
+  gobject_class->set_property = gst_audio_jitter_buffer_set_property;
+  gobject_class->get_property = gst_audio_jitter_buffer_get_property;
+  gobject_class->finalize = gst_audio_jitter_buffer_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_LATENCY,
+      g_param_spec_uint64 ("latency", "Latency",
+          "The delay, in nanoseconds, held between the arrival of audio and "
+          "its playback: the room for network jitter. It is kept for as long "
+          "as the stream runs and added to LATENCY queries. Changing it "
+          "while playing asks the pipeline to recalculate its latency.",
+          GST_MSECOND, 10 * GST_SECOND, DEFAULT_LATENCY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MAX_CORRECTION,
+      g_param_spec_uint ("max-correction", "Maximum correction",
+          "The largest rate correction, in parts per million, used to follow "
+          "the drift between the sender's and the receiver's clocks; 0 turns "
+          "drift correction off.", 0, 20000, DEFAULT_MAX_CORRECTION, rw));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "Figures: latency (the measured latency, smoothed, ns), "
+          "latency-window (the last 200 ms average, ns), target (ns), "
+          "drift-ppm (the current rate correction), corrections (re-locks), "
+          "silence-filled and dropped (samples), underruns, overruns, gaps, "
+          "samples-in and samples-out.",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Audio jitter buffer", "Filter/Audio",
+      "Holds a target latency for live audio from another machine, "
+      "absorbing network jitter and correcting clock drift by resampling",
+      "qsound authors");
+
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_audio_jitter_buffer_change_state);
+}
+
+static void
+gst_audio_jitter_buffer_init (GstAudioJitterBuffer * self)
+{
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_audio_jitter_buffer_chain));
+  gst_pad_set_event_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_audio_jitter_buffer_sink_event));
+  GST_PAD_SET_PROXY_CAPS (self->sinkpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_audio_jitter_buffer_src_query));
+  gst_pad_set_event_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_audio_jitter_buffer_src_event));
+  gst_pad_set_activatemode_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_audio_jitter_buffer_src_activate_mode));
+  GST_PAD_SET_PROXY_CAPS (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  self->latency = DEFAULT_LATENCY;
+  self->max_correction = DEFAULT_MAX_CORRECTION;
+  self->target = DEFAULT_LATENCY;
+  self->max_corr = DEFAULT_MAX_CORRECTION * 1e-6;
+  self->push_ahead = PUSH_LEAD;
+  g_mutex_init (&self->lock);
+  g_mutex_init (&self->push_lock);
+  g_cond_init (&self->cond);
+  gst_audio_jitter_buffer_reset (self);
+}

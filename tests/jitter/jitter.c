@@ -1,0 +1,688 @@
+/* qsound — audiojitterbuffer: clock drift, network jitter, stalls and
+ * reconnects, over real sockets on 127.0.0.1.
+ *
+ * Copyright (C) 2026 The qsound authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Each meson test runs one of these (GST_CHECKS=<name>).  The sender's
+ * "sound card" runs 0.1 % fast or slow against the receiver's clock; the
+ * receiver's sink consumes at its clock's real rate (fakesink sync=true).
+ * Margins are generous: a loaded 2-core machine adds jitter, and these tests
+ * assert correctness, not speed.
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+
+#include "jitterrig.h"
+
+#define MS (1.0)
+
+static gchar *
+client_props (gint port)
+{
+  return g_strdup_printf ("mode=client host=127.0.0.1 port=%d", port);
+}
+
+static void
+rig_free (Rig * rig)
+{
+  rig_stop_receiver (rig);
+  rig_stop_sender (rig);
+  rig_stop_proxy (rig);
+  g_mutex_clear (&rig->lock);
+  g_free (rig);
+}
+
+static Rig *
+rig_new (void)
+{
+  Rig *rig = g_new0 (Rig, 1);
+
+  g_mutex_init (&rig->lock);
+  return rig;
+}
+
+/* The sender drifts by (factor - 1); over @seconds the latency must hold. */
+static void
+check_drift (gdouble factor, gdouble seconds)
+{
+  Rig *rig = rig_new ();
+  GstClockTime target = 60 * GST_MSECOND;
+  gint port = rig_start_sender (rig, factor);
+  gchar *props = client_props (port);
+  gdouble expect_ppm = (factor - 1.0) * 1e6, worst = 0.0, ppm_sum = 0.0;
+  guint ppm_n = 0;
+  RigStats st, base;
+  guint t;
+
+  rig_start_receiver (rig, props, target, NULL);
+  g_free (props);
+  /* locked and settled (the first second after a lock) by then; count
+   * from there */
+  rig_sleep (rig, 3.0);
+  base = rig_stats (rig);
+  rig_check_clicks_from_now (rig);
+  for (t = 3; t < seconds; t++) {
+    rig_sleep (rig, 1.0);
+    st = rig_stats (rig);
+    GST_INFO ("t=%2u s latency %.2f ms (window %.2f) correction %.0f ppm", t
+        + 1, st.latency_ms, st.window_ms, st.ppm);
+    /* after convergence (a few time constants of the controller) */
+    if (t + 1 >= 25) {
+      worst = MAX (worst, fabs (st.latency_ms - target / 1e6));
+      ppm_sum += st.ppm;
+      ppm_n++;
+    }
+  }
+  st = rig_stats (rig);
+  g_print ("drift %+.0f ppm over %.0f s: latency %.2f ms (target %.0f), worst "
+      "deviation after 25 s %.2f ms, mean correction after 25 s %.0f ppm (now "
+      "%.0f), underruns %u, overruns %u, re-locks %u, silence %"
+      G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT ", clicks %u\n",
+      expect_ppm, seconds, st.latency_ms, target / 1e6, worst,
+      ppm_sum / ppm_n, st.ppm, st.underruns, st.overruns, st.corrections,
+      st.silence - base.silence, st.dropped - base.dropped, rig_clicks (rig));
+
+  fail_unless (worst < 5.0 * MS, "latency strayed %.2f ms from the target",
+      worst);
+  fail_unless_equals_int (st.underruns, 0);
+  fail_unless_equals_int (st.overruns, 0);
+  fail_unless_equals_int (st.corrections, 0);
+  fail_unless_equals_uint64 (st.silence - base.silence, 0);
+  fail_unless_equals_uint64 (st.dropped - base.dropped, 0);
+  fail_unless_equals_int (rig_clicks (rig), 0);
+  /* the controller found the drift: on average within 25 % of the truth */
+  fail_unless (fabs (ppm_sum / ppm_n - expect_ppm) < 0.25 * fabs (expect_ppm),
+      "mean correction %.0f ppm, drift %.0f ppm", ppm_sum / ppm_n, expect_ppm);
+  rig_free (rig);
+}
+
+GST_START_TEST (test_drift_fast)
+{
+  check_drift (1.001, 60.0);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_drift_slow)
+{
+  check_drift (0.999, 60.0);
+}
+
+GST_END_TEST;
+
+/* The control: with correction off the same drift does move the latency,
+ * so the measurement sees it (about 1 ms a second). */
+GST_START_TEST (test_drift_uncorrected)
+{
+  Rig *rig = rig_new ();
+  gint port = rig_start_sender (rig, 1.001);
+  gchar *props = client_props (port);
+  RigStats a, b;
+
+  rig_start_receiver (rig, props, 60 * GST_MSECOND, "max-correction=0");
+  g_free (props);
+  rig_sleep (rig, 4.0);
+  a = rig_stats (rig);
+  rig_sleep (rig, 16.0);
+  b = rig_stats (rig);
+  g_print ("uncorrected +1000 ppm: latency %.2f ms at 4 s, %.2f ms at 20 s "
+      "(window %.2f -> %.2f), correction %.0f ppm\n", a.latency_ms,
+      b.latency_ms, a.window_ms, b.window_ms, b.ppm);
+  fail_unless_equals_float (b.ppm, 0.0);
+  /* 16 s at 1000 ppm is 16 ms */
+  fail_unless (b.window_ms - a.window_ms > 10.0,
+      "the latency moved %.2f ms", b.window_ms - a.window_ms);
+  fail_unless (b.window_ms - a.window_ms < 25.0,
+      "the latency moved %.2f ms", b.window_ms - a.window_ms);
+  rig_free (rig);
+}
+
+GST_END_TEST;
+
+/* Each chunk held 20 +- 10 ms by the proxy: absorbed without a glitch. */
+GST_START_TEST (test_network_jitter)
+{
+  Rig *rig = rig_new ();
+  GstClockTime target = 60 * GST_MSECOND;
+  gint port = rig_start_sender (rig, 1.0);
+  gint pport = rig_start_proxy (rig, port, "--delay-ms 20 --jitter-ms 10");
+  gchar *props = client_props (pport);
+  gdouble worst = 0.0;
+  RigStats st, base;
+  guint t;
+
+  rig_start_receiver (rig, props, target, NULL);
+  g_free (props);
+  rig_sleep (rig, 3.0);
+  base = rig_stats (rig);
+  rig_check_clicks_from_now (rig);
+  for (t = 3; t < 30; t++) {
+    rig_sleep (rig, 1.0);
+    st = rig_stats (rig);
+    if (t + 1 >= 15)
+      worst = MAX (worst, fabs (st.latency_ms - target / 1e6));
+  }
+  st = rig_stats (rig);
+  g_print ("jitter 20+-10 ms, target 60 ms: latency %.2f ms, worst deviation "
+      "after 15 s %.2f ms, correction %.0f ppm, underruns %u, re-locks %u, "
+      "silence %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT
+      " (after 3 s), clicks %u\n", st.latency_ms, worst, st.ppm, st.underruns,
+      st.corrections, st.silence - base.silence, st.dropped - base.dropped,
+      rig_clicks (rig));
+  fail_unless_equals_int (st.underruns, 0);
+  fail_unless_equals_uint64 (st.silence - base.silence, 0);
+  fail_unless_equals_int (st.corrections, 0);
+  fail_unless_equals_uint64 (st.dropped - base.dropped, 0);
+  fail_unless_equals_int (rig_clicks (rig), 0);
+  fail_unless (worst < 10.0 * MS, "latency strayed %.2f ms", worst);
+  /* jitter is not drift: the correction stays small */
+  fail_unless (fabs (st.ppm) < 1000.0, "correction %.0f ppm", st.ppm);
+  rig_free (rig);
+}
+
+GST_END_TEST;
+
+/* The link stalls 300 ms every 4 s: each gap is filled with silence and
+ * counted, and the receiver is back on its target within a second. */
+GST_START_TEST (test_stall_relock)
+{
+  Rig *rig = rig_new ();
+  GstClockTime target = 60 * GST_MSECOND;
+  gint port = rig_start_sender (rig, 1.0);
+  gint pport = rig_start_proxy (rig, port,
+      "--delay-ms 20 --jitter-ms 10 --stall-ms 300 --stall-every 4");
+  gchar *props = client_props (pport);
+  RigStats st, prev;
+  guint stalls = 0, relocked = 0;
+  gint64 t0;
+
+  rig_start_receiver (rig, props, target, NULL);
+  g_free (props);
+  t0 = g_get_monotonic_time ();
+  rig_sleep (rig, 1.0);
+  prev = rig_stats (rig);
+  while (g_get_monotonic_time () - t0 < 22 * G_TIME_SPAN_SECOND) {
+    rig_sleep (rig, 0.05);
+    st = rig_stats (rig);
+    if (st.underruns > prev.underruns) {
+      gdouble gap_ms = 0.0;
+      RigStats before = prev;
+
+      /* a stall: judge the receiver 1.3 s after it ran dry (the stall
+       * itself lasts ~0.25 s of that) */
+      stalls++;
+      rig_sleep (rig, 1.3);
+      st = rig_stats (rig);
+      gap_ms = (st.silence - before.silence) * 1000.0 / RIG_RATE;
+      g_print ("stall %u at %.1f s: silence %.0f ms, dropped %.0f ms, "
+          "re-locks +%u, latency %.2f ms (window %.2f) 1.3 s after\n",
+          stalls, (g_get_monotonic_time () - t0) / 1e6 - 1.3, gap_ms,
+          (st.dropped - before.dropped) * 1000.0 / RIG_RATE,
+          st.corrections - before.corrections, st.latency_ms, st.window_ms);
+      fail_unless (gap_ms > 150.0, "a 300 ms stall filled %.0f ms", gap_ms);
+      fail_unless (st.corrections > before.corrections);
+      if (fabs (st.window_ms - target / 1e6) < 15.0)
+        relocked++;
+    }
+    prev = st;
+  }
+  g_print ("%u stalls, %u re-locked within 1.3 s of running dry; underruns "
+      "%u, re-locks %u\n", stalls, relocked, st.underruns, st.corrections);
+  fail_unless (stalls >= 3, "only %u stalls seen", stalls);
+  fail_unless_equals_int (relocked, stalls);
+  rig_free (rig);
+}
+
+GST_END_TEST;
+
+/* The sender goes away for 2 s and a new one comes: silence meanwhile, then
+ * the receiver re-locks to the target within a second. */
+GST_START_TEST (test_reconnect_relock)
+{
+  Rig *rig = rig_new ();
+  GstClockTime target = 60 * GST_MSECOND;
+  gint lport = 0;
+  gchar *props;
+  RigStats a, b;
+  gint64 t_start;
+  gboolean relocked = FALSE;
+
+  /* the receiver listens; the sender connects to it */
+  rig_start_receiver (rig, "mode=server host=127.0.0.1 port=0", target, NULL);
+  g_object_get (rig->tcpsrc, "current-port", &lport, NULL);
+  fail_unless (lport > 0);
+  props = g_strdup_printf ("appsrc name=in format=time is-live=true "
+      "caps=audio/x-raw,format=F32LE,rate=48000,channels=1,layout=interleaved"
+      " ! framedtcpsink name=net mode=client host=127.0.0.1 port=%d", lport);
+  rig->factor = 1.0;
+  rig->sender = rig_launch (props);
+  rig->appsrc = gst_bin_get_by_name (GST_BIN (rig->sender), "in");
+  gst_element_set_state (rig->sender, GST_STATE_PLAYING);
+  rig->feeder = g_thread_new ("feeder", rig_feed, rig);
+  rig_sleep (rig, 4.0);
+  a = rig_stats (rig);
+  fail_unless (fabs (a.window_ms - 60.0) < 15.0, "latency %.2f", a.window_ms);
+
+  rig_stop_sender (rig);
+  rig_sleep (rig, 2.0);
+  b = rig_stats (rig);
+  fail_unless (b.underruns > a.underruns);
+  fail_unless (b.silence - a.silence > RIG_RATE, "%" G_GUINT64_FORMAT
+      " samples of silence in 2 s", b.silence - a.silence);
+
+  rig->sender = rig_launch (props);
+  g_free (props);
+  rig->appsrc = gst_bin_get_by_name (GST_BIN (rig->sender), "in");
+  g_atomic_int_set (&rig->stop, 0);
+  gst_element_set_state (rig->sender, GST_STATE_PLAYING);
+  rig->feeder = g_thread_new ("feeder", rig_feed, rig);
+  t_start = g_get_monotonic_time ();
+  /* connecting takes a moment; then within a second it is on target */
+  while (g_get_monotonic_time () - t_start < 3 * G_TIME_SPAN_SECOND) {
+    rig_sleep (rig, 0.1);
+    b = rig_stats (rig);
+    if (b.corrections > a.corrections && fabs (b.window_ms - 60.0) < 15.0) {
+      relocked = TRUE;
+      break;
+    }
+  }
+  g_print ("reconnect: re-locked %s after %.2f s, latency %.2f ms (window "
+      "%.2f), re-locks %u, underruns %u\n", relocked ? "yes" : "NO",
+      (g_get_monotonic_time () - t_start) / 1e6, b.latency_ms, b.window_ms,
+      b.corrections, b.underruns);
+  fail_unless (relocked);
+  rig_sleep (rig, 2.0);
+  b = rig_stats (rig);
+  fail_unless (fabs (b.window_ms - 60.0) < 15.0, "latency %.2f", b.window_ms);
+  rig_free (rig);
+}
+
+GST_END_TEST;
+
+/* The same drift through a real codec: the element works on what the
+ * decoder makes, whatever its frame size. */
+static void
+check_codec (const gchar * encoder)
+{
+  Rig *rig = rig_new ();
+  GstClockTime target = 60 * GST_MSECOND;
+  gint port;
+  gchar *props;
+  RigStats st, base;
+  gdouble worst = 0.0;
+  guint t;
+
+  rig->encoder = encoder;
+  port = rig_start_sender (rig, 1.001);
+  props = client_props (port);
+  rig_start_receiver (rig, props, target, NULL);
+  g_free (props);
+  rig_sleep (rig, 3.0);
+  base = rig_stats (rig);
+  for (t = 3; t < 25; t++) {
+    rig_sleep (rig, 1.0);
+    st = rig_stats (rig);
+    if (t + 1 >= 12)
+      worst = MAX (worst, fabs (st.latency_ms - target / 1e6));
+  }
+  st = rig_stats (rig);
+  g_print ("%s, +1000 ppm: latency %.2f ms, worst deviation after 12 s "
+      "%.2f ms, correction %.0f ppm, underruns %u, re-locks %u, silence %"
+      G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT " (after 3 s), "
+      "%" G_GUINT64_FORMAT " samples out\n", encoder, st.latency_ms, worst,
+      st.ppm, st.underruns, st.corrections, st.silence - base.silence,
+      st.dropped - base.dropped, st.samples_out);
+  fail_unless (st.samples_out > 20 * RIG_RATE);
+  fail_unless_equals_int (st.underruns, 0);
+  fail_unless_equals_int (st.corrections, 0);
+  fail_unless_equals_uint64 (st.silence - base.silence, 0);
+  fail_unless_equals_uint64 (st.dropped - base.dropped, 0);
+  fail_unless (worst < 5.0 * MS, "latency strayed %.2f ms", worst);
+  rig_free (rig);
+}
+
+GST_START_TEST (test_codec_opus)
+{
+  check_codec ("opusenc");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_codec_mp3)
+{
+  check_codec ("lamemp3enc target=bitrate bitrate=96 cbr=true");
+}
+
+GST_END_TEST;
+
+/* A scripted receiver on a test clock: every 10 ms step pushes one 10 ms
+ * buffer of a sine, except that at step @burst_at @burst_n more arrive at
+ * once, and from step @gap_at @gap_n buffers are lost: with @gap_late they
+ * leave their time empty (lost on the way), else the sender skipped ahead
+ * and the next ones come on time. */
+typedef struct
+{
+  guint64 in, dropped, silence;
+  guint corrections, underruns, gaps, clicks;
+  GArray *out;
+} Script;
+
+static void
+run_script (Script * r, gdouble freq, guint burst_at, guint burst_n,
+    guint gap_at, guint gap_n, gboolean gap_late)
+{
+  GstHarness *h = gst_harness_new ("audiojitterbuffer");
+  gdouble phase_step = 2.0 * G_PI * freq / RIG_RATE;
+  GstStructure *st;
+  guint64 k, seq = 0;
+  GstBuffer *buf;
+  guint i;
+
+  memset (r, 0, sizeof (*r));
+  r->out = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  gst_harness_use_testclock (h);
+  gst_harness_set_src_caps_str (h, "audio/x-raw,format=F32LE,rate=48000,"
+      "channels=1,layout=interleaved");
+  g_object_set (h->element, "latency", (guint64) 60 * GST_MSECOND, NULL);
+
+  for (k = 0; k < 300; k++) {
+    guint n = k == burst_at ? burst_n + 1 : 1, b;
+    gboolean discont = FALSE;
+
+    if (gap_late && k >= gap_at && k < gap_at + gap_n) {
+      n = 0;
+      seq++;
+    } else if (!gap_late && k == gap_at) {
+      seq += gap_n;
+    }
+    discont = k == gap_at + (gap_late ? gap_n : 0);
+    for (b = 0; b < n; b++) {
+      GstMapInfo map;
+
+      buf = gst_buffer_new_allocate (NULL, RIG_CHUNK * sizeof (gfloat), NULL);
+      gst_buffer_map (buf, &map, GST_MAP_WRITE);
+      for (i = 0; i < RIG_CHUNK; i++)
+        ((gfloat *) map.data)[i] = RIG_AMPLITUDE * sin (phase_step *
+            (gdouble) (seq * RIG_CHUNK + i));
+      gst_buffer_unmap (buf, &map);
+      GST_BUFFER_PTS (buf) = seq * 10 * GST_MSECOND;
+      GST_BUFFER_DURATION (buf) = 10 * GST_MSECOND;
+      if (discont && b == 0)
+        GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+      seq++;
+      r->in += RIG_CHUNK;
+      fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+    }
+    fail_unless (gst_harness_set_time (h, (k + 1) * 10 * GST_MSECOND));
+    /* the test clock runs faster than real time: let the element's thread
+     * catch up (it sends each chunk 2 ms before it is due: timestamp plus
+     * the target) before the clock moves on */
+    if (k >= 6) {
+      guint64 due = (k + 1 - 6) * RIG_CHUNK, done = 0;
+      gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+      do {
+        g_object_get (h->element, "stats", &st, NULL);
+        gst_structure_get_uint64 (st, "samples-out", &done);
+        gst_structure_free (st);
+        if (done < due)
+          g_usleep (200);
+      } while (done < due && g_get_monotonic_time () < until);
+      fail_unless (done >= due, "%" G_GUINT64_FORMAT " samples out by %"
+          G_GUINT64_FORMAT " ms", done, (k + 1) * 10);
+    }
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (;;) {
+    GstEvent *ev;
+
+    while ((buf = gst_harness_try_pull (h))) {
+      GstMapInfo map;
+
+      gst_buffer_map (buf, &map, GST_MAP_READ);
+      g_array_append_vals (r->out, map.data, map.size / sizeof (gfloat));
+      gst_buffer_unmap (buf, &map);
+      gst_buffer_unref (buf);
+    }
+    ev = gst_harness_try_pull_event (h);
+    if (ev && GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
+      gst_event_unref (ev);
+      break;
+    }
+    if (ev)
+      gst_event_unref (ev);
+    else
+      g_usleep (1000);
+  }
+  while ((buf = gst_harness_try_pull (h))) {
+    GstMapInfo map;
+
+    gst_buffer_map (buf, &map, GST_MAP_READ);
+    g_array_append_vals (r->out, map.data, map.size / sizeof (gfloat));
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+  }
+
+  g_object_get (h->element, "stats", &st, NULL);
+  gst_structure_get (st, "dropped", G_TYPE_UINT64, &r->dropped,
+      "silence-filled", G_TYPE_UINT64, &r->silence,
+      "corrections", G_TYPE_UINT, &r->corrections,
+      "underruns", G_TYPE_UINT, &r->underruns,
+      "gaps", G_TYPE_UINT, &r->gaps, NULL);
+  gst_structure_free (st);
+  for (i = 2; i < r->out->len; i++) {
+    gfloat *y = (gfloat *) r->out->data;
+
+    if (fabsf (y[i] - 2.0f * y[i - 1] + y[i - 2]) > RIG_CLICK)
+      r->clicks++;
+  }
+  gst_harness_teardown (h);
+}
+
+/* A stale backlog arrives in a burst (300 ms at once, on a test clock): it
+ * is dropped in one re-lock, spliced with a crossfade, so the output sine
+ * has no click. */
+GST_START_TEST (test_backlog_crossfade)
+{
+  Script r;
+
+  /* 300 ms is no whole number of 437 Hz periods: a bare splice would jump */
+  run_script (&r, 437.0, 150, 30, G_MAXUINT, 0, FALSE);
+  g_print ("backlog burst: %" G_GUINT64_FORMAT " samples in, %u out, %"
+      G_GUINT64_FORMAT " dropped (%.0f ms), %" G_GUINT64_FORMAT
+      " silence, re-locks %u, underruns %u, clicks %u\n", r.in, r.out->len,
+      r.dropped, r.dropped * 1000.0 / RIG_RATE, r.silence, r.corrections,
+      r.underruns, r.clicks);
+  fail_unless_equals_int (r.corrections, 1);
+  fail_unless_equals_int (r.underruns, 0);
+  fail_unless_equals_uint64 (r.silence, 0);
+  /* the burst is 300 ms; the re-lock drops what is beyond the target */
+  fail_unless (r.dropped > 0.2 * RIG_RATE && r.dropped < 0.35 * RIG_RATE);
+  /* and nothing else went: no drift to correct here */
+  fail_unless (r.out->len + r.dropped + 16 >= r.in, "%" G_GUINT64_FORMAT
+      " samples unaccounted for", r.in - r.out->len - r.dropped);
+  fail_unless_equals_int (r.clicks, 0);
+  g_array_unref (r.out);
+}
+
+GST_END_TEST;
+
+/* 30 ms of frames lost on the way (nothing arrives for 30 ms, then DISCONT
+ * and the timestamps jump), within the jitter room: exactly that much
+ * silence, counted, and the timeline kept. */
+GST_START_TEST (test_gap_silence)
+{
+  Script r;
+  guint64 gap = 3 * RIG_CHUNK;
+
+  run_script (&r, RIG_FREQ, G_MAXUINT, 0, 150, 3, TRUE);
+  g_print ("gap of 30 ms: %" G_GUINT64_FORMAT " samples in, %u out, %"
+      G_GUINT64_FORMAT " silence, %" G_GUINT64_FORMAT " dropped, gaps %u, "
+      "re-locks %u, underruns %u\n", r.in, r.out->len, r.silence, r.dropped,
+      r.gaps, r.corrections, r.underruns);
+  fail_unless_equals_int (r.gaps, 1);
+  fail_unless_equals_uint64 (r.silence, gap);
+  fail_unless_equals_int (r.underruns, 0);
+  fail_unless_equals_int (r.corrections, 0);
+  fail_unless_equals_uint64 (r.dropped, 0);
+  fail_unless (r.out->len >= r.in + gap - 16 && r.out->len <= r.in + gap,
+      "%u out for %" G_GUINT64_FORMAT " in", r.out->len, r.in);
+  g_array_unref (r.out);
+}
+
+GST_END_TEST;
+
+/* The sender skipped 30 ms ahead (the timestamps jump, the audio comes on
+ * time): counted as a gap, but no silence, nothing dropped, no re-lock. */
+GST_START_TEST (test_gap_skip_ahead)
+{
+  Script r;
+
+  run_script (&r, RIG_FREQ, G_MAXUINT, 0, 150, 3, FALSE);
+  g_print ("skip ahead 30 ms: %" G_GUINT64_FORMAT " samples in, %u out, %"
+      G_GUINT64_FORMAT " silence, %" G_GUINT64_FORMAT " dropped, gaps %u, "
+      "re-locks %u, underruns %u\n", r.in, r.out->len, r.silence, r.dropped,
+      r.gaps, r.corrections, r.underruns);
+  fail_unless_equals_int (r.gaps, 1);
+  fail_unless_equals_uint64 (r.silence, 0);
+  fail_unless_equals_uint64 (r.dropped, 0);
+  fail_unless_equals_int (r.underruns, 0);
+  fail_unless_equals_int (r.corrections, 0);
+  fail_unless (r.out->len >= r.in - 16 && r.out->len <= r.in,
+      "%u out for %" G_GUINT64_FORMAT " in", r.out->len, r.in);
+  g_array_unref (r.out);
+}
+
+GST_END_TEST;
+
+/* LATENCY queries add the target; the element is live-transparent. */
+GST_START_TEST (test_latency_query)
+{
+  GstElement *p = rig_launch ("audiotestsrc is-live=true ! "
+      "audio/x-raw,format=S16LE,rate=48000,channels=2 ! "
+      "audiojitterbuffer name=jb latency=40000000 ! fakesink name=sink "
+      "sync=true");
+  GstElement *jb = gst_bin_get_by_name (GST_BIN (p), "jb");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstPad *pad = gst_element_get_static_pad (jb, "src");
+  GstQuery *q = gst_query_new_latency ();
+  GstClockTime min, max;
+  gboolean live;
+  GstStructure *s;
+  guint64 out = 0;
+
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  fail_unless (gst_element_get_state (p, NULL, NULL, 5 * GST_SECOND) ==
+      GST_STATE_CHANGE_SUCCESS);
+  g_usleep (G_USEC_PER_SEC);
+  fail_unless (gst_pad_query (pad, q));
+  gst_query_parse_latency (q, &live, &min, &max);
+  fail_unless (live);
+  /* audiotestsrc reports one buffer (10 ms at these caps) */
+  fail_unless (min >= 40 * GST_MSECOND && min <= 40 * GST_MSECOND +
+      GST_SECOND / 10, "min latency %" GST_TIME_FORMAT, GST_TIME_ARGS (min));
+  /* the target can change while playing; the query follows */
+  g_object_set (jb, "latency", (guint64) 90 * GST_MSECOND, NULL);
+  {
+    GstClockTime min2;
+
+    fail_unless (gst_pad_query (pad, q));
+    gst_query_parse_latency (q, &live, &min2, &max);
+    fail_unless_equals_uint64 (min2, min + 50 * GST_MSECOND);
+  }
+  g_object_get (jb, "stats", &s, NULL);
+  gst_structure_get_uint64 (s, "samples-out", &out);
+  fail_unless (out > 48000 / 2, "only %" G_GUINT64_FORMAT " samples out", out);
+  gst_structure_free (s);
+  gst_query_unref (q);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+  gst_object_unref (jb);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+}
+
+GST_END_TEST;
+
+/* Not live: everything goes through, nothing invented, then EOS. */
+GST_START_TEST (test_drain_eos)
+{
+  GstHarness *h = gst_harness_new ("audiojitterbuffer");
+  GstBuffer *buf;
+  guint64 in = 0, out = 0;
+  guint i;
+
+  gst_harness_set_src_caps_str (h,
+      "audio/x-raw,format=S16LE,rate=8000,channels=1,layout=interleaved");
+  for (i = 0; i < 10; i++) {
+    buf = gst_buffer_new_allocate (NULL, 800 * 2, NULL);
+    gst_buffer_memset (buf, 0, 0x10, 800 * 2);
+    GST_BUFFER_PTS (buf) = i * GST_SECOND / 10;
+    GST_BUFFER_DURATION (buf) = GST_SECOND / 10;
+    in += 800;
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (;;) {
+    GstEvent *ev;
+
+    buf = gst_harness_try_pull (h);
+    if (buf) {
+      GstMapInfo map;
+      gsize k;
+
+      gst_buffer_map (buf, &map, GST_MAP_READ);
+      for (k = 0; k < map.size / 2; k++) {
+        /* the interior is the input, unchanged (the edges are interpolated
+         * against nothing) */
+        if (out + k > 4 && out + k < in - 4)
+          fail_unless_equals_int (((gint16 *) map.data)[k], 0x1010);
+      }
+      out += map.size / 2;
+      gst_buffer_unmap (buf, &map);
+      gst_buffer_unref (buf);
+      continue;
+    }
+    ev = gst_harness_try_pull_event (h);
+    if (ev && GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
+      gst_event_unref (ev);
+      break;
+    }
+    if (ev)
+      gst_event_unref (ev);
+    else
+      g_usleep (1000);
+  }
+  fail_unless (out >= in - 3 && out <= in, "%" G_GUINT64_FORMAT " in, %"
+      G_GUINT64_FORMAT " out", in, out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+static Suite *
+jitter_suite (void)
+{
+  Suite *s = suite_create ("jitter");
+  TCase *tc = tcase_create ("general");
+
+  tcase_set_timeout (tc, 150);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_latency_query);
+  tcase_add_test (tc, test_drain_eos);
+  tcase_add_test (tc, test_backlog_crossfade);
+  tcase_add_test (tc, test_gap_silence);
+  tcase_add_test (tc, test_gap_skip_ahead);
+  tcase_add_test (tc, test_drift_fast);
+  tcase_add_test (tc, test_drift_slow);
+  tcase_add_test (tc, test_drift_uncorrected);
+  tcase_add_test (tc, test_network_jitter);
+  tcase_add_test (tc, test_stall_relock);
+  tcase_add_test (tc, test_reconnect_relock);
+  tcase_add_test (tc, test_codec_opus);
+  tcase_add_test (tc, test_codec_mp3);
+  return s;
+}
+
+GST_CHECK_MAIN (jitter);
