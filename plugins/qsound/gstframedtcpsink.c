@@ -449,14 +449,9 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
 
     now = g_get_monotonic_time ();
     if (now - last_send >= QS_CONN_HEARTBEAT_INTERVAL) {
-      GBytes *hb = qs_proto_build_heartbeat (now * 1000);
-
-      if (!qs_conn_write_bytes (peer->socket, hb, now + timeout_us,
-              peer->cancellable, &error)) {
-        g_bytes_unref (hb);
+      if (!qs_conn_send_heartbeat (peer->socket, now + timeout_us,
+              peer->cancellable, &error))
         break;
-      }
-      g_bytes_unref (hb);
       last_send = now;
     }
     if (!gst_framed_tcp_sink_peer_poll (sink, peer, parser, &last_recv, &error))

@@ -393,18 +393,15 @@ gst_framed_tcp_src_keepalive (GstFramedTcpSrc * src, gint64 now,
     gint64 timeout_us, GCancellable * cancellable)
 {
   GError *error = NULL;
-  GBytes *hb;
 
   if (!src->socket || now - src->last_send < QS_CONN_HEARTBEAT_INTERVAL)
     return;
-  hb = qs_proto_build_heartbeat (now * 1000);
-  if (!qs_conn_write_bytes (src->socket, hb, now + timeout_us, cancellable,
+  if (!qs_conn_send_heartbeat (src->socket, now + timeout_us, cancellable,
           &error)) {
     GST_INFO_OBJECT (src, "heartbeat failed: %s", error->message);
     g_clear_error (&error);
     gst_framed_tcp_src_drop_connection (src, NULL);
   }
-  g_bytes_unref (hb);
   src->last_send = now;
 }
 

@@ -432,6 +432,15 @@ qs_conn_write_frame (GSocket * socket, GBytes * frame, gint64 deadline_us,
   return ok;
 }
 
+gboolean
+qs_conn_send_heartbeat (GSocket * socket, gint64 deadline_us,
+    GCancellable * cancellable, GError ** error)
+{
+  return qs_conn_write_frame (socket,
+      qs_proto_build_heartbeat (g_get_monotonic_time () * 1000), deadline_us,
+      cancellable, error);
+}
+
 void
 qs_conn_send_error (GSocket * socket, const GError * error)
 {
@@ -547,8 +556,7 @@ qs_conn_handshake (GSocket * socket, QsProtoParser * parser, QsRole role,
       g_propagate_error (error, verdict);
       return FALSE;
     }
-  } else if (!qs_conn_write_frame (socket, qs_proto_build_heartbeat (0),
-          deadline, cancellable, error)) {
+  } else if (!qs_conn_send_heartbeat (socket, deadline, cancellable, error)) {
     return FALSE;
   }
 

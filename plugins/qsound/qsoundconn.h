@@ -76,6 +76,11 @@ gboolean   qs_conn_write_vectors      (GSocket * socket, GOutputVector * vectors
 gboolean   qs_conn_write_bytes        (GSocket * socket, GBytes * bytes, gint64 deadline_us,
                                        GCancellable * cancellable, GError ** error);
 
+/* Sends a HEARTBEAT carrying the monotonic time, waiting at most until
+ * deadline_us. */
+gboolean   qs_conn_send_heartbeat     (GSocket * socket, gint64 deadline_us,
+                                       GCancellable * cancellable, GError ** error);
+
 /* Reads until the parser yields a message or deadline_us passes (then
  * returns FALSE with *timed_out = TRUE and no error).  deadline_us 0 polls:
  * it only takes what is already there. */
