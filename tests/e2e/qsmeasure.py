@@ -9,20 +9,46 @@ The method (see DESIGN.md, "A real sound server for tests"):
   * the chain under test captures ``play`` (its monitor) and plays into the
     null sink ``out``;
   * ``play.monitor`` and ``out.monitor`` are recorded TOGETHER by one
-    GStreamer pipeline (two pulsesrc into one interleaving element), so the
-    two channels are aligned in running time;
+    recorder (this file run as a program, see ``recorder_argv``), which puts
+    the two channels on one time line using PulseAudio's own timing: a
+    sample on channel 0 and one on channel 1 at the same index were played
+    into their sinks at the same moment;
   * cross-correlating the two channels gives the latency, and checking each
     sent burst at that lag (energy ratio) gives the share delivered.
 
-Needs python3, numpy, gst-launch-1.0 and a PulseAudio server with the null
-sinks ``play`` and ``out`` at 48 kHz (tests/pulse-env.sh starts one).
+Why not one gst-launch-1.0 pipeline (two pulsesrc into audiointerleave), as
+before: its two channels were aligned only as well as each pulsesrc placed
+its first buffer, decided anew in each run.  Measured against a ground
+truth (a private PulseAudio where ``play`` and ``out`` are module-remap-sink
+sinks of ONE 4-channel null sink, so that its monitor records both exactly
+aligned), with the chain ``loopbacksrc device=play ! pulsesink device=out``:
+
+  * the old pipeline: error 0 in most runs and one 10 ms fragment (+-10 ms)
+    in others (idle: 7 runs, 2 at +10 ms; other core busy: 6 runs, one at
+    +10, one at -10 ms); 3 of 16 runs recorded nothing;
+  * this recorder: +0.06..+0.48 ms idle (8 runs, mean +0.30), -0.10..+0.52
+    ms with the other core busy (8 runs, mean +0.06).
+
+On the real rig (two independent null sinks) there is no such truth; there
+the two ways of aligning (PulseAudio timing, used; earliest arrival, kept
+as a check) agreed within 0.3..2.5 ms in each of 16 runs (idle and busy;
+with the 20 ms sink buffer of ``stock_floor`` they differ by ~4.5 ms, as
+``out`` then renders further ahead of play time); the old pipeline's
+figure for the same run differed from this recorder's by up to 11.5 ms, and
+it once recorded the received channel 15.8 ms EARLIER than the sent one.
+
+Needs python3, numpy, libpulse (libpulse.so.0), gst-launch-1.0 and a
+PulseAudio server with the null sinks ``play`` and ``out`` at 48 kHz
+(tests/pulse-env.sh starts one).
 """
 
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import wave
@@ -135,26 +161,12 @@ def wait_for_log(p, needle, timeout):
 
 
 def recorder_argv(path):
-    """One pipeline recording play.monitor (channel 0) and out.monitor
-    (channel 1) aligned in running time.
-
-    Validated on this machine: the same signal played into both sinks at
-    once (module-combine-sink) records with 0..5 ms offset, and two
-    recordings of play.monitor with 0 offset.  Both sources follow the system
-    clock (provide-clock=false) and audiointerleave aligns them by
-    timestamp; plain interleave or a pulse clock gave offsets of hundreds of
-    milliseconds that varied from run to run."""
-    src = ('pulsesrc device={dev} buffer-time=100000 latency-time=10000 '
-           'provide-clock=false '
-           '! audio/x-raw,format=S16LE,rate=48000,channels=1 '
-           '! queue max-size-time=2000000000 ! m.sink_{i}')
-    head = ('audiointerleave name=m latency=200000000 ! audioconvert '
-            '! audio/x-raw,format=S16LE,channels=2 ! wavenc ! filesink')
-    tail = ' '.join([src.format(dev='play.monitor', i=0),
-                     src.format(dev='out.monitor', i=1)])
-    # the path as one argument: gst-launch-1.0 quotes it
-    return ([gst_launch(), '-e', '-q'] + head.split() + ['location=' + path]
-            + tail.split())
+    """The recorder: play.monitor (channel 0) and out.monitor (channel 1)
+    into the stereo WAV ``path``, aligned in play time; SIGINT stops it and
+    writes the file (and ``path``.json, how the channels were aligned).  It
+    prints "recording" once both streams run.  See ``record``."""
+    return [sys.executable or 'python3', os.path.abspath(__file__), 'record',
+            path]
 
 
 def play_argv(path, sink='play'):
@@ -180,6 +192,8 @@ class Result:
         self.ratios = []      # energy received / sent, per burst
         self.intact = 0       # bursts without a lost 10 ms slice
         self.warnings = []    # warnings and errors the chain printed
+        self.misaligned_ms = None  # set when channel 1 LEADS channel 0
+        self.alignment = None  # how the recorder aligned its channels
 
     @property
     def share(self):
@@ -234,24 +248,39 @@ def find_bursts(x, burst_ms=50, threshold=0.02):
     return bursts
 
 
-def xcorr_lag(a, b, max_lag):
-    """Lag (samples, b later than a) maximising the cross-correlation, and
-    the normalised peak."""
+def xcorr_lag(a, b, max_lag, min_lag=0):
+    """Lag (samples, b later than a; negative: b EARLIER) in
+    min_lag..max_lag maximising the cross-correlation, and the normalised
+    peak."""
     n = len(a) + len(b)
     nfft = 1 << (n - 1).bit_length()
     fa = np.fft.rfft(a, nfft)
     fb = np.fft.rfft(b, nfft)
     cc = np.fft.irfft(np.conj(fa) * fb, nfft)
-    pos = cc[:max_lag + 1]          # b lags a by 0..max_lag
-    lag = int(np.argmax(pos))
+    min_lag = max(min_lag, -(len(a) - 1))
+    max_lag = min(max_lag, len(b) - 1)
+    lags = np.arange(min_lag, max_lag + 1)
+    vals = cc[lags % nfft]          # negative lags wrap to the end
+    k = int(np.argmax(vals))
     norm = np.sqrt((a ** 2).sum() * (b ** 2).sum())
-    return lag, (pos[lag] / norm if norm > 0 else 0.0)
+    return int(lags[k]), (vals[k] / norm if norm > 0 else 0.0)
 
 
 def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
-            min_ratio=0.5):
-    """Cross-correlate the two channels of ``wav_path``; return a Result."""
+            min_ratio=0.5, max_early_s=0.1):
+    """Cross-correlate the two channels of ``wav_path``; return a Result.
+
+    Lags from -max_early_s to +max_latency_s are searched.  A chain cannot
+    deliver before it was sent: a best lag below zero means the recording
+    is wrong (its channels misaligned), which the note says, with
+    latency_ms None and misaligned_ms set; the bursts are still counted at
+    that lag."""
     r = Result()
+    try:
+        with open(wav_path + '.json') as f:
+            r.alignment = json.load(f)
+    except (OSError, ValueError):
+        pass
     try:
         data = read_wav(wav_path)
     except (OSError, EOFError, wave.Error) as e:
@@ -270,7 +299,7 @@ def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
         r.note = (r.note + '; ' if r.note else '') + 'nothing received'
         return r
     max_lag = int(RATE * max_latency_s)
-    lag, peak = xcorr_lag(sent, recv, max_lag)
+    lag, peak = xcorr_lag(sent, recv, max_lag, -int(RATE * max_early_s))
     r.peak = float(peak)
     if peak < 0.05:
         r.note = (r.note + '; ' if r.note else '') + \
@@ -315,6 +344,24 @@ def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
         r.latency_ms = float(np.median(lags_ms))
         r.latency_min_ms = float(lags_ms.min())
         r.latency_max_ms = float(lags_ms.max())
+    if r.latency_ms < 0:
+        r.misaligned_ms = -r.latency_ms
+        r.latency_ms = r.latency_min_ms = r.latency_max_ms = None
+        r.note = (r.note + '; ' if r.note else '') + (
+            "the recorder's channels are misaligned by %.1f ms (out.monitor "
+            "recorded that much EARLIER than play.monitor): a recording "
+            "fault, no latency measured" % r.misaligned_ms)
+    a = r.alignment
+    if a and a.get('method') != 'timing':
+        r.note = (r.note + '; ' if r.note else '') + (
+            'recorder aligned by %s only (no PulseAudio timing)'
+            % a.get('method'))
+    elif a and a.get('arrival_shift_ms') is not None and \
+            abs(a['arrival_shift_ms'] - a['shift_ms']) > 10.0:
+        r.note = (r.note + '; ' if r.note else '') + (
+            "the recorder's alignment is uncertain: PulseAudio timing says "
+            "%.1f ms, arrival times %.1f ms" % (a['shift_ms'],
+                                                a['arrival_shift_ms']))
     return r
 
 
@@ -350,14 +397,15 @@ class Rig:
                 ready_timeout=20.0, tail_s=1.2):
         self.count += 1
         rec_path = self.path('%s.wav' % name)
-        # audiointerleave sometimes fails to negotiate when both inputs
-        # start at once ("not negotiated"): start it again when it died
-        for attempt in range(4):
+        # the recorder says "recording" once both streams run; start it
+        # again if it died before that
+        for attempt in range(3):
             rec = spawn(recorder_argv(rec_path),
                         self.path('%s-rec%d.log' % (name, attempt)))
-            time.sleep(1.0)
-            if rec.poll() is None:
+            if wait_for_log(rec, 'recording', 10.0) and rec.poll() is None:
                 break
+            stop(rec)
+        time.sleep(0.5)    # a few timing updates before the chain starts
         procs = []
         res = None
         try:
@@ -521,3 +569,238 @@ def both_connected(procs):
     return len(procs) == 2 and all(
         'connected to' in read_log(p) or 'serving' in read_log(p)
         for p in procs)
+
+
+# --------------------------------------------------------------- recorder --
+#
+# Two record streams in one libpulse client (ctypes, no extra package).  Each
+# stream's samples are counted from its first one; PulseAudio's timing info
+# for a record stream says, at a server time T, how many samples were
+# captured (write_index), how many the source still holds (source_usec) and,
+# for a monitor, how far ahead of play time the sink renders (sink_usec).
+# So sample W + source - sink plays at T, which fixes the play time of the
+# stream's sample 0; the median over ~100 updates a second is the stream's
+# offset, and channel 1 is shifted by the difference of the two offsets.
+# A second, independent estimate (the earliest arrival of each stream's
+# samples, i.e. render time) is kept as a check: the two differ by how much
+# further ahead of play time one null sink renders than the other, 0.3..2.5
+# ms with a 10 ms sink buffer in the chain, ~4.5 ms with 20 ms; analyse()
+# notes a difference over 10 ms.
+
+def _libpulse():
+    import ctypes as C
+
+    class SampleSpec(C.Structure):
+        _fields_ = [('format', C.c_int), ('rate', C.c_uint32),
+                    ('channels', C.c_uint8)]
+
+    class BufferAttr(C.Structure):
+        _fields_ = [('maxlength', C.c_uint32), ('tlength', C.c_uint32),
+                    ('prebuf', C.c_uint32), ('minreq', C.c_uint32),
+                    ('fragsize', C.c_uint32)]
+
+    class Timeval(C.Structure):
+        _fields_ = [('tv_sec', C.c_long), ('tv_usec', C.c_long)]
+
+    class TimingInfo(C.Structure):   # pulse/def.h pa_timing_info
+        _fields_ = [('timestamp', Timeval), ('synchronized_clocks', C.c_int),
+                    ('sink_usec', C.c_uint64), ('source_usec', C.c_uint64),
+                    ('transport_usec', C.c_uint64), ('playing', C.c_int),
+                    ('write_index_corrupt', C.c_int),
+                    ('write_index', C.c_int64),
+                    ('read_index_corrupt', C.c_int), ('read_index', C.c_int64),
+                    ('configured_sink_usec', C.c_uint64),
+                    ('configured_source_usec', C.c_uint64),
+                    ('since_underrun', C.c_int64)]
+
+    lib = C.CDLL('libpulse.so.0')
+    vp = C.c_void_p
+    ns = type('libpulse', (), {})()
+    ns.C, ns.lib = C, lib
+    ns.SampleSpec, ns.BufferAttr, ns.TimingInfo = SampleSpec, BufferAttr, \
+        TimingInfo
+    ns.REQUEST = C.CFUNCTYPE(None, vp, C.c_size_t, vp)
+    ns.SUCCESS = C.CFUNCTYPE(None, vp, C.c_int, vp)
+    for name, res, args in [
+            ('pa_mainloop_new', vp, []),
+            ('pa_mainloop_free', None, [vp]),
+            ('pa_mainloop_get_api', vp, [vp]),
+            ('pa_mainloop_iterate', C.c_int, [vp, C.c_int, vp]),
+            ('pa_context_new', vp, [vp, C.c_char_p]),
+            ('pa_context_connect', C.c_int, [vp, C.c_char_p, C.c_int, vp]),
+            ('pa_context_get_state', C.c_int, [vp]),
+            ('pa_context_disconnect', None, [vp]),
+            ('pa_stream_new', vp, [vp, C.c_char_p, C.POINTER(SampleSpec),
+                                   vp]),
+            ('pa_stream_connect_record', C.c_int,
+             [vp, C.c_char_p, C.POINTER(BufferAttr), C.c_int]),
+            ('pa_stream_get_state', C.c_int, [vp]),
+            ('pa_stream_set_read_callback', None, [vp, ns.REQUEST, vp]),
+            ('pa_stream_peek', C.c_int,
+             [vp, C.POINTER(vp), C.POINTER(C.c_size_t)]),
+            ('pa_stream_drop', C.c_int, [vp]),
+            ('pa_stream_update_timing_info', vp, [vp, ns.SUCCESS, vp]),
+            ('pa_stream_get_timing_info', C.POINTER(TimingInfo), [vp]),
+            ('pa_stream_disconnect', C.c_int, [vp]),
+            ('pa_operation_unref', None, [vp])]:
+        f = getattr(lib, name)
+        f.restype = res
+        f.argtypes = args
+    return ns
+
+
+class _RecordStream:
+    """One mono S16LE record stream; keeps its samples, its arrival times and
+    its timing updates."""
+
+    def __init__(self, pa, ctx, device, frag_ms):
+        C, lib = pa.C, pa.lib
+        self.pa = pa
+        self.device = device
+        self.chunks = []
+        self.frames = 0
+        self.arrivals = []    # (realtime, frames read so far)
+        self.timing = []      # (server time, stream time then playing), s
+        self.pending = False
+        self.last_request = 0.0
+        spec = pa.SampleSpec(3, RATE, 1)          # PA_SAMPLE_S16LE, mono
+        self.s = lib.pa_stream_new(ctx, ('qsmeasure ' + device).encode(),
+                                   C.byref(spec), None)
+        self.read_cb = pa.REQUEST(self.on_read)
+        self.timing_cb = pa.SUCCESS(self.on_timing)
+        lib.pa_stream_set_read_callback(self.s, self.read_cb, None)
+        frag = int(RATE * frag_ms / 1000) * 2
+        attr = pa.BufferAttr(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+                             frag)
+        # PA_STREAM_ADJUST_LATENCY | PA_STREAM_DONT_MOVE
+        if lib.pa_stream_connect_record(self.s, device.encode(),
+                                        C.byref(attr), 0x2000 | 0x0200) < 0:
+            raise RuntimeError('cannot record ' + device)
+
+    def on_read(self, s, nbytes, userdata):
+        C, lib = self.pa.C, self.pa.lib
+        while True:
+            data = C.c_void_p()
+            n = C.c_size_t()
+            if lib.pa_stream_peek(self.s, C.byref(data), C.byref(n)) < 0 \
+                    or n.value == 0:
+                break
+            # data NULL with a length: a hole, silence
+            self.chunks.append(C.string_at(data.value, n.value) if data.value
+                               else b'\0' * n.value)
+            self.frames += n.value // 2
+            lib.pa_stream_drop(self.s)
+        self.arrivals.append((time.time(), self.frames))
+        now = time.monotonic()
+        if not self.pending and now - self.last_request > 0.01:
+            op = lib.pa_stream_update_timing_info(self.s, self.timing_cb,
+                                                  None)
+            if op:
+                self.pending = True
+                self.last_request = now
+                lib.pa_operation_unref(op)
+
+    def on_timing(self, s, ok, userdata):
+        self.pending = False
+        if not ok:
+            return
+        t = self.pa.lib.pa_stream_get_timing_info(self.s).contents
+        if t.write_index_corrupt or not t.synchronized_clocks:
+            return
+        server = t.timestamp.tv_sec + t.timestamp.tv_usec / 1e6
+        playing = (t.write_index / 2.0 / RATE + t.source_usec / 1e6
+                   - t.sink_usec / 1e6)
+        self.timing.append((server, playing))
+
+    def offset(self):
+        """(play time of sample 0 by PA timing or None, its 5..95 % spread,
+        by earliest arrival or None), seconds since the epoch."""
+        by_timing = spread = by_arrival = None
+        t = self.timing[5:] if len(self.timing) > 25 else self.timing
+        if t:
+            a = np.array([srv - pos for srv, pos in t])
+            by_timing = float(np.median(a))
+            spread = float(np.percentile(a, 95) - np.percentile(a, 5))
+        a = self.arrivals[20:] if len(self.arrivals) > 40 else self.arrivals
+        if a:
+            by_arrival = float(min(tm - f / RATE for tm, f in a))
+        return by_timing, spread, by_arrival
+
+    def samples(self):
+        return np.frombuffer(b''.join(self.chunks), dtype='<i2')
+
+
+def record(path, devices=('play.monitor', 'out.monitor'), frag_ms=5):
+    """Record ``devices`` (two sources) into the stereo WAV ``path`` until
+    SIGINT or SIGTERM, channel 1 shifted onto channel 0's play time; write
+    ``path``.json with the alignment used.  Returns an exit code."""
+    pa = _libpulse()
+    lib = pa.lib
+    stopping = []
+    signal.signal(signal.SIGINT, lambda *a: stopping.append(1))
+    signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+    ml = lib.pa_mainloop_new()
+    ctx = lib.pa_context_new(lib.pa_mainloop_get_api(ml), b'qsmeasure')
+    if lib.pa_context_connect(ctx, None, 0, None) < 0:
+        print('ERROR: cannot connect to PulseAudio', flush=True)
+        return 1
+    while not stopping:                 # PA_CONTEXT_READY 4, FAILED 5, TERM 6
+        lib.pa_mainloop_iterate(ml, 1, None)
+        state = lib.pa_context_get_state(ctx)
+        if state == 4:
+            break
+        if state in (5, 6):
+            print('ERROR: PulseAudio connection failed', flush=True)
+            return 1
+    if stopping:
+        return 1
+    streams = [_RecordStream(pa, ctx, d, frag_ms) for d in devices]
+    running = False
+    while not stopping:
+        lib.pa_mainloop_iterate(ml, 1, None)
+        states = [lib.pa_stream_get_state(st.s) for st in streams]
+        if 3 in states or lib.pa_context_get_state(ctx) != 4:  # FAILED
+            print('ERROR: a record stream failed', flush=True)
+            return 1
+        if not running and all(x == 2 for x in states):        # READY
+            running = True
+            print('recording', flush=True)
+    for st in streams:
+        lib.pa_stream_disconnect(st.s)
+    lib.pa_context_disconnect(ctx)
+    a, b = streams[0].samples(), streams[1].samples()
+    (ta, sa, ea), (tb, sb, eb) = streams[0].offset(), streams[1].offset()
+    info = {'devices': list(devices), 'method': 'timing',
+            'timing_updates': [len(st.timing) for st in streams],
+            'timing_spread_ms': [None if x is None else 1000 * x
+                                 for x in (sa, sb)],
+            'arrival_shift_ms': None if ea is None or eb is None
+            else 1000 * (eb - ea)}
+    if ta is not None and tb is not None:
+        shift = tb - ta
+    elif ea is not None and eb is not None:
+        shift, info['method'] = eb - ea, 'arrival'
+    else:
+        shift, info['method'] = 0.0, 'none'
+    info['shift_ms'] = 1000 * shift
+    d = int(round(shift * RATE))   # b's sample j played with a's j + d
+    b = np.concatenate([np.zeros(d, dtype=b.dtype), b]) if d >= 0 else b[-d:]
+    n = min(len(a), len(b))
+    stereo = np.empty((n, 2), dtype='<i2')
+    stereo[:, 0] = a[:n]
+    stereo[:, 1] = b[:n]
+    with wave.open(path, 'wb') as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(stereo.tobytes())
+    with open(path + '.json', 'w') as f:
+        json.dump(info, f)
+    return 0
+
+
+if __name__ == '__main__':
+    if len(sys.argv) >= 3 and sys.argv[1] == 'record':
+        sys.exit(record(sys.argv[2], *([tuple(sys.argv[3:5])]
+                                       if len(sys.argv) >= 5 else [])))
+    sys.exit('usage: qsmeasure.py record OUT.wav [SOURCE0 SOURCE1]')
