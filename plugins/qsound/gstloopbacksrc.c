@@ -19,7 +19,7 @@
  * for in #GstLoopbackSrc:stats: silence filled for wall-clock gaps (a
  * suspended output, a switch to another output, a sound server that
  * restarted), frames lost when the pipeline fell more than the ring behind,
- * and the DISCONT buffers issued.  Buffers carry about 10 ms; their offsets
+ * and the DISCONT buffers issued.  Buffers carry about 5 ms; their offsets
  * count samples on the capture clock (lost ones included) and their
  * timestamps follow from the offsets, starting at the running time of the
  * first capture.
@@ -63,8 +63,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_loopbacksrc_debug);
 #define DEFAULT_DEVICE ""
 #define DEFAULT_BACKEND GST_LOOPBACKSRC_BACKEND_AUTO
 
-/* one read period: buffers of about 10 ms */
-#define LOOPBACKSRC_PERIOD_MS 10
+/* one read period: buffers of about 5 ms */
+#define LOOPBACKSRC_PERIOD_MS 5
 /* the backends' rings hold at least this much (QS_*_RING_SECONDS) */
 #define LOOPBACKSRC_RING_TIME (2 * GST_SECOND)
 /* how long one blocking read waits before looking again */

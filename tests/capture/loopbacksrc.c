@@ -29,7 +29,8 @@
 #include <gst/audio/audio.h>
 
 #define RATE 48000
-#define PERIOD_FRAMES (RATE / 100)      /* one loopbacksrc buffer: 10 ms */
+#define PERIOD_MS 5                     /* one loopbacksrc buffer */
+#define PERIOD_FRAMES (RATE * PERIOD_MS / 1000)
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -671,7 +672,7 @@ GST_START_TEST (test_capture_basics)
     gst_query_parse_latency (q, &live, &min, &max);
     gst_query_unref (q);
     fail_unless (live);
-    fail_unless_equals_uint64 (min, 10 * GST_MSECOND);
+    fail_unless_equals_uint64 (min, PERIOD_MS * GST_MSECOND);
     fail_unless (max >= min);
 
     s = get_stats (r->src);

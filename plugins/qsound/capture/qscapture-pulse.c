@@ -44,7 +44,7 @@
 #include <string.h>
 
 #define QS_PULSE_RING_SECONDS 2         /* what a held-up consumer may lag */
-#define QS_PULSE_FRAGMENT_USEC 10000    /* one read period */
+#define QS_PULSE_FRAGMENT_USEC 5000     /* one read period */
 #define QS_PULSE_NAME_LEN 256
 #define QS_PULSE_RECONNECT_USEC 500000          /* between attempts */
 #define QS_PULSE_RECONNECT_GIVE_UP_USEC 10000000 /* then it is an error */
