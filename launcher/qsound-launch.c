@@ -208,21 +208,37 @@ qs_pipelines_dir (const gchar * file, gchar ** path_out)
   return NULL;
 }
 
+/* The receiver's audio sink.  audiojitterbuffer right before it paces the
+ * stream and holds all the room for jitter, so the sink keeps none of its
+ * own: processing-deadline=0 (basesink would add 20 ms to the pipeline
+ * latency) and a 10 ms device buffer in 2.5 ms segments.  drift-tolerance
+ * 20 ms: the sink re-centres its clock skew once it passes half of that, so
+ * a start-up misplacement of the first sample (about 25 ms in some runs
+ * here) is corrected within a second instead of kept with the default 40
+ * ms; 5 ms also triggered on clock-reading jitter under load (docs/
+ * LATENCY.md).  On Linux that is pulsesink (PulseAudio or PipeWire, as
+ * loopbacksrc), for the default output too: autoaudiosink would pick it
+ * with its 200 ms default buffer. */
+#define QS_PULSESINK_SETTINGS "buffer-time=10000 latency-time=2500 " \
+    "processing-deadline=0 drift-tolerance=20000"
+
 static gchar *
 qs_sink_description (const QsSettings * set)
 {
   gchar *q, *ret;
 
-  if (set->output == NULL)
-    return g_strdup ("autoaudiosink name=sink");
-
-  q = qs_quote (set->output);
 #ifdef G_OS_WIN32
+  if (set->output == NULL)
+    return g_strdup ("wasapi2sink name=sink low-latency=true");
+  q = qs_quote (set->output);
   ret = g_strdup_printf ("wasapi2sink name=sink device=%s low-latency=true",
       q);
 #else
-  ret = g_strdup_printf ("pulsesink name=sink device=%s buffer-time=20000 "
-      "latency-time=5000", q);
+  if (set->output == NULL)
+    return g_strdup ("pulsesink name=sink " QS_PULSESINK_SETTINGS);
+  q = qs_quote (set->output);
+  ret = g_strdup_printf ("pulsesink name=sink device=%s "
+      QS_PULSESINK_SETTINGS, q);
 #endif
   g_free (q);
   return ret;
