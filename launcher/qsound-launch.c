@@ -85,13 +85,13 @@ typedef struct
 static const QsCodec qs_codecs[] = {
   {"mp3", 192, 32, 320,
         "audio/x-raw,rate=48000,channels=2 "
-        "! lamemp3enc target=bitrate cbr=true bitrate=%d", 15},
+        "! lamemp3enc target=bitrate cbr=true bitrate=%d", 10},
   {"opus", 128, 6, 510,
         "audio/x-raw,rate=48000,channels=2 "
         "! opusenc audio-type=restricted-lowdelay frame-size=5 "
-        "bitrate=%d000", 10},
+        "bitrate=%d000", 8},
   {"pcm", 1536, 1536, 1536,
-      "audio/x-raw,format=S16LE,rate=48000,channels=2", 10},
+      "audio/x-raw,format=S16LE,rate=48000,channels=2", 8},
 };
 
 /* ------------------------------------------------------------- settings */
@@ -1095,7 +1095,7 @@ main (int argc, char **argv)
           "NAME"},
     {"latency", 'l', 0, G_OPTION_ARG_STRING, &latency_s,
         "Receiver: room for network jitter in ms, held for as long as it "
-          "runs (default by the stream's codec: mp3 15, opus 10, pcm 10; "
+          "runs (default by the stream's codec: mp3 10, opus 8, pcm 8; "
           "raise it on a worse link)", "MS"},
     {"key", 'k', 0, G_OPTION_ARG_STRING, &set.key,
         "Pre-shared key; both ends must give the same one", "KEY"},
