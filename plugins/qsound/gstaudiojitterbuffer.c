@@ -90,6 +90,11 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define SETTLE_TOLERANCE (3.0 * GST_MSECOND)
 /* windows (the first second) after a lock in which it centres at once */
 #define SETTLE_WINDOWS  5
+/* the lowest rooms of a window kept to centre on: the worst tenth of its
+ * arrivals (one at least, from five arrivals on) is passed over, so that one
+ * late arrival (the sound server held the capture a few ms) does not move
+ * the lock; a window that is late as a whole still counts in full */
+#define WIN_LOW_KEEP    8
 /* the most audio held beyond the target before the oldest is discarded */
 #define FIFO_HEADROOM   (2 * GST_SECOND)
 
@@ -166,6 +171,7 @@ struct _GstAudioJitterBuffer
                                  * mean, smoothed, ns */
   GstClockTime win_start;
   gdouble win_min, win_max, win_sum;
+  gdouble win_low[WIN_LOW_KEEP];        /* the lowest rooms, ascending */
   guint win_n;
 
   /* statistics */
@@ -303,6 +309,38 @@ gst_audio_jitter_buffer_window_reset (GstAudioJitterBuffer * self,
   self->win_max = -G_MAXDOUBLE;
 }
 
+/* Keeps the WIN_LOW_KEEP lowest rooms of the window, in order. */
+static void
+gst_audio_jitter_buffer_window_add (GstAudioJitterBuffer * self, gdouble m)
+{
+  guint kept = MIN (self->win_n, WIN_LOW_KEEP), i;
+
+  self->win_n++;
+  self->win_sum += m;
+  self->win_min = MIN (self->win_min, m);
+  self->win_max = MAX (self->win_max, m);
+  if (kept == WIN_LOW_KEEP) {
+    if (m >= self->win_low[WIN_LOW_KEEP - 1])
+      return;
+    kept--;
+  }
+  for (i = kept; i > 0 && self->win_low[i - 1] > m; i--)
+    self->win_low[i] = self->win_low[i - 1];
+  self->win_low[i] = m;
+}
+
+/* The room of the window's latest arrivals, passing over stragglers: the
+ * lowest but the worst tenth (at least one from five arrivals on). */
+static gdouble
+gst_audio_jitter_buffer_window_low (GstAudioJitterBuffer * self)
+{
+  guint skip = self->win_n / 10;
+
+  if (self->win_n >= 5)
+    skip = MAX (skip, 1);
+  return self->win_low[MIN (skip, MIN (self->win_n, WIN_LOW_KEEP) - 1)];
+}
+
 static void
 gst_audio_jitter_buffer_relock_reset (GstAudioJitterBuffer * self,
     GstClockTime now)
@@ -355,6 +393,7 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   gdouble thr = MAX (20.0 * GST_MSECOND, target / 2.0);
   gdouble mean = self->win_sum / self->win_n;
   gdouble room = self->win_min;  /* what the latest arrival had left */
+  gdouble low = gst_audio_jitter_buffer_window_low (self);
   gdouble dt = (gdouble) (now - self->win_start) / GST_SECOND;
   gdouble e, c, sample;
 
@@ -363,17 +402,21 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   if (self->settling) {
     /* the first arrivals after a lock come in a burst or trickle, and the
      * sink may hold the first chunks a while: put each of the first windows
-     * on the target at once (part of locking, not a re-lock) */
+     * on the target at once (part of locking, not a re-lock).  A straggler
+     * is jitter, not placement: it would leave the latency too high by as
+     * much, to be steered out over tens of seconds. */
     self->settling--;
-    self->spread = mean - self->win_min;
-    if (room > target + SETTLE_TOLERANCE)
-      gst_audio_jitter_buffer_drop (self, room - target);
-    else if (room < target - SETTLE_TOLERANCE)
-      gst_audio_jitter_buffer_insert_silence (self, target - room);
+    self->spread = mean - low;
+    self->win_last = low;
+    if (low > target + SETTLE_TOLERANCE)
+      gst_audio_jitter_buffer_drop (self, low - target);
+    else if (low < target - SETTLE_TOLERANCE)
+      gst_audio_jitter_buffer_insert_silence (self, target - low);
     else
-      self->ema = room;
-    GST_DEBUG_OBJECT (self, "settling: window %.2f ms off the target",
-        (room - target) / GST_MSECOND);
+      self->ema = low;
+    GST_DEBUG_OBJECT (self, "settling: window %.2f ms off the target "
+        "(latest arrival %.2f ms, %u arrivals)", (low - target) / GST_MSECOND,
+        (room - target) / GST_MSECOND, self->win_n);
     gst_audio_jitter_buffer_window_reset (self, now);
     return;
   }
@@ -399,8 +442,9 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   /* steer the room of the latest arrivals to the target: that is the room
    * left for jitter.  It is taken as the window's mean less how far the
    * latest arrivals usually trail it (smoothed over ~10 s), which is as
-   * steady as the mean and does not let one straggler yank the rate. */
-  sample = mean - self->win_min;
+   * steady as the mean and does not let one straggler yank the rate; the
+   * trail is measured as settling measured it, stragglers passed over. */
+  sample = mean - low;
   self->spread += (MIN (sample, 2.0 * self->spread + thr) - self->spread) *
       dt / (CTRL_SPREAD_TAU + dt);
   if (sample > 2.0 * self->spread + thr) {
@@ -550,10 +594,7 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
       gst_audio_jitter_buffer_relock_reset (self, now);
       m = gst_audio_jitter_buffer_measure (self, now);
     }
-    self->win_n++;
-    self->win_sum += m;
-    self->win_min = MIN (self->win_min, m);
-    self->win_max = MAX (self->win_max, m);
+    gst_audio_jitter_buffer_window_add (self, m);
   }
 
   dst = gst_audio_jitter_buffer_fifo_tail (self, n);
