@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian 12 packages qsound needs, idempotently (as root).
 #   .ci/deps.sh run    what building and running needs
-#   .ci/deps.sh test   that plus what the tests, the fuzz target and the Wine test need
+#   .ci/deps.sh test   that plus what the tests, the fuzz target, the Wine test and
+#                      the benchmarks need
 set -eu
 what=${1:-run}
 
@@ -10,7 +11,8 @@ pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libgstreamer1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
   gstreamer1.0-plugins-bad gstreamer1.0-pulseaudio pulseaudio pulseaudio-utils"
 if [ "$what" = test ]; then
-  pkgs="$pkgs clang libclang-rt-14-dev mingw-w64 wine wine64 python3 python3-numpy procps"
+  pkgs="$pkgs clang libclang-rt-14-dev mingw-w64 wine wine64 python3 python3-numpy procps
+    libmp3lame-dev"
 fi
 
 missing=""
