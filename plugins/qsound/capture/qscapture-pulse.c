@@ -343,6 +343,11 @@ qs_pulse_read_cb (pa_stream * s, size_t nbytes, void *userdata)
     p->next_flags = 0;
     p->last_data = now;
     pa_stream_drop (s);
+    /* data still on its way when the output was suspended ends no gap: the
+     * silence goes on from it (else the suspension would leave a hole in
+     * the timeline, as seen once: 2 frames filled for 1.5 s) */
+    if (pa_stream_is_suspended (s) == 1)
+      qs_pulse_gap_begin (p);
   }
 }
 
