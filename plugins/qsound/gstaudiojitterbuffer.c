@@ -170,8 +170,9 @@ struct _GstAudioJitterBuffer
   gdouble spread;               /* how far the latest arrivals trail the
                                  * mean, smoothed, ns */
   GstClockTime win_start;
-  gdouble win_min, win_max, win_sum;
-  gdouble win_low[WIN_LOW_KEEP];        /* the lowest rooms, ascending */
+  gdouble win_max, win_sum;
+  gdouble win_low[WIN_LOW_KEEP];        /* the lowest rooms, ascending: the
+                                         * first is the window's minimum */
   guint win_n;
 
   /* statistics */
@@ -305,7 +306,6 @@ gst_audio_jitter_buffer_window_reset (GstAudioJitterBuffer * self,
   self->win_start = now;
   self->win_n = 0;
   self->win_sum = 0.0;
-  self->win_min = G_MAXDOUBLE;
   self->win_max = -G_MAXDOUBLE;
 }
 
@@ -317,7 +317,6 @@ gst_audio_jitter_buffer_window_add (GstAudioJitterBuffer * self, gdouble m)
 
   self->win_n++;
   self->win_sum += m;
-  self->win_min = MIN (self->win_min, m);
   self->win_max = MAX (self->win_max, m);
   if (kept == WIN_LOW_KEEP) {
     if (m >= self->win_low[WIN_LOW_KEEP - 1])
@@ -330,15 +329,14 @@ gst_audio_jitter_buffer_window_add (GstAudioJitterBuffer * self, gdouble m)
 }
 
 /* The room of the window's latest arrivals, passing over stragglers: the
- * lowest but the worst tenth (at least one from five arrivals on). */
+ * lowest but the worst tenth (at least one from five arrivals on; fewer
+ * than five keep their minimum).  Needs an arrival in the window. */
 static gdouble
 gst_audio_jitter_buffer_window_low (GstAudioJitterBuffer * self)
 {
-  guint skip = self->win_n / 10;
+  guint skip = self->win_n >= 5 ? MAX (self->win_n / 10, 1) : 0;
 
-  if (self->win_n >= 5)
-    skip = MAX (skip, 1);
-  return self->win_low[MIN (skip, MIN (self->win_n, WIN_LOW_KEEP) - 1)];
+  return self->win_low[MIN (skip, WIN_LOW_KEEP - 1)];
 }
 
 static void
@@ -392,7 +390,7 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   gdouble target = (gdouble) self->target;
   gdouble thr = MAX (20.0 * GST_MSECOND, target / 2.0);
   gdouble mean = self->win_sum / self->win_n;
-  gdouble room = self->win_min;  /* what the latest arrival had left */
+  gdouble room = self->win_low[0];       /* what the latest arrival had left */
   gdouble low = gst_audio_jitter_buffer_window_low (self);
   gdouble dt = (gdouble) (now - self->win_start) / GST_SECOND;
   gdouble e, c, sample;
@@ -451,7 +449,7 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     /* a burst (or a straggler) far beyond the usual spread: not drift; a
      * burst of backlog that lasts is dropped by the next window */
     GST_DEBUG_OBJECT (self, "window from %.2f to %.2f ms: not steering",
-        self->win_min / GST_MSECOND, self->win_max / GST_MSECOND);
+        room / GST_MSECOND, self->win_max / GST_MSECOND);
     gst_audio_jitter_buffer_window_reset (self, now);
     return;
   }
@@ -465,7 +463,7 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   self->step = 1.0 + c;
   GST_LOG_OBJECT (self, "latency %.2f ms (window min %.2f, mean %.2f, max "
       "%.2f, %u arrivals), correction %.1f ppm", self->ema / GST_MSECOND,
-      self->win_min / GST_MSECOND, mean / GST_MSECOND,
+      self->win_low[0] / GST_MSECOND, mean / GST_MSECOND,
       self->win_max / GST_MSECOND, self->win_n, c * 1e6);
   gst_audio_jitter_buffer_window_reset (self, now);
 }

@@ -223,13 +223,19 @@ def read_wav(path):
     return data.reshape(-1, ch).astype(np.float64) / 32768.0
 
 
+def block_energy(x, block):
+    """Energy (sum of squares) of each whole ``block`` samples of ``x``."""
+    n = len(x) // block
+    return (x[:n * block].reshape(n, block) ** 2).sum(axis=1)
+
+
 def find_bursts(x, burst_ms=50, threshold=0.02):
     """Onsets/ends (samples) of the bursts in the sent channel, by energy."""
     win = int(RATE * 0.005)
     n = len(x) // win
     if n == 0:
         return []
-    rms = np.sqrt((x[:n * win].reshape(n, win) ** 2).mean(axis=1))
+    rms = np.sqrt(block_energy(x, win) / win)
     active = rms > threshold
     bursts = []
     i = 0
@@ -258,11 +264,9 @@ def envelope_lag(a, b, max_lag, min_lag=0, step=RATE // 1000):
     the waveforms', their correlation survives a latency that changes by a
     few ms during the recording (a jitter buffer steering back to its
     target) and a codec that changes the waveform."""
-    def env(x):
-        n = len(x) // step
-        return (x[:n * step].reshape(n, step) ** 2).sum(axis=1)
-    lag, peak = xcorr_lag(env(a), env(b), max_lag // step,
-                          -((-min_lag) // step))
+    # lags in whole steps, inside min_lag..max_lag
+    lag, peak = xcorr_lag(block_energy(a, step), block_energy(b, step),
+                          max_lag // step, -((-min_lag) // step))
     return lag * step, peak
 
 
@@ -350,10 +354,9 @@ def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
         corr = cc[k] / np.sqrt(e_sent * e_got) if e_got > 0 else 0.0
         r.ratios.append(round(ratio, 2))
         # intact: no 10 ms slice of the burst lost (each >= 1/4 of sent)
-        n10 = len(seg) // (RATE // 100)
-        if n10 and e_got > 0:
-            a = (seg[:n10 * (RATE // 100)] ** 2).reshape(n10, -1).sum(axis=1)
-            b = (got[:n10 * (RATE // 100)] ** 2).reshape(n10, -1).sum(axis=1)
+        if len(seg) >= RATE // 100 and e_got > 0:
+            a = block_energy(seg, RATE // 100)
+            b = block_energy(got, RATE // 100)
             if np.all(b >= 0.25 * a):
                 r.intact += 1
         if ratio >= min_ratio and corr >= 0.3:
