@@ -208,19 +208,16 @@ qs_pipelines_dir (const gchar * file, gchar ** path_out)
   return NULL;
 }
 
-/* The receiver's audio sink.  audiojitterbuffer right before it paces the
- * stream and holds all the room for jitter, so the sink keeps none of its
- * own: processing-deadline=0 (basesink would add 20 ms to the pipeline
- * latency) and a 10 ms device buffer in 2.5 ms segments.  drift-tolerance
- * 20 ms: the sink re-centres its clock skew once it passes half of that, so
- * a start-up misplacement of the first sample (about 25 ms in some runs
- * here) is corrected within a second instead of kept with the default 40
- * ms; 5 ms also triggered on clock-reading jitter under load (docs/
- * LATENCY.md).  On Linux that is pulsesink (PulseAudio or PipeWire, as
- * loopbacksrc), for the default output too: autoaudiosink would pick it
- * with its 200 ms default buffer. */
-#define QS_PULSESINK_SETTINGS "buffer-time=10000 latency-time=2500 " \
-    "processing-deadline=0 drift-tolerance=20000"
+/* The receiver's audio sink.  audiojitterbuffer before it holds the room
+ * for jitter, measuring the delay of the sound by the sink's own clock
+ * (docs/LATENCY.md): so the sink plays what it is given as it comes
+ * (sync=false: no placement by timestamps, no clock slaving of its own),
+ * with a buffer that holds the room and a margin for this machine's
+ * scheduling: 20 ms in 5 ms segments (10 ms was too little here with both
+ * cores busy: the sound server ran dry).  On Linux that is
+ * pulsesink (PulseAudio or PipeWire, as loopbacksrc), for the default output
+ * too: autoaudiosink would pick it with its 200 ms default buffer. */
+#define QS_PULSESINK_SETTINGS "buffer-time=20000 latency-time=5000 sync=false"
 
 static gchar *
 qs_sink_description (const QsSettings * set)
@@ -229,9 +226,10 @@ qs_sink_description (const QsSettings * set)
 
 #ifdef G_OS_WIN32
   if (set->output == NULL)
-    return g_strdup ("wasapi2sink name=sink low-latency=true");
+    return g_strdup ("wasapi2sink name=sink low-latency=true sync=false");
   q = qs_quote (set->output);
-  ret = g_strdup_printf ("wasapi2sink name=sink device=%s low-latency=true",
+  ret = g_strdup_printf ("wasapi2sink name=sink device=%s low-latency=true "
+      "sync=false",
       q);
 #else
   if (set->output == NULL)

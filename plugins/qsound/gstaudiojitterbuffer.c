@@ -16,14 +16,29 @@
  * ppm is 360 ms an hour), so a receiver that simply plays what arrives either
  * runs dry or falls further and further behind.
  *
- * The element measures, at each arrival, how far ahead of the pipeline
- * clock's running time the arriving audio will be played, averages that over
- * a few hundred milliseconds and drives a smooth PI controller (time constant
- * of a few seconds) that resamples by at most
- * #GstAudioJitterBuffer:max-correction parts per million with a cubic
- * (Catmull-Rom) interpolator: no chunk is ever dropped or repeated to follow
- * the drift.  Its output timestamps count samples, so the audio sink never
- * resyncs.
+ * The element measures, at each arrival, how long the arriving audio will
+ * wait before it is played, averages that over a few hundred milliseconds
+ * and drives a smooth PI controller (time constant of a few seconds) that
+ * steers the ratio of GStreamer's windowed-sinc resampler
+ * (#GstAudioResampler, Kaiser) by at most
+ * #GstAudioJitterBuffer:max-correction parts per million: no chunk is ever
+ * dropped or repeated to follow the drift, and the sound stays transparent
+ * to 20 kHz.
+ *
+ * With an audio sink downstream (any #GstAudioBaseSink, also inside
+ * autoaudiosink, after elements such as audioconvert and audioresample),
+ * the delay is the sink's own: its write position against the position its
+ * clock says the sound card is playing.  Audio goes to the sink as soon as
+ * it is there, so the room is held in the sink's buffer (in the sound
+ * server, for pulsesink), up to its size, and beyond that here.  So what the controller holds is
+ * the delay of the sound as the card plays it, whatever clock the pipeline
+ * runs on, however the card's rate differs from it, and whatever the sink
+ * does when it runs short.  Give that sink `sync=false` (it plays what it is
+ * given as it comes) and a buffer a little larger than the target, e.g.
+ * pulsesink `buffer-time=20000 latency-time=5000 sync=false`, as
+ * qsound-launch does.  Without an audio sink (fakesink, a test harness),
+ * chunks leave on the pipeline clock at their timestamp plus the target;
+ * #GstAudioJitterBuffer:stats says which (`pacing`).
  *
  * Network jitter smaller than the target is absorbed without a glitch.  A
  * real gap (the sender stalled, frames were lost) is filled with silence and
@@ -43,14 +58,15 @@
  * |[
  * gst-launch-1.0 framedtcpsrc host=sender.local port=5000 latency=0 ! \
  *     decodebin ! audioconvert ! audiojitterbuffer latency=80000000 ! \
- *     audioconvert ! autoaudiosink
+ *     audioconvert ! pulsesink buffer-time=20000 latency-time=5000 sync=false
  * gst-launch-1.0 loopbacksrc ! audioconvert ! lamemp3enc target=bitrate \
  *     cbr=true ! framedtcpsink host=0.0.0.0 port=5000
  * ]| Receive what sender.local plays with 80 ms of room for network jitter,
  * the same delay after hours as after a minute.
  * |[
  * gst-launch-1.0 framedtcpsrc mode=server port=5000 latency=0 ! \
- *     audioconvert ! audiojitterbuffer latency=30000000 ! pulsesink
+ *     audioconvert ! audiojitterbuffer latency=30000000 ! \
+ *     pulsesink buffer-time=20000 latency-time=5000 sync=false
  * gst-launch-1.0 loopbacksrc ! audioconvert ! \
  *     audio/x-raw,format=S16LE,rate=48000,channels=2 ! \
  *     framedtcpsink mode=client port=5000
@@ -79,9 +95,18 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define CHUNK_MAX       (10 * GST_MSECOND)
 /* arrivals are averaged over this long before the controller sees them */
 #define WINDOW_TIME     (200 * GST_MSECOND)
-/* a chunk is pushed this long before it is due (its timestamp plus the
- * target); if its audio is not there by then, it is silence */
+/* paced by the clock (downstream does not block), a chunk is pushed this
+ * long before it is due: its timestamp plus the target */
 #define PUSH_LEAD       (2 * GST_MSECOND)
+/* how many elements downstream the audio sink may be */
+#define SINK_SEARCH_HOPS 16
+/* how the sink's own figure of when it plays what it was given is followed:
+ * a tenth of the difference a push (pushes come every few ms), all of it
+ * past this */
+#define PLAY_ALPHA      0.1
+#define PLAY_SNAP       (5.0 * GST_MSECOND)
+/* the sample fades around a splice where a re-lock drops a backlog */
+#define FADE_TIME       (3 * GST_MSECOND)
 /* timestamp jumps smaller than this are the decoder's rounding, not gaps */
 #define GAP_TOLERANCE   (20 * GST_MSECOND)
 /* longer jumps are a new timeline (a reconnect), not a gap to fill */
@@ -103,6 +128,10 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define CTRL_KI         0.04
 #define CTRL_EMA_TAU    1.0
 #define CTRL_SPREAD_TAU 10.0
+/* a rise of the latest arrivals' room this far (or twice their usual
+ * spread) above the controlled delay, two windows running, is a step in the
+ * delay, taken out at once */
+#define STEP_MIN        (5.0 * GST_MSECOND)
 
 enum
 {
@@ -129,7 +158,6 @@ struct _GstAudioJitterBuffer
   GMutex push_lock;             /* serialises pushes from both threads */
 
   GstClockTime target;          /* copies of the settings at start */
-  GstClockTime push_ahead;      /* how long before it is due a chunk goes */
   GstClockTime configured_latency;  /* from the pipeline's LATENCY event */
   gdouble max_corr;
 
@@ -146,21 +174,45 @@ struct _GstAudioJitterBuffer
   gboolean out_discont;
   gboolean ever_locked;
   guint settling;               /* windows left to centre after a lock */
+  guint step_windows;           /* windows running the delay stepped up */
 
-  /* input FIFO: interleaved floats, frames [fifo_first, in_total) */
+  /* input FIFO: interleaved floats, frames [fifo_first, in_total); the
+   * resampler has taken those before rd */
   gfloat *fifo;
   gsize fifo_alloc;             /* frames */
   guint64 fifo_first;
   guint64 in_total;
-  gdouble rpos;                 /* fractional read position (absolute) */
+  guint64 rd;                   /* next frame for the resampler (absolute) */
   guint64 pending_silence;      /* output frames of silence to play first */
-  gdouble xf_pos;               /* where reading was before a drop */
-  guint xf_left, xf_len;        /* crossfade from there, in output frames */
   GstClockTime expected_pts;    /* running time the next input should have */
+
+  /* the rate correction: GStreamer's resampler, its ratio steered */
+  GstAudioResampler *resampler;
+  gint rs_out_rate;             /* the fixed denominator of the ratio */
+  gint rs_in_rate;              /* in_rate / out_rate is step */
+  gsize rs_latency;             /* input frames it holds (its filter's
+                                 * look-ahead) */
 
   /* output timeline */
   GstClockTime out_base;
   guint64 out_samples;
+  GstClockTime last_push;       /* when the last chunk was taken (see
+                                 * gst_audio_jitter_buffer_measure) */
+  guint in_flight;              /* frames of the chunk being pushed */
+  GstAudioBaseSink *sink;       /* the audio sink downstream, if any:
+                                 * the room is held in its buffer */
+  gboolean sink_searched;
+
+  gdouble sink_backlog;         /* ns until what was written last plays,
+                                 * as the sink said after the last push */
+  gdouble play_at;              /* when (our clock, ns) what was written
+                                 * last plays: the sink's figures smoothed */
+  gboolean play_valid;
+  gdouble sink_base;            /* what the sink holds in steady state: its
+                                 * full buffer and the device's latency */
+  gdouble base_sum;
+  guint base_n, base_waits;
+  gboolean base_known;
 
   /* controller */
   gdouble step;                 /* input frames per output frame */
@@ -184,6 +236,7 @@ struct _GstAudioJitterBuffer
   guint gaps;
   guint64 frames_in;
   guint64 frames_out;
+  guint64 resample_ns;          /* time spent resampling (monotonic) */
 };
 
 #define gst_audio_jitter_buffer_parent_class parent_class
@@ -254,49 +307,204 @@ gst_audio_jitter_buffer_fifo_tail (GstAudioJitterBuffer * self, gsize n)
 static void
 gst_audio_jitter_buffer_fifo_clear (GstAudioJitterBuffer * self)
 {
-  self->fifo_first = self->in_total = 0;
-  self->rpos = 0.0;
+  self->fifo_first = self->in_total = self->rd = 0;
   self->pending_silence = 0;
-  self->xf_left = 0;
 }
 
-/* Forgets what was consumed, keeping one frame of interpolation history. */
+/* Forgets what the resampler has taken. */
 static void
 gst_audio_jitter_buffer_fifo_trim (GstAudioJitterBuffer * self)
 {
   guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
-  gint64 keep_from = (gint64) floor (self->xf_left > 0 ?
-      MIN (self->rpos, self->xf_pos) : self->rpos) - 1;
-  guint64 drop;
+  guint64 drop = self->rd - self->fifo_first;
 
-  if (keep_from <= (gint64) self->fifo_first)
+  if (drop == 0)
     return;
-  keep_from = MIN ((guint64) keep_from, self->in_total);
-  drop = keep_from - self->fifo_first;
   memmove (self->fifo, self->fifo + drop * channels,
-      (self->in_total - keep_from) * channels * sizeof (gfloat));
-  self->fifo_first = keep_from;
+      (self->in_total - self->rd) * channels * sizeof (gfloat));
+  self->fifo_first = self->rd;
+}
+
+/* The resampler's ratio (input frames per output frame) is rs_in_rate /
+ * rs_out_rate: the denominator is fixed and large, so that the ratio moves
+ * in steps far below a part per million, and small enough that the
+ * resampler's interpolated filter (phase times oversampling, a gint) cannot
+ * overflow.  The ratio is never exactly 1: GstAudioResampler reduces it to
+ * 1/1 then, and steering into or out of that clicks (measured: a jump in a
+ * sine at each such update, none between other ratios), while one part in
+ * 10^8 off 1 is far below anything audible or measurable. */
+static void
+gst_audio_jitter_buffer_resampler_setup (GstAudioJitterBuffer * self)
+{
+  guint rate = GST_AUDIO_INFO_RATE (&self->info);
+  GstStructure *opts = gst_structure_new_empty ("audiojitterbuffer-resampler");
+
+  g_clear_pointer (&self->resampler, gst_audio_resampler_free);
+  self->rs_out_rate = (gint) (rate * MAX (1u, MIN (1000u, 100000000u / rate)));
+  self->rs_in_rate = self->rs_out_rate + 1;
+  gst_audio_resampler_options_set_quality (GST_AUDIO_RESAMPLER_METHOD_KAISER,
+      GST_AUDIO_RESAMPLER_QUALITY_DEFAULT, rate, rate, opts);
+  gst_structure_set (opts, GST_AUDIO_RESAMPLER_OPT_FILTER_MODE,
+      GST_TYPE_AUDIO_RESAMPLER_FILTER_MODE,
+      GST_AUDIO_RESAMPLER_FILTER_MODE_INTERPOLATED, NULL);
+  self->resampler = gst_audio_resampler_new (GST_AUDIO_RESAMPLER_METHOD_KAISER,
+      GST_AUDIO_RESAMPLER_FLAG_VARIABLE_RATE, GST_AUDIO_FORMAT_F32,
+      GST_AUDIO_INFO_CHANNELS (&self->info), self->rs_in_rate,
+      self->rs_out_rate, opts);
+  gst_structure_free (opts);
+  self->rs_latency = gst_audio_resampler_get_max_latency (self->resampler);
+}
+
+/* Steers the resampler to the controller's step. */
+static void
+gst_audio_jitter_buffer_resampler_steer (GstAudioJitterBuffer * self)
+{
+  gint in_rate;
+
+  if (!self->resampler)
+    return;
+  in_rate = (gint) llround (self->rs_out_rate * self->step);
+  if (in_rate == self->rs_out_rate)
+    in_rate++;
+  if (in_rate == self->rs_in_rate)
+    return;
+  self->rs_in_rate = in_rate;
+  gst_audio_resampler_update (self->resampler, in_rate, self->rs_out_rate,
+      NULL);
 }
 
 /* Output frames that can be produced from what is queued. */
-static gdouble
+static gsize
 gst_audio_jitter_buffer_available (GstAudioJitterBuffer * self)
 {
-  gdouble in = (gdouble) self->in_total - 2.0 - self->rpos;
+  gsize in = self->in_total - self->rd;
 
-  return self->pending_silence + (in > 0 ? in / self->step : 0.0);
+  return self->pending_silence + (self->resampler && in > 0 ?
+      gst_audio_resampler_get_out_frames (self->resampler, in) : 0);
 }
 
-/* How far ahead of now (plus the target) a frame appended now will play. */
+/* The room: how long audio appended now waits before it is played, beyond
+ * what the output itself always holds.
+ *
+ * With an audio sink downstream, audio goes to it as soon as it is there:
+ * the room is in the sink's buffer, and here once that is full.  What is
+ * queued here plus what
+ * the sink held when the last chunk went in (its write position less the
+ * position its own clock says the sound card is playing), less the time
+ * since, is the delay of the sound as the sink plays it; less what the
+ * sink holds in steady state (learnt while locking), it is the room.
+ * Whatever the sink does (a sound card faster or slower than the pipeline
+ * clock, silence it plays when it ran dry, a resync) shows here, and no
+ * other clock rate enters.
+ *
+ * Without one (paced by the clock), it is how long it waits here: what is
+ * queued leaves at the output rate from when the next chunk is due (its
+ * timestamp plus the target). */
+static gdouble
+gst_audio_jitter_buffer_measure_full (GstAudioJitterBuffer * self,
+    GstClockTime now, gdouble * dry, gdouble * sink_left)
+{
+  guint rate = GST_AUDIO_INFO_RATE (&self->info);
+  gdouble queued = self->pending_silence + self->in_flight +
+      (gdouble) (self->in_total - self->rd + self->rs_latency) / self->step;
+  gdouble here = queued * GST_SECOND / rate, left;
+
+  if (sink_left)
+    *sink_left = 0.0;
+  if (dry)
+    *dry = 0.0;
+  if (!self->sink)
+    /* paced by the clock: what is queued goes from when the next chunk is
+     * due */
+    return (gdouble) gst_audio_jitter_buffer_out_next (self) +
+        (gdouble) self->target + here - (gdouble) now;
+  /* the sink drains what it held, no more: once it is empty it plays
+   * silence of its own, which delays nothing queued here */
+  left = self->play_valid ? self->play_at - (gdouble) now : 0.0;
+  if (left < 0.0 && here <= 0.0 && dry)
+    *dry = -left;
+  left = MAX (left, 0.0);
+  if (sink_left)
+    *sink_left = left;
+  return here + left - (self->base_known ? self->sink_base : left);
+}
+
 static gdouble
 gst_audio_jitter_buffer_measure (GstAudioJitterBuffer * self, GstClockTime now)
 {
-  gdouble queued = self->pending_silence +
-      MAX ((gdouble) self->in_total - self->rpos, 0.0) / self->step;
+  return gst_audio_jitter_buffer_measure_full (self, now, NULL, NULL);
+}
 
-  return (gdouble) gst_audio_jitter_buffer_out_next (self) +
-      queued * GST_SECOND / GST_AUDIO_INFO_RATE (&self->info) +
-      (gdouble) self->target - (gdouble) now;
+/* Finds the audio sink that plays what this element sends: downstream
+ * through elements with one source pad (audioconvert, audioresample, level)
+ * and into bins (autoaudiosink).  Returns a reference or NULL. */
+static GstAudioBaseSink *
+gst_audio_jitter_buffer_find_sink (GstAudioJitterBuffer * self)
+{
+  GstPad *pad = gst_object_ref (self->srcpad);
+  GstAudioBaseSink *sink = NULL;
+  guint hop;
+
+  for (hop = 0; hop < SINK_SEARCH_HOPS && pad && !sink; hop++) {
+    GstPad *peer = gst_pad_get_peer (pad);
+    GstElement *el;
+
+    gst_object_unref (pad);
+    pad = NULL;
+    while (peer && GST_IS_GHOST_PAD (peer)) {
+      GstPad *target = gst_ghost_pad_get_target (GST_GHOST_PAD (peer));
+
+      gst_object_unref (peer);
+      peer = target;
+    }
+    if (!peer)
+      break;
+    el = gst_pad_get_parent_element (peer);
+    gst_object_unref (peer);
+    if (!el)
+      break;
+    if (GST_IS_AUDIO_BASE_SINK (el)) {
+      sink = GST_AUDIO_BASE_SINK (el);
+      break;
+    }
+    if (el->numsrcpads == 1) {
+      GST_OBJECT_LOCK (el);
+      pad = gst_object_ref (el->srcpads->data);
+      GST_OBJECT_UNLOCK (el);
+    }
+    gst_object_unref (el);
+  }
+  if (pad)
+    gst_object_unref (pad);
+  return sink;
+}
+
+/* How long until what the sink was given last is played: its write
+ * position less the position its clock reports played; -1 if it cannot
+ * tell (not started, no clock of its own).  Called in the streaming thread
+ * right after a push, where the sink's write position is written. */
+static gdouble
+gst_audio_jitter_buffer_sink_backlog (GstAudioBaseSink * sink)
+{
+  GstClock *clock = sink->provided_clock;
+  GstAudioRingBuffer *rb = sink->ringbuffer;
+  GstAudioClock *aclock;
+  GstClockTime played;
+  guint rate;
+
+  if (!clock || !GST_IS_AUDIO_CLOCK (clock) || !rb
+      || !gst_audio_ring_buffer_is_acquired (rb)
+      || sink->next_sample == (guint64) - 1)
+    return -1.0;
+  rate = GST_AUDIO_INFO_RATE (&rb->spec.info);
+  aclock = GST_AUDIO_CLOCK (clock);
+  if (rate == 0 || !aclock->func)
+    return -1.0;
+  played = aclock->func (clock, aclock->user_data);
+  if (!GST_CLOCK_TIME_IS_VALID (played))
+    return -1.0;
+  return (gdouble) gst_util_uint64_scale_int (sink->next_sample, GST_SECOND,
+      rate) - (gdouble) played;
 }
 
 static void
@@ -348,27 +556,42 @@ gst_audio_jitter_buffer_relock_reset (GstAudioJitterBuffer * self,
   gst_audio_jitter_buffer_window_reset (self, now);
 }
 
-/* Drops about @amount ns of queued audio (silence first), for a re-lock. */
+/* Drops about @amount ns of queued audio (silence first), for a re-lock.
+ * Audio is cut out of the FIFO with a short fade out before the cut and a
+ * fade in after it, so the splice does not click. */
 static void
 gst_audio_jitter_buffer_drop (GstAudioJitterBuffer * self, gdouble amount)
 {
   guint rate = GST_AUDIO_INFO_RATE (&self->info);
+  guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
   gdouble out_frames = amount * rate / GST_SECOND;
   guint64 from_silence = MIN ((guint64) out_frames, self->pending_silence);
-  gdouble in_frames, max_in;
+  guint64 avail = self->in_total - self->rd, n, fade, i, c, cut;
+  gfloat *base;
 
   self->pending_silence -= from_silence;
   out_frames -= from_silence;
-  in_frames = floor (out_frames * self->step);
-  max_in = (gdouble) self->in_total - 3.0 - self->rpos;
-  in_frames = CLAMP (in_frames, 0.0, MAX (max_in, 0.0));
-  if (in_frames >= 1.0 && self->pending_silence == 0) {
-    /* splice without a click: fade from the old continuation to the new */
-    self->xf_pos = self->rpos;
-    self->xf_len = self->xf_left = MAX (1, rate / 200);
+  n = (guint64) floor (out_frames * self->step);
+  fade = gst_util_uint64_scale_int (FADE_TIME, rate, GST_SECOND);
+  if (n == 0 || avail <= 2 * fade)
+    return;
+  n = MIN (n, avail - 2 * fade);
+  base = self->fifo + (self->rd - self->fifo_first) * channels;
+  /* fade out the frames before the cut, fade in those after it */
+  for (i = 0; i < fade; i++) {
+    gfloat g_out = (gfloat) (fade - i) / (fade + 1);
+    gfloat g_in = (gfloat) (i + 1) / (fade + 1);
+
+    for (c = 0; c < channels; c++) {
+      base[i * channels + c] *= g_out;
+      base[(fade + n + i) * channels + c] *= g_in;
+    }
   }
-  self->rpos += in_frames;
-  self->dropped += (guint64) in_frames;
+  cut = fade;
+  memmove (base + cut * channels, base + (cut + n) * channels,
+      (avail - cut - n) * channels * sizeof (gfloat));
+  self->in_total -= n;
+  self->dropped += n;
 }
 
 static void
@@ -403,6 +626,27 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
      * on the target at once (part of locking, not a re-lock).  A straggler
      * is jitter, not placement: it would leave the latency too high by as
      * much, to be steered out over tens of seconds. */
+    if (self->sink && !self->base_known) {
+      /* first learn what the sink holds in steady state (from the
+       * arrivals of the second and third windows, see _chain: the first
+       * is its start), which the room is counted from; nothing is placed
+       * before */
+      if (++self->base_waits >= 3 && self->base_n > 0) {
+        self->sink_base = self->base_sum / self->base_n;
+        self->base_known = TRUE;
+        GST_INFO_OBJECT (self, "the sink holds %.2f ms in steady state",
+            self->sink_base / GST_MSECOND);
+      } else if (self->base_waits >= 25) {
+        /* it never said (no clock of its own that runs): count the room
+         * here only */
+        self->sink_base = 0.0;
+        self->base_known = TRUE;
+        GST_INFO_OBJECT (self, "the sink does not report what it holds: "
+            "counting the room here only");
+      }
+      gst_audio_jitter_buffer_window_reset (self, now);
+      return;
+    }
     self->settling--;
     self->spread = mean - low;
     self->win_last = low;
@@ -426,6 +670,25 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     self->corrections++;
     gst_audio_jitter_buffer_relock_reset (self, now);
     return;
+  }
+  if (low > self->ema + MAX (STEP_MIN, 2.0 * self->spread)) {
+    /* even the latest arrivals have that much more room than the controller
+     * holds, beyond twice the usual spread of arrivals: the delay grew at
+     * once (the sink ran short and played silence, a sender sent a burst).
+     * Jitter makes the latest arrivals later, not earlier, so two such
+     * windows running are no jitter: take the step out at once (a re-lock,
+     * with a fade) rather than slide it out over seconds */
+    if (++self->step_windows >= 2) {
+      GST_INFO_OBJECT (self, "re-lock: the delay grew %.1f ms at once, "
+          "dropping it", (low - target) / GST_MSECOND);
+      gst_audio_jitter_buffer_drop (self, low - target);
+      self->corrections++;
+      self->step_windows = 0;
+      gst_audio_jitter_buffer_relock_reset (self, now);
+      return;
+    }
+  } else {
+    self->step_windows = 0;
   }
   if (self->win_max < target - thr) {
     /* everything arrived too late: restore the jitter room with silence */
@@ -461,10 +724,12 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   self->integ = CLAMP (self->integ, -self->max_corr, self->max_corr);
   c = CLAMP (CTRL_KP * e + self->integ, -self->max_corr, self->max_corr);
   self->step = 1.0 + c;
+  gst_audio_jitter_buffer_resampler_steer (self);
   GST_LOG_OBJECT (self, "latency %.2f ms (window min %.2f, mean %.2f, max "
-      "%.2f, %u arrivals), correction %.1f ppm", self->ema / GST_MSECOND,
-      self->win_low[0] / GST_MSECOND, mean / GST_MSECOND,
-      self->win_max / GST_MSECOND, self->win_n, c * 1e6);
+      "%.2f, %u arrivals), correction %.1f ppm, sink holds %.2f ms",
+      self->ema / GST_MSECOND, self->win_low[0] / GST_MSECOND,
+      mean / GST_MSECOND, self->win_max / GST_MSECOND, self->win_n, c * 1e6,
+      self->sink_backlog / GST_MSECOND);
   gst_audio_jitter_buffer_window_reset (self, now);
 }
 
@@ -480,8 +745,16 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
   self->ever_locked = FALSE;
   self->out_base = 0;
   self->out_samples = 0;
+  self->last_push = GST_CLOCK_TIME_NONE;
+  self->in_flight = 0;
+  self->sink_backlog = 0.0;
+  self->play_valid = FALSE;
   self->expected_pts = GST_CLOCK_TIME_NONE;
   self->step = 1.0;
+  if (self->resampler) {
+    gst_audio_resampler_reset (self->resampler);
+    gst_audio_jitter_buffer_resampler_steer (self);
+  }
   self->integ = 0.0;
   self->ema = self->win_last = (gdouble) self->target;
   self->spread = 0.0;
@@ -532,13 +805,26 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
   n = map.size / bpf;
 
   if (!self->locked) {
-    /* anchor the output: the first frame plays at its arrival plus the
-     * pipeline latency, which includes the target */
+    /* anchor the output: it starts with silence, the target at least, so
+     * that the first audio waits the target here; its timestamps put the
+     * first audio at its arrival (a synchronising sink adds the pipeline
+     * latency, which includes the target) */
     gst_audio_jitter_buffer_fifo_clear (self);
+    if (self->resampler)
+      gst_audio_resampler_reset (self->resampler);
+    self->base_known = FALSE;
+    self->base_sum = 0.0;
+    self->base_n = self->base_waits = 0;
     if (!self->ever_locked) {
-      self->out_base = GST_CLOCK_TIME_IS_VALID (now) ? now :
+      GstClockTime anchor = GST_CLOCK_TIME_IS_VALID (now) ? now :
           GST_CLOCK_TIME_IS_VALID (rt) ? rt : 0;
+
+      GstClockTime lead = MIN (anchor, self->target);
+
+      self->out_base = anchor - lead;
       self->out_samples = 0;
+      self->pending_silence = gst_util_uint64_scale_int (lead, rate,
+          GST_SECOND);
     } else {
       /* after a format change: keep the timeline, re-lock on this arrival */
       self->starved = TRUE;
@@ -577,8 +863,23 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
   }
 
   if (GST_CLOCK_TIME_IS_VALID (now)) {
-    gdouble m = gst_audio_jitter_buffer_measure (self, now);
+    gdouble dry, sink_left, m = gst_audio_jitter_buffer_measure_full (self,
+        now, &dry, &sink_left);
 
+    /* learn what the sink holds in steady state while locking, once its
+     * buffer is full (after the first window) */
+    if (self->sink && self->play_valid && !self->base_known
+        && self->base_waits >= 1) {
+      self->base_sum += sink_left;
+      self->base_n++;
+    }
+    if (self->base_known && dry > 0.0 && !self->starved) {
+      /* the sink ran dry before this arrived: it has played silence */
+      self->underruns++;
+      self->starved = TRUE;
+      GST_INFO_OBJECT (self, "underrun: the sink ran dry %.1f ms ago",
+          dry / GST_MSECOND);
+    }
     if (self->starved) {
       /* audio is back after running dry: give it the full jitter room */
       if (m < (gdouble) self->target)
@@ -614,16 +915,18 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
     gst_audio_jitter_buffer_window_done (self, now);
 
   /* a safety net for when there is no clock to measure against */
-  if ((gdouble) self->in_total - self->rpos >
-      (gdouble) gst_util_uint64_scale_int (self->target + FIFO_HEADROOM, rate,
+  if (self->in_total - self->rd >
+      gst_util_uint64_scale_int (self->target + FIFO_HEADROOM, rate,
           GST_SECOND)) {
-    gdouble excess = (gdouble) self->in_total - self->rpos -
-        (gdouble) gst_util_uint64_scale_int (self->target, rate, GST_SECOND);
+    guint64 excess = self->in_total - self->rd -
+        gst_util_uint64_scale_int (self->target, rate, GST_SECOND);
 
-    GST_WARNING_OBJECT (self, "overrun: discarding %.0f frames", excess);
-    self->rpos += excess;
-    self->dropped += (guint64) excess;
+    GST_WARNING_OBJECT (self, "overrun: discarding %" G_GUINT64_FORMAT
+        " frames", excess);
+    self->rd += excess;
+    self->dropped += excess;
     self->overruns++;
+    gst_audio_jitter_buffer_fifo_trim (self);
   }
 
   g_cond_signal (&self->cond);
@@ -634,89 +937,67 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
 
 /* ---- output ---- */
 
-static inline gfloat
-gst_audio_jitter_buffer_frame (GstAudioJitterBuffer * self, gint64 idx,
-    guint ch, guint channels)
-{
-  idx = CLAMP (idx, (gint64) self->fifo_first, (gint64) self->in_total - 1);
-  return self->fifo[(idx - self->fifo_first) * channels + ch];
-}
-
-/* Catmull-Rom cubic through the four neighbours of @pos. */
-static inline gfloat
-gst_audio_jitter_buffer_interp (GstAudioJitterBuffer * self, gdouble pos,
-    guint c, guint channels)
-{
-  gint64 i1 = (gint64) floor (pos);
-  gfloat t = (gfloat) (pos - i1);
-  gfloat p0 = gst_audio_jitter_buffer_frame (self, i1 - 1, c, channels);
-  gfloat p1 = gst_audio_jitter_buffer_frame (self, i1, c, channels);
-  gfloat p2 = gst_audio_jitter_buffer_frame (self, i1 + 1, c, channels);
-  gfloat p3 = gst_audio_jitter_buffer_frame (self, i1 + 2, c, channels);
-
-  return p1 + 0.5f * t * (p2 - p0 + t * (2.0f * p0 - 5.0f * p1 +
-          4.0f * p2 - p3 + t * (3.0f * (p1 - p2) + p3 - p0)));
-}
-
-/* Produces @frames output frames into a new buffer; what cannot be read from
- * the FIFO is silence (counted). */
+/* Produces @frames output frames into a new buffer: pending silence first,
+ * then the queued audio through the resampler; what cannot be made from
+ * the queue is silence (counted, unless draining at the end).  Returns the
+ * frames of audio it lacked. */
 static GstBuffer *
-gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames)
+gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames,
+    guint * lacking)
 {
   guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
   gboolean f32 = GST_AUDIO_INFO_FORMAT (&self->info) == GST_AUDIO_FORMAT_F32LE;
   GstBuffer *buf = gst_buffer_new_allocate (NULL,
       (gsize) frames * GST_AUDIO_INFO_BPF (&self->info), NULL);
   GstMapInfo map;
-  gfloat *outf;
-  gint16 *outs;
-  guint j, c;
+  gfloat *out, *tmp = NULL;
+  guint j = 0, i;
 
   gst_buffer_map (buf, &map, GST_MAP_WRITE);
-  outf = (gfloat *) map.data;
-  outs = (gint16 *) map.data;
-  for (j = 0; j < frames; j++) {
-    gboolean silent = FALSE;
-    gint64 i1 = (gint64) floor (self->rpos);
-    gfloat w = 1.0f;
+  out = f32 ? (gfloat *) map.data : (tmp = g_new (gfloat, frames * channels));
 
-    if (self->pending_silence > 0) {
-      self->pending_silence--;
-      silent = TRUE;
-    } else if (i1 + 2 >= (gint64) self->in_total && !self->eos) {
-      self->silence_filled++;
-      silent = TRUE;
-    } else if (i1 >= (gint64) self->in_total) {
-      silent = TRUE;
+  if (self->pending_silence > 0) {
+    j = (guint) MIN ((guint64) frames, self->pending_silence);
+    memset (out, 0, (gsize) j * channels * sizeof (gfloat));
+    self->pending_silence -= j;
+  }
+  if (j < frames && self->resampler && self->in_total > self->rd) {
+    gsize n = MIN (frames - j, gst_audio_resampler_get_out_frames
+        (self->resampler, self->in_total - self->rd));
+
+    if (n > 0) {
+      gsize avail = self->in_total - self->rd;
+      gsize need = MIN (gst_audio_resampler_get_in_frames (self->resampler,
+              n), avail);
+      gpointer in[1], o[1];
+      gint64 t0 = g_get_monotonic_time ();
+
+      /* what it consumes for n frames, and what its filter must see ahead
+       * of them: the least input that makes n frames */
+      while (need < avail
+          && gst_audio_resampler_get_out_frames (self->resampler, need) < n)
+        need++;
+      in[0] = self->fifo + (self->rd - self->fifo_first) * channels;
+      o[0] = out + (gsize) j * channels;
+      gst_audio_resampler_resample (self->resampler, in, need, o, n);
+      self->resample_ns += (g_get_monotonic_time () - t0) * 1000;
+      self->rd += need;
+      j += n;
     }
-    if (silent)
-      self->xf_left = 0;
-    else if (self->xf_left > 0)
-      w = 1.0f - (gfloat) self->xf_left / (self->xf_len + 1);
+  }
+  *lacking = frames - j;
+  if (j < frames) {
+    memset (out + (gsize) j * channels, 0,
+        (gsize) (frames - j) * channels * sizeof (gfloat));
+    if (!self->eos)
+      self->silence_filled += frames - j;
+  }
+  if (!f32) {
+    gint16 *o = (gint16 *) map.data;
 
-    for (c = 0; c < channels; c++) {
-      gfloat y = 0.0f;
-
-      if (!silent) {
-        y = gst_audio_jitter_buffer_interp (self, self->rpos, c, channels);
-        if (w < 1.0f)
-          y = w * y + (1.0f - w) * gst_audio_jitter_buffer_interp (self,
-              self->xf_pos, c, channels);
-      }
-      if (f32) {
-        outf[j * channels + c] = y;
-      } else {
-        gfloat s = y * 32768.0f;
-
-        outs[j * channels + c] = (gint16) CLAMP (lrintf (s), -32768, 32767);
-      }
-    }
-    if (!silent)
-      self->rpos += self->step;
-    if (w < 1.0f) {
-      self->xf_pos += self->step;
-      self->xf_left--;
-    }
+    for (i = 0; i < frames * channels; i++)
+      o[i] = (gint16) CLAMP (lrintf (tmp[i] * 32768.0f), -32768, 32767);
+    g_free (tmp);
   }
   gst_buffer_unmap (buf, &map);
   return buf;
@@ -729,14 +1010,16 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
   GstBuffer *buf;
   GstEvent *segment_event = NULL;
   GstFlowReturn ret;
-  GstClockTime pts, next;
-  guint frames = 0, rate, gen;
-  gboolean underrun = FALSE;
+  GstClockTime pts, next, chunk_time = 0;
+  guint frames = 0, rate, gen, lacking = 0;
+  GstAudioBaseSink *sink;
+  gdouble backlog;
+
 
   g_mutex_lock (&self->lock);
   for (;;) {
     GstClockTime now, deadline, due;
-    gdouble have;
+    gsize have;
 
     if (self->flushing)
       goto flushing;
@@ -746,61 +1029,87 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
       g_cond_wait (&self->cond, &self->lock);
       continue;
     }
+    if (!self->sink_searched) {
+      GstAudioBaseSink *found;
+
+      g_mutex_unlock (&self->lock);
+      found = gst_audio_jitter_buffer_find_sink (self);
+      g_mutex_lock (&self->lock);
+      self->sink_searched = TRUE;
+      gst_object_replace ((GstObject **) & self->sink, (GstObject *) found);
+      if (found) {
+        GST_INFO_OBJECT (self, "measuring the delay by %" GST_PTR_FORMAT
+            "'s own clock", found);
+        gst_object_unref (found);
+
+      } else {
+        GST_INFO_OBJECT (self, "no audio sink downstream: pacing the "
+            "output on the clock");
+      }
+      continue;
+    }
     rate = GST_AUDIO_INFO_RATE (&self->info);
-    frames = MAX (1, gst_util_uint64_scale_int (CLAMP (self->target / 4,
-                CHUNK_MIN, CHUNK_MAX), rate, GST_SECOND));
+    chunk_time = CLAMP (self->target / 4, CHUNK_MIN, CHUNK_MAX);
+    frames = MAX (1, gst_util_uint64_scale_int (chunk_time, rate, GST_SECOND));
     have = gst_audio_jitter_buffer_available (self);
     if (self->eos) {
       /* drain what is left, then end */
-      gdouble left = self->pending_silence + MAX ((gdouble) self->in_total -
-          self->rpos, 0.0) / self->step;
-
-      if (left < 1.0)
+      if (have < 1)
         goto eos;
-      frames = MIN (frames, (guint) ceil (left));
+      frames = MIN (frames, (guint) have);
       break;
+    }
+    if (self->sink) {
+      /* what is there goes at once: the room is held in the sink's
+       * buffer, and here once that is full (the sink blocks); when nothing
+       * comes it runs dry and plays silence of its own, which the room
+       * shows (see _measure) */
+      if (have > 0) {
+        frames = MIN (have, gst_util_uint64_scale_int (CHUNK_MAX, rate,
+                GST_SECOND));
+        break;
+      }
+      g_cond_wait_until (&self->cond, &self->lock,
+          g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND);
+      continue;
     }
     now = gst_audio_jitter_buffer_now (self);
     if (!GST_CLOCK_TIME_IS_VALID (now)) {
-      /* no clock: nothing to pace against */
+      /* no clock: nothing to pace against but downstream */
       if (have >= frames)
         break;
       g_cond_wait_until (&self->cond, &self->lock,
           g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND);
       continue;
     }
-    /* a chunk leaves at most push-ahead before it is due (its timestamp
-     * plus the target), so most of the jitter room stays here, where a
-     * re-lock can still drop from it; it is silence if its audio is not
-     * there PUSH_LEAD before it is due */
+    /* paced by the clock: a chunk goes PUSH_LEAD before it is due (its
+     * timestamp plus the target); if its audio is not there by then, it is
+     * silence */
     due = gst_audio_jitter_buffer_out_next (self) + self->target;
-    if (have >= frames && now + self->push_ahead >= due)
+    if (have >= frames && now + PUSH_LEAD >= due)
       break;
     deadline = due > PUSH_LEAD ? due - PUSH_LEAD : 0;
     if (now < deadline) {
       GstClockTime wait = MIN (deadline - now, 20 * GST_MSECOND);
 
-      if (have >= frames)
-        wait = MIN (wait, due - self->push_ahead - now);
+      if (have >= frames && due > PUSH_LEAD + now)
+        wait = MIN (wait, due - PUSH_LEAD - now);
       g_cond_wait_until (&self->cond, &self->lock,
           g_get_monotonic_time () + MAX (wait / GST_USECOND, 1));
       continue;
     }
-    if (have >= frames)
-      break;
-    underrun = TRUE;
     break;
   }
 
-  buf = gst_audio_jitter_buffer_produce (self, frames);
-  if (underrun) {
+  buf = gst_audio_jitter_buffer_produce (self, frames, &lacking);
+  if (lacking > 0 && !self->eos) {
     if (!self->starved) {
       self->underruns++;
-      GST_INFO_OBJECT (self, "underrun: nothing to play, filling silence");
+      GST_INFO_OBJECT (self, "underrun: %u of %u frames missing, filling "
+          "silence", lacking, frames);
     }
-    self->starved = TRUE;
     /* new audio starts afresh after the silence */
-    self->rpos = MAX (self->rpos, (gdouble) self->in_total);
+    self->starved = TRUE;
   }
   pts = gst_audio_jitter_buffer_out_next (self);
   self->out_samples += frames;
@@ -836,9 +1145,40 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
     gst_buffer_unref (buf);
     return;
   }
+  self->in_flight = frames;
+  sink = self->sink ? gst_object_ref (self->sink) : NULL;
   g_mutex_unlock (&self->lock);
   ret = gst_pad_push (self->srcpad, buf);
+  backlog = sink ? gst_audio_jitter_buffer_sink_backlog (sink) : 0.0;
+  g_mutex_lock (&self->lock);
+  self->in_flight = 0;
+  self->last_push = gst_audio_jitter_buffer_now (self);
+
+  if (sink && GST_CLOCK_TIME_IS_VALID (self->last_push)) {
+    /* when what the sink was given last plays: advanced by what went in,
+     * pulled towards what the sink says (its figures jitter by a segment
+     * with where in it the push returned); a jump is taken at once (the
+     * sink ran dry, resynced) */
+    gdouble now = (gdouble) self->last_push;
+
+    if (self->play_valid)
+      self->play_at = MAX (self->play_at, now) + (gdouble) frames *
+          GST_SECOND / GST_AUDIO_INFO_RATE (&self->info);
+    if (backlog >= 0.0) {
+      gdouble said = now + backlog;
+
+      self->sink_backlog = backlog;
+      if (!self->play_valid || fabs (said - self->play_at) > PLAY_SNAP)
+        self->play_at = said;
+      else
+        self->play_at += PLAY_ALPHA * (said - self->play_at);
+      self->play_valid = TRUE;
+    }
+  }
+  g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->push_lock);
+  if (sink)
+    gst_object_unref (sink);
 
   if (ret != GST_FLOW_OK) {
     GST_DEBUG_OBJECT (self, "pausing: %s", gst_flow_get_name (ret));
@@ -887,14 +1227,15 @@ gst_audio_jitter_buffer_sink_event (GstPad * pad, GstObject * parent,
         if (self->have_info) {
           /* the queued audio is in the old format: it cannot be played */
           GST_INFO_OBJECT (self, "format changed; re-locking");
-          if (self->in_total > self->rpos)
-            self->dropped += (guint64) ((gdouble) self->in_total - self->rpos);
+          self->dropped += self->in_total - self->rd;
           self->locked = FALSE;
         }
         gst_audio_jitter_buffer_fifo_clear (self);
         self->info = info;
         self->have_info = TRUE;
         self->caps_gen++;
+        gst_audio_jitter_buffer_resampler_setup (self);
+        gst_audio_jitter_buffer_resampler_steer (self);
       }
       g_mutex_unlock (&self->lock);
       ret = gst_pad_push_event (self->srcpad, event);
@@ -919,6 +1260,12 @@ gst_audio_jitter_buffer_sink_event (GstPad * pad, GstObject * parent,
       return TRUE;
     case GST_EVENT_EOS:
       g_mutex_lock (&self->lock);
+      if (self->have_info && self->locked && !self->eos && self->resampler) {
+        /* flush the resampler's look-ahead: the last input comes out */
+        memset (gst_audio_jitter_buffer_fifo_tail (self, self->rs_latency),
+            0, self->rs_latency * GST_AUDIO_INFO_CHANNELS (&self->info) *
+            sizeof (gfloat));
+      }
       self->eos = TRUE;
       g_cond_signal (&self->cond);
       g_mutex_unlock (&self->lock);
@@ -1051,7 +1398,7 @@ gst_audio_jitter_buffer_change_state (GstElement * element,
     self->have_info = FALSE;
     self->corrections = self->underruns = self->overruns = self->gaps = 0;
     self->silence_filled = self->dropped = 0;
-    self->frames_in = self->frames_out = 0;
+    self->frames_in = self->frames_out = self->resample_ns = 0;
     g_mutex_unlock (&self->lock);
   }
 
@@ -1060,6 +1407,9 @@ gst_audio_jitter_buffer_change_state (GstElement * element,
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
     g_mutex_lock (&self->lock);
     g_clear_pointer (&self->fifo, g_free);
+    g_clear_pointer (&self->resampler, gst_audio_resampler_free);
+    gst_clear_object (&self->sink);
+    self->sink_searched = FALSE;
     self->fifo_alloc = 0;
     gst_audio_jitter_buffer_reset (self);
     self->have_info = FALSE;
@@ -1088,7 +1438,10 @@ gst_audio_jitter_buffer_get_stats (GstAudioJitterBuffer * self)
       "overruns", G_TYPE_UINT, self->overruns,
       "gaps", G_TYPE_UINT, self->gaps,
       "samples-in", G_TYPE_UINT64, self->frames_in,
-      "samples-out", G_TYPE_UINT64, self->frames_out, NULL);
+      "samples-out", G_TYPE_UINT64, self->frames_out,
+      "pacing", G_TYPE_STRING, !self->locked ? "none" :
+      self->sink ? "sink" : "clock",
+      "resample-time", G_TYPE_UINT64, self->resample_ns, NULL);
   g_mutex_unlock (&self->lock);
   return s;
 }
@@ -1164,6 +1517,8 @@ gst_audio_jitter_buffer_finalize (GObject * object)
   GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (object);
 
   g_free (self->fifo);
+  g_clear_pointer (&self->resampler, gst_audio_resampler_free);
+  gst_clear_object (&self->sink);
   g_mutex_clear (&self->lock);
   g_mutex_clear (&self->push_lock);
   g_cond_clear (&self->cond);
@@ -1200,9 +1555,12 @@ gst_audio_jitter_buffer_class_init (GstAudioJitterBufferClass * klass)
       g_param_spec_boxed ("stats", "Statistics",
           "Figures: latency (the measured latency, smoothed, ns), "
           "latency-window (the last 200 ms average, ns), target (ns), "
-          "drift-ppm (the current rate correction), corrections (re-locks), "
-          "silence-filled and dropped (samples), underruns, overruns, gaps, "
-          "samples-in and samples-out.",
+          "drift-ppm (the current rate correction), corrections (re-locks: "
+          "a stall, a reconnect or a backlog), silence-filled and dropped "
+          "(samples), underruns, overruns, gaps, samples-in and samples-out, "
+          "pacing (sink: the sink blocks and sets the pace; clock: chunks "
+          "leave on the pipeline clock; none: not playing yet) and "
+          "resample-time (ns spent resampling).",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -1242,7 +1600,6 @@ gst_audio_jitter_buffer_init (GstAudioJitterBuffer * self)
   self->max_correction = DEFAULT_MAX_CORRECTION;
   self->target = DEFAULT_LATENCY;
   self->max_corr = DEFAULT_MAX_CORRECTION * 1e-6;
-  self->push_ahead = PUSH_LEAD;
   g_mutex_init (&self->lock);
   g_mutex_init (&self->push_lock);
   g_cond_init (&self->cond);

