@@ -26,8 +26,14 @@
  * #GstFramedTcpSink:timeout.  With a non-live upstream (a file, say) the sink
  * applies back-pressure instead and nothing is dropped.
  *
- * With #GstFramedTcpSink:key set, a receiver must prove it knows the same key
- * (HMAC-SHA256 challenge and response) before any media is sent.
+ * With #GstFramedTcpSink:key set on both ends, the link is sealed: the end
+ * that connects proves it knows the key, the end that listens checks the
+ * proof before it answers with its own, and every frame after that (caps,
+ * media, EOS, heartbeats) is encrypted and authenticated with keys made for
+ * that connection (libsodium; docs/PROTOCOL.md, version 2).  A frame altered
+ * on the way ends the connection.  Without a key the stream is in clear; a
+ * server that listens on an address other than loopback then warns once that
+ * anyone who can reach it can listen.
  *
  * ## Example launch lines
  * |[
@@ -101,6 +107,7 @@ typedef struct
   gchar *name;
   GThread *thread;
   GCancellable *cancellable;
+  QsProtoSeal *seal;            /* NULL without a key */
   GCond cond;
   GQueue queue;                 /* QsFrame *, under sink->lock */
   gsize queued_bytes;
@@ -147,6 +154,7 @@ struct _GstFramedTcpSink
   guint64 dropped;
   guint reconnects;
 
+  const guint8 *skey;           /* the stretched key, or NULL; set in start() */
   GSocket *listener;
   GThread *thread;              /* accept thread (server) or connect thread (client) */
   GCancellable *cancellable;    /* for the accept/connect thread */
@@ -232,27 +240,27 @@ qs_frame_new_buffer (GstBuffer * buf, guint64 seq)
 }
 
 static gboolean
-qs_frame_write (QsFrame * frame, GSocket * socket, gint64 deadline,
-    GCancellable * cancellable, GError ** error)
+qs_frame_write (QsFrame * frame, GSocket * socket, QsProtoSeal * seal,
+    gint64 deadline, GCancellable * cancellable, GError ** error)
 {
-  GOutputVector v[2];
   GstMapInfo map;
   gboolean ok;
 
-  if (frame->bytes)
-    return qs_conn_write_bytes (socket, frame->bytes, deadline, cancellable,
-        error);
+  if (frame->bytes) {
+    gsize len;
+    const guint8 *data = g_bytes_get_data (frame->bytes, &len);
+
+    return qs_conn_write_parts (socket, seal, data, len, NULL, 0, deadline,
+        cancellable, error);
+  }
 
   if (!gst_buffer_map (frame->buffer, &map, GST_MAP_READ)) {
     g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
         "Could not read a buffer's memory.");
     return FALSE;
   }
-  v[0].buffer = frame->header;
-  v[0].size = frame->header_len;
-  v[1].buffer = map.data;
-  v[1].size = map.size;
-  ok = qs_conn_write_vectors (socket, v, 2, deadline, cancellable, error);
+  ok = qs_conn_write_parts (socket, seal, frame->header, frame->header_len,
+      map.data, map.size, deadline, cancellable, error);
   gst_buffer_unmap (frame->buffer, &map);
   return ok;
 }
@@ -334,6 +342,7 @@ gst_framed_tcp_sink_peer_free (QsPeer * peer)
   g_queue_clear_full (&peer->queue, (GDestroyNotify) qs_frame_unref);
   g_clear_object (&peer->socket);
   g_clear_object (&peer->cancellable);
+  g_clear_pointer (&peer->seal, qs_proto_seal_free);
   g_cond_clear (&peer->cond);
   g_free (peer->name);
   g_free (peer);
@@ -386,8 +395,11 @@ gst_framed_tcp_sink_peer_poll (GstFramedTcpSink * sink, QsPeer * peer,
       return timed_out;
     *last_recv = g_get_monotonic_time ();
     if (msg.type == QS_MSG_ERROR) {
+      gchar *text = qs_conn_sanitize (msg.text);
+
       g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_PEER,
-          "The receiver closed the link: %s", msg.text ? msg.text : "");
+          "The receiver closed the link: %s", text);
+      g_free (text);
       return FALSE;
     }
   }
@@ -430,7 +442,8 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
 
     while ((frame = g_queue_pop_head (&batch))) {
       gboolean ok = error == NULL && qs_frame_write (frame, peer->socket,
-          g_get_monotonic_time () + timeout_us, peer->cancellable, &error);
+          peer->seal, g_get_monotonic_time () + timeout_us, peer->cancellable,
+          &error);
 
       if (ok) {
         g_mutex_lock (&sink->lock);
@@ -449,7 +462,7 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
 
     now = g_get_monotonic_time ();
     if (now - last_send >= QS_CONN_HEARTBEAT_INTERVAL) {
-      if (!qs_conn_send_heartbeat (peer->socket, now + timeout_us,
+      if (!qs_conn_send_heartbeat (peer->socket, peer->seal, now + timeout_us,
               peer->cancellable, &error))
         break;
       last_send = now;
@@ -521,17 +534,15 @@ gst_framed_tcp_sink_peer_thread (gpointer data)
   GstFramedTcpSink *sink = peer->sink;
   QsProtoParser *parser;
   GError *error = NULL;
-  gchar *key;
   guint max_frame;
 
   GST_OBJECT_LOCK (sink);
-  key = g_strdup (sink->key);
   max_frame = sink->max_frame_size;
   GST_OBJECT_UNLOCK (sink);
 
   parser = qs_proto_parser_new (max_frame);
-  if (qs_conn_handshake (peer->socket, parser, QS_ROLE_SENDER, key,
-          peer->cancellable, &error)) {
+  if (qs_conn_handshake (peer->socket, parser, QS_ROLE_SENDER, TRUE,
+          sink->skey, &peer->seal, peer->cancellable, &error)) {
     GST_INFO_OBJECT (sink, "receiver %s connected", peer->name);
     gst_framed_tcp_sink_peer_activate (sink, peer);
     gst_framed_tcp_sink_set_state (sink, "connected", peer->name);
@@ -546,7 +557,6 @@ gst_framed_tcp_sink_peer_thread (gpointer data)
   }
   g_clear_error (&error);
   qs_proto_parser_free (parser);
-  g_free (key);
 
   g_socket_close (peer->socket, NULL);
   g_mutex_lock (&sink->lock);
@@ -640,7 +650,7 @@ static gpointer
 gst_framed_tcp_sink_connect_thread (gpointer data)
 {
   GstFramedTcpSink *sink = data;
-  gchar *host, *key;
+  gchar *host;
   guint port, max_frame;
   gboolean reconnect;
   gint64 backoff = 0;
@@ -648,7 +658,6 @@ gst_framed_tcp_sink_connect_thread (gpointer data)
 
   GST_OBJECT_LOCK (sink);
   host = g_strdup (sink->host);
-  key = g_strdup (sink->key);
   port = sink->port;
   max_frame = sink->max_frame_size;
   reconnect = sink->reconnect;
@@ -684,8 +693,8 @@ gst_framed_tcp_sink_connect_thread (gpointer data)
 
     peer = gst_framed_tcp_sink_peer_new (sink, socket);
     parser = qs_proto_parser_new (max_frame);
-    if (!qs_conn_handshake (socket, parser, QS_ROLE_SENDER, key,
-            sink->cancellable, &error)) {
+    if (!qs_conn_handshake (socket, parser, QS_ROLE_SENDER, FALSE, sink->skey,
+            &peer->seal, sink->cancellable, &error)) {
       gboolean cancelled = g_error_matches (error, QS_CONN_ERROR,
           QS_CONN_ERROR_CANCELLED);
 
@@ -745,7 +754,6 @@ gst_framed_tcp_sink_connect_thread (gpointer data)
       break;
   }
   g_free (host);
-  g_free (key);
   return NULL;
 }
 
@@ -756,15 +764,29 @@ gst_framed_tcp_sink_start (GstBaseSink * bsink)
 {
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
   QsConnMode mode;
-  gchar *host;
+  gchar *host, *key;
   guint port;
   GError *error = NULL;
 
   GST_OBJECT_LOCK (sink);
   mode = sink->mode;
   host = g_strdup (sink->host);
+  key = g_strdup (sink->key);
   port = sink->port;
   GST_OBJECT_UNLOCK (sink);
+
+  /* stretched here, once per key, never per connection */
+  sink->skey = qs_conn_key_get (key, &error);
+  if (key)
+    qs_proto_wipe (key, strlen (key));
+  g_free (key);
+  if (error) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_WRITE, ("%s", error->message),
+        (NULL));
+    g_clear_error (&error);
+    g_free (host);
+    return FALSE;
+  }
 
   sink->cancellable = g_cancellable_new ();
   g_mutex_lock (&sink->lock);
@@ -792,6 +814,12 @@ gst_framed_tcp_sink_start (GstBaseSink * bsink)
     sink->current_port = qs_conn_local_port (sink->listener);
     g_mutex_unlock (&sink->lock);
     GST_INFO_OBJECT (sink, "listening on %s:%u", host, sink->current_port);
+    if (!sink->skey && !qs_conn_host_is_loopback (host))
+      GST_ELEMENT_WARNING (sink, RESOURCE, SETTINGS,
+          ("Serving in clear on %s:%u without a key: anyone who can reach "
+              "this port can listen; set a key on both ends (qsound-launch "
+              "--new-key, then -k) to seal the link.", host,
+              sink->current_port), (NULL));
     gst_framed_tcp_sink_set_state (sink, "listening", "");
     g_object_notify (G_OBJECT (sink), "current-port");
     sink->thread = g_thread_new ("framedtcpsink-accept",
@@ -1234,8 +1262,9 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
           0, G_MAXUINT16, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_KEY,
       g_param_spec_string ("key", "Key",
-          "A pre-shared key: the peer must prove it knows the same key "
-          "before any media flows. Empty means no authentication.",
+          "A pre-shared key, the same on both ends: the peer must prove it "
+          "knows it, and every frame is then encrypted and authenticated. "
+          "Empty means none: the stream goes in clear.",
           DEFAULT_KEY, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
       g_param_spec_uint ("max-frame-size", "Maximum frame size",

@@ -34,7 +34,13 @@
  *     decodebin ! autoaudiosink
  * gst-launch-1.0 loopbacksrc ! audioconvert ! opusenc ! \
  *     framedtcpsink mode=client host=listener.local port=5000 key=secret
- * ]| The receiver listens; only a sender that knows the key is accepted.
+ * ]| The receiver listens; only a sender that knows the key is accepted, and
+ * the link is sealed: every frame is encrypted and authenticated with keys
+ * made for that connection (docs/PROTOCOL.md, version 2), and a frame
+ * altered on the way ends the connection before anything of it goes
+ * downstream.  Without a key the stream is in clear; in server mode on an
+ * address other than loopback the element then warns once that anyone who
+ * can reach it can send to it.
  */
 
 #ifdef HAVE_CONFIG_H
@@ -91,6 +97,8 @@ struct _GstFramedTcpSrc
   GCancellable *cancellable;    /* replaced under the object lock */
   GSocket *listener;
   GSocket *socket;
+  QsProtoSeal *seal;            /* NULL without a key */
+  const guint8 *skey;           /* the stretched key, or NULL; set in start() */
   QsProtoParser *parser;
   gint64 last_recv;
   gint64 last_send;
@@ -153,9 +161,10 @@ gst_framed_tcp_src_drop_connection (GstFramedTcpSrc * src, const GError * why)
   if (!src->socket)
     return;
   if (why)
-    qs_conn_send_error (src->socket, why);
+    qs_conn_send_error (src->socket, src->seal, why);
   g_socket_close (src->socket, NULL);
   g_clear_object (&src->socket);
+  g_clear_pointer (&src->seal, qs_proto_seal_free);
   src->discont = TRUE;
   src->have_base = FALSE;
   gst_framed_tcp_src_set_state (src, src->mode == QS_CONN_MODE_SERVER ?
@@ -194,13 +203,12 @@ static GstFlowReturn
 gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
     GCancellable * cancellable)
 {
-  gchar *host, *key;
+  gchar *host;
   guint port;
   gboolean reconnect;
 
   GST_OBJECT_LOCK (src);
   host = g_strdup (src->host);
-  key = g_strdup (src->key);
   port = src->port;
   reconnect = src->reconnect;
   GST_OBJECT_UNLOCK (src);
@@ -222,7 +230,8 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
 
     peer = qs_conn_peer_name (socket);
     qs_proto_parser_reset (src->parser);
-    if (!qs_conn_handshake (socket, src->parser, QS_ROLE_RECEIVER, key,
+    if (!qs_conn_handshake (socket, src->parser, QS_ROLE_RECEIVER,
+            src->mode == QS_CONN_MODE_SERVER, src->skey, &src->seal,
             cancellable, &error)) {
       g_socket_close (socket, NULL);
       g_object_unref (socket);
@@ -258,7 +267,6 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
     if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
       g_clear_error (&error);
       g_free (host);
-      g_free (key);
       return GST_FLOW_FLUSHING;
     }
     if (src->mode == QS_CONN_MODE_SERVER || !reconnect
@@ -267,7 +275,6 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
           (NULL));
       g_clear_error (&error);
       g_free (host);
-      g_free (key);
       return GST_FLOW_ERROR;
     }
     GST_INFO_OBJECT (src, "%s; retrying", error->message);
@@ -276,12 +283,10 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
     src->backoff = qs_conn_backoff_next (src->backoff);
     if (!gst_framed_tcp_src_sleep (src, cancellable, src->backoff)) {
       g_free (host);
-      g_free (key);
       return GST_FLOW_FLUSHING;
     }
   }
   g_free (host);
-  g_free (key);
   return GST_FLOW_OK;
 }
 
@@ -396,8 +401,8 @@ gst_framed_tcp_src_keepalive (GstFramedTcpSrc * src, gint64 now,
 
   if (!src->socket || now - src->last_send < QS_CONN_HEARTBEAT_INTERVAL)
     return;
-  if (!qs_conn_send_heartbeat (src->socket, now + timeout_us, cancellable,
-          &error)) {
+  if (!qs_conn_send_heartbeat (src->socket, src->seal, now + timeout_us,
+          cancellable, &error)) {
     GST_INFO_OBJECT (src, "heartbeat failed: %s", error->message);
     g_clear_error (&error);
     gst_framed_tcp_src_drop_connection (src, NULL);
@@ -494,12 +499,15 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         return GST_FLOW_EOS;
       case QS_MSG_HEARTBEAT:
         break;
-      case QS_MSG_ERROR:
+      case QS_MSG_ERROR:{
+        gchar *text = qs_conn_sanitize (msg.text);
+
         GST_ELEMENT_WARNING (src, RESOURCE, READ,
-            ("The sender closed the link: %s", msg.text ? msg.text : ""),
-            (NULL));
+            ("The sender closed the link: %s", text), (NULL));
+        g_free (text);
         gst_framed_tcp_src_drop_connection (src, NULL);
         break;
+      }
       default:
         g_set_error (&error, QS_CONN_ERROR, QS_CONN_ERROR_UNEXPECTED,
             "The sender sent a message (type %d) that does not belong after "
@@ -531,11 +539,12 @@ gst_framed_tcp_src_start (GstBaseSrc * bsrc)
 {
   GstFramedTcpSrc *src = GST_FRAMED_TCP_SRC (bsrc);
   GError *error = NULL;
-  gchar *host;
+  gchar *host, *key;
   guint port, max_frame;
 
   GST_OBJECT_LOCK (src);
   host = g_strdup (src->host);
+  key = g_strdup (src->key);
   port = src->port;
   max_frame = src->max_frame_size;
   src->bytes = src->buffers = src->lost = 0;
@@ -547,6 +556,19 @@ gst_framed_tcp_src_start (GstBaseSrc * bsrc)
   src->discont = TRUE;
   src->have_base = FALSE;
   src->parser = qs_proto_parser_new (max_frame);
+
+  /* stretched here, once per key, never per connection */
+  src->skey = qs_conn_key_get (key, &error);
+  if (key)
+    qs_proto_wipe (key, strlen (key));
+  g_free (key);
+  if (error) {
+    GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ, ("%s", error->message),
+        (NULL));
+    g_clear_error (&error);
+    g_free (host);
+    return FALSE;
+  }
 
   if (src->mode == QS_CONN_MODE_SERVER) {
     GCancellable *cancellable = gst_framed_tcp_src_get_cancellable (src);
@@ -564,6 +586,12 @@ gst_framed_tcp_src_start (GstBaseSrc * bsrc)
     src->current_port = qs_conn_local_port (src->listener);
     GST_OBJECT_UNLOCK (src);
     GST_INFO_OBJECT (src, "listening on %s:%u", host, src->current_port);
+    if (!src->skey && !qs_conn_host_is_loopback (host))
+      GST_ELEMENT_WARNING (src, RESOURCE, SETTINGS,
+          ("Listening in clear on %s:%u without a key: anyone who can reach "
+              "this port can send to it and listen; set a key on both ends "
+              "(qsound-launch --new-key, then -k) to seal the link.", host,
+              src->current_port), (NULL));
     gst_framed_tcp_src_set_state (src, "listening", "");
     g_object_notify (G_OBJECT (src), "current-port");
   }
@@ -786,8 +814,9 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
           0, G_MAXUINT16, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_KEY,
       g_param_spec_string ("key", "Key",
-          "A pre-shared key: the peer must prove it knows the same key "
-          "before any media flows. Empty means no authentication.",
+          "A pre-shared key, the same on both ends: the peer must prove it "
+          "knows it, and every frame is then encrypted and authenticated. "
+          "Empty means none: the stream comes in clear.",
           DEFAULT_KEY, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
       g_param_spec_uint ("max-frame-size", "Maximum frame size",

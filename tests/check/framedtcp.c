@@ -841,6 +841,324 @@ GST_START_TEST (test_auth_key_on_receiver_only)
 
 GST_END_TEST;
 
+/* ---- sealed links, seen from the wire ---- */
+
+/* A relay between two connected sockets, one thread per direction; it
+ * records what passes and can flip one bit on the way. */
+typedef struct
+{
+  GSocket *from, *to;
+  GMutex *lock;
+  GByteArray *seen;             /* under lock */
+  gssize flip_at;               /* offset of the byte to alter, -1 for none */
+  GThread *thread;
+} Relay;
+
+static gpointer
+relay_thread (gpointer data)
+{
+  Relay *r = data;
+  guint8 buf[4096];
+  gsize total = 0;
+
+  for (;;) {
+    gssize n = g_socket_receive (r->from, (gchar *) buf, sizeof (buf), NULL,
+        NULL);
+
+    if (n <= 0)
+      break;
+    if (r->flip_at >= 0 && (gsize) r->flip_at >= total
+        && (gsize) r->flip_at < total + n)
+      buf[r->flip_at - total] ^= 0x10;
+    g_mutex_lock (r->lock);
+    g_byte_array_append (r->seen, buf, n);
+    g_mutex_unlock (r->lock);
+    total += n;
+    {
+      gssize off = 0;
+
+      while (off < n) {
+        gssize w = g_socket_send (r->to, (gchar *) buf + off, n - off, NULL,
+            NULL);
+
+        if (w <= 0)
+          break;
+        off += w;
+      }
+      if (off < n)
+        break;
+    }
+  }
+  g_socket_shutdown (r->to, FALSE, TRUE, NULL);
+  return NULL;
+}
+
+typedef struct
+{
+  GMutex lock;
+  Relay ab, ba;                 /* a -> b, b -> a */
+  GSocket *a, *b;
+} Splice;
+
+/* Relays between a and b until both directions end. */
+static Splice *
+splice_new (GSocket * a, GSocket * b, gssize flip_ab_at)
+{
+  Splice *sp = g_new0 (Splice, 1);
+
+  g_mutex_init (&sp->lock);
+  sp->a = a;
+  sp->b = b;
+  g_socket_set_blocking (a, TRUE);
+  g_socket_set_blocking (b, TRUE);
+  sp->ab = (Relay) {
+  a, b, &sp->lock, g_byte_array_new (), flip_ab_at, NULL};
+  sp->ba = (Relay) {
+  b, a, &sp->lock, g_byte_array_new (), -1, NULL};
+  sp->ab.thread = g_thread_new ("relay-ab", relay_thread, &sp->ab);
+  sp->ba.thread = g_thread_new ("relay-ba", relay_thread, &sp->ba);
+  return sp;
+}
+
+/* Waits until both ends have closed: then the records are complete. */
+static void
+splice_wait (Splice * sp)
+{
+  if (sp->ab.thread)
+    g_thread_join (sp->ab.thread);
+  if (sp->ba.thread)
+    g_thread_join (sp->ba.thread);
+  sp->ab.thread = sp->ba.thread = NULL;
+}
+
+static void
+splice_free (Splice * sp)
+{
+  g_socket_shutdown (sp->a, TRUE, TRUE, NULL);
+  g_socket_shutdown (sp->b, TRUE, TRUE, NULL);
+  splice_wait (sp);
+  g_object_unref (sp->a);
+  g_object_unref (sp->b);
+  g_byte_array_unref (sp->ab.seen);
+  g_byte_array_unref (sp->ba.seen);
+  g_mutex_clear (&sp->lock);
+  g_free (sp);
+}
+
+static gboolean
+contains (GByteArray * hay, const guint8 * needle, gsize len)
+{
+  gsize i;
+
+  for (i = 0; i + len <= hay->len; i++)
+    if (memcmp (hay->data + i, needle, len) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* A one-connection proxy: the receiver connects to it, it connects to the
+ * sender's server and relays (sender -> receiver is "ab"). */
+typedef struct
+{
+  GSocket *listener;
+  gint port;
+  gint target;
+  gssize flip_at;
+  Splice *splice;
+  GThread *thread;
+} Proxy;
+
+static gpointer
+proxy_thread (gpointer data)
+{
+  Proxy *px = data;
+  GSocket *client, *server;
+
+  g_socket_set_blocking (px->listener, TRUE);
+  client = g_socket_accept (px->listener, NULL, NULL);
+  fail_unless (client != NULL);
+  server = raw_connect (px->target);
+  px->splice = splice_new (server, client, px->flip_at);
+  return NULL;
+}
+
+static Proxy *
+proxy_new (gint target, gssize flip_at)
+{
+  Proxy *px = g_new0 (Proxy, 1);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, 0), *bound;
+
+  px->listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  fail_unless (g_socket_bind (px->listener, addr, TRUE, NULL));
+  fail_unless (g_socket_listen (px->listener, NULL));
+  bound = g_socket_get_local_address (px->listener, NULL);
+  px->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  px->target = target;
+  px->flip_at = flip_at;
+  px->thread = g_thread_new ("proxy", proxy_thread, px);
+  g_object_unref (bound);
+  g_object_unref (addr);
+  g_object_unref (lo);
+  return px;
+}
+
+static void
+proxy_wait (Proxy * px)
+{
+  if (px->thread)
+    g_thread_join (px->thread);
+  px->thread = NULL;
+  splice_wait (px->splice);
+}
+
+static void
+proxy_free (Proxy * px)
+{
+  proxy_wait (px);
+  splice_free (px->splice);
+  g_object_unref (px->listener);
+  g_free (px);
+}
+
+GST_START_TEST (test_key_seals_the_wire)
+{
+  const gchar *caps_text = "audio/x-raw, format=(string)S16LE";
+  guint pass;
+
+  /* in clear the recording shows the caps and the media; sealed it shows
+   * neither (the clear pass proves the recording works) */
+  for (pass = 0; pass < 2; pass++) {
+    const gchar *key = pass == 0 ? "" : "s3cret";
+    gchar *props = g_strdup_printf ("port=0 key=\"%s\"", key);
+    Pipe *sender = sender_new (props, TRUE);
+    Pipe *receiver;
+    Proxy *px;
+    GstCaps *caps = test_caps (44100);
+    gboolean any_media = FALSE;
+    guint i;
+
+    g_free (props);
+    g_object_set (sender->appsrc, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    pipe_play (sender);
+    px = proxy_new (pipe_port (sender), -1);
+    props = g_strdup_printf ("port=%d key=\"%s\"", px->port, key);
+    receiver = receiver_new (props);
+    g_free (props);
+    pipe_play (receiver);
+    wait_clients (sender, 1);
+    round_trip (sender, receiver, 0, 20, 600);
+    pipe_free (receiver);
+    pipe_free (sender);
+    proxy_wait (px);
+
+    fail_unless (px->splice->ab.seen->len > 20 * 600);
+    fail_unless_equals_int (contains (px->splice->ab.seen,
+            (const guint8 *) caps_text, strlen (caps_text)), pass == 0);
+    for (i = 0; i < 20; i++) {
+      GstBuffer *b = make_buffer (i, 600);
+      GstMapInfo map;
+
+      gst_buffer_map (b, &map, GST_MAP_READ);
+      /* any 16 bytes of a buffer in clear */
+      if (contains (px->splice->ab.seen, map.data + 100, 16))
+        any_media = TRUE;
+      gst_buffer_unmap (b, &map);
+      gst_buffer_unref (b);
+    }
+    fail_unless_equals_int (any_media, pass == 0);
+    proxy_free (px);
+  }
+}
+
+GST_END_TEST;
+
+/* One bit flipped in the sealed media: the receiver refuses the stream in
+ * one sentence, and what reached its downstream is exactly what was sent. */
+GST_START_TEST (test_key_flipped_bit_refused)
+{
+  Pipe *sender = sender_new ("port=0 key=s3cret", TRUE);
+  Pipe *receiver;
+  Proxy *px;
+  GstCaps *caps = test_caps (48000);
+  GstSample *sample;
+  gchar *props;
+  guint i, got = 0;
+
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  /* HELLO 32 + AUTH 40 + sealed CAPS ~120, then about 700 bytes a buffer:
+   * byte 3000 is inside the fourth or fifth sealed buffer */
+  px = proxy_new (pipe_port (sender), 3000);
+  props = g_strdup_printf ("port=%d key=s3cret reconnect=false", px->port);
+  receiver = receiver_new (props);
+  g_free (props);
+  pipe_play (receiver);
+  wait_clients (sender, 1);
+  for (i = 0; i < 20; i++)
+    push (sender, make_buffer (i, 600));
+
+  expect_message (receiver, GST_MESSAGE_ERROR,
+      "The stream was altered in transit");
+  while ((sample = gst_app_sink_try_pull_sample (GST_APP_SINK
+              (receiver->appsink), 0))) {
+    check_same_data (gst_sample_get_buffer (sample), got, 600);
+    gst_sample_unref (sample);
+    got++;
+  }
+  /* the buffers before the altered one, and none from it on */
+  fail_unless (got >= 2 && got < 5, "%u buffers passed", got);
+  pipe_free (receiver);
+  pipe_free (sender);
+  proxy_free (px);
+}
+
+GST_END_TEST;
+
+/* A stranger without the key connects to two keyed servers, a transmitter
+ * and a receiver, and relays between them: each waits for the other's proof,
+ * neither sends anything but its HELLO, and both give up. */
+GST_START_TEST (test_key_spliced_servers_refuse)
+{
+  Pipe *sender = sender_new ("port=0 key=s3cret", TRUE);
+  Pipe *receiver = receiver_new ("mode=server port=0 key=s3cret");
+  GstCaps *caps = test_caps (48000);
+  GstSample *sample;
+  Splice *sp;
+  guint i;
+
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  pipe_play (receiver);
+  sp = splice_new (raw_connect (pipe_port (sender)),
+      raw_connect (pipe_port (receiver)), -1);
+  for (i = 0; i < 5; i++)
+    push (sender, make_buffer (i, 100));
+
+  /* the first to give up says the peer did not prove the key; the other
+   * may see the connection close first */
+  expect_message (sender, GST_MESSAGE_WARNING, "Refused a connection");
+  expect_message (receiver, GST_MESSAGE_WARNING, "Refused a connection");
+  sample = gst_app_sink_try_pull_sample (GST_APP_SINK (receiver->appsink), 0);
+  fail_unless (sample == NULL);
+  fail_unless_equals_int (stats_uint (sender, "clients"), 0);
+  fail_unless_equals_uint64 (stats_uint64 (receiver, "buffers"), 0);
+  pipe_free (receiver);
+  pipe_free (sender);
+
+  /* each listening end sent its HELLO and nothing derived from the key */
+  splice_wait (sp);
+  fail_unless_equals_int (sp->ab.seen->len, QS_PROTO_HELLO_SIZE);
+  fail_unless_equals_int (sp->ba.seen->len, QS_PROTO_HELLO_SIZE);
+  splice_free (sp);
+}
+
+GST_END_TEST;
+
 /* ---- plain errors ---- */
 
 GST_START_TEST (test_address_in_use)
@@ -1126,6 +1444,9 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_auth_wrong_key);
   tcase_add_test (tc, test_auth_key_on_sender_only);
   tcase_add_test (tc, test_auth_key_on_receiver_only);
+  tcase_add_test (tc, test_key_seals_the_wire);
+  tcase_add_test (tc, test_key_flipped_bit_refused);
+  tcase_add_test (tc, test_key_spliced_servers_refuse);
   tcase_add_test (tc, test_address_in_use);
   tcase_add_test (tc, test_refused_without_reconnect);
   tcase_add_test (tc, test_role_mismatch);

@@ -13,7 +13,8 @@ with the null sinks ``play`` and ``out``.  Cases:
   print-run     the --print descriptions run by gst-launch-1.0 deliver too
   client-first  a client started 3 s before its server delivers audio
   port-in-use   a server on a taken port: exit 2, message names the port
-  wrong-key     a receiver with the wrong key: exit 2, the server serves on
+  wrong-key     a receiver with the wrong key (from QSOUND_KEY): exit 2, the
+                server serves on and never prints its key
 
 Exit status 77 (skipped by meson) when a case needs the qsound elements and
 they are still placeholders, or when no PulseAudio server is reachable.
@@ -51,9 +52,11 @@ def launch_env():
     return env
 
 
-def run_launch(args, timeout=30):
+def run_launch(args, timeout=30, env=None):
+    e = launch_env()
+    e.update(env or {})
     return subprocess.run([LAUNCH] + args, capture_output=True, text=True,
-                          timeout=timeout, env=launch_env(),
+                          timeout=timeout, env=e,
                           stdin=subprocess.DEVNULL)
 
 
@@ -127,6 +130,15 @@ def case_usage():
           and '0.0.0.0' in r.stdout and '--gst' in run_launch(
               ['--help-all']).stdout,
           '--help explains the modes, the pairings and the GStreamer options')
+    keys = [run_launch(['--new-key']) for _ in range(2)]
+    check(all(k.returncode == 0 and re.fullmatch(
+        r'([a-z2-7]{4}-){6}[a-z2-7]{4}\n', k.stdout) for k in keys)
+          and keys[0].stdout != keys[1].stdout,
+          '--new-key prints a fresh 140-bit key in groups (%r)'
+          % [k.stdout for k in keys])
+    r = run_launch(['-m', '1', '--print'], env={'QSOUND_KEY': 'from-env'})
+    check(r.returncode == 0 and 'key=from-env' in r.stdout,
+          '-k defaults to $QSOUND_KEY (%r)' % r.stdout)
     r = run_launch(['--version'])
     check(r.returncode == 0 and re.match(r'qsound-launch \d', r.stdout),
           '--version prints the version (%r)' % r.stdout)
@@ -271,13 +283,15 @@ def case_wrong_key():
     need()
     env = launch_env()
     work = q.tempfile.mkdtemp(prefix='qsound-key-')
+    secret = 'sesame-r1ght-k3y'
     server = q.spawn([LAUNCH, '-m', '1', '-p', '0', '-d', 'play', '-k',
-                      'right'], os.path.join(work, 'server.log'), env=env)
+                      secret], os.path.join(work, 'server.log'), env=env)
     try:
         port = q.port_from_log(server)
         check(port is not None, 'the server announced its port')
-        r = run_launch(['-m', '2', '-p', str(port), '-o', 'out', '-k',
-                        'wrong'], timeout=60)
+        # the receiver's key from the environment
+        r = run_launch(['-m', '2', '-p', str(port), '-o', 'out'], timeout=60,
+                       env={'QSOUND_KEY': 'wrong'})
         last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''
         check(r.returncode == 2, 'a receiver with the wrong key exits 2 '
               '(got %s)' % r.returncode)
@@ -285,6 +299,10 @@ def case_wrong_key():
         check(server.poll() is None, 'the server keeps serving')
         check(q.wait_for_log(server, 'warning:', 5),
               'the server warns about the refused peer')
+        with open(os.path.join(work, 'server.log'), errors='replace') as f:
+            log = f.read()
+        check(secret not in log and '(hidden)' in log,
+              'the key never appears in the server\'s output')
     finally:
         check(q.stop(server) == 0, 'the server exits 0 on Ctrl-C')
         q.shutil.rmtree(work, ignore_errors=True)

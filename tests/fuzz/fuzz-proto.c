@@ -64,7 +64,10 @@ check_message (const QsMessage * m, guint32 max_frame_size)
       CHECK (m->version_major == QS_PROTO_VERSION_MAJOR);
       CHECK (m->role == QS_ROLE_SENDER || m->role == QS_ROLE_RECEIVER);
       CHECK ((m->hello_flags & ~QS_HELLO_FLAG_KEY) == 0);
-      CHECK (m->payload == NULL && m->payload_len == 0 && m->text == NULL);
+      /* the raw HELLO, for the key schedule */
+      CHECK (m->payload != NULL && m->payload_len == QS_PROTO_HELLO_SIZE);
+      CHECK (memcmp (m->payload, QS_PROTO_MAGIC, 4) == 0);
+      CHECK (m->text == NULL);
       break;
     case QS_MSG_CAPS:
       CHECK (m->text != NULL);
