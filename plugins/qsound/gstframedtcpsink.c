@@ -14,8 +14,13 @@
  * keeps its timestamps, duration and flags.  The other end is framedtcpsrc.
  *
  * In server mode (the default) the sink listens on #GstFramedTcpSink:host and
- * #GstFramedTcpSink:port and serves any number of receivers at once; a
- * receiver that joins late first gets the caps and stream headers.  In client
+ * #GstFramedTcpSink:port and serves up to #GstFramedTcpSink:max-clients
+ * receivers at once; a receiver that joins late first gets the caps and
+ * stream headers.  At most 4 peers are in the handshake at once, each for at
+ * most 5 s; connections beyond either limit are closed at once, counted in
+ * #GstFramedTcpSink:stats and reported at most every 10 s, and running out of
+ * descriptors or threads only delays the next accept, so a stranger can
+ * neither stall the sink nor kill it.  In client
  * mode it connects to a framedtcpsrc that listens, and reconnects with backoff
  * when the link breaks.
  *
@@ -72,6 +77,7 @@ GST_DEBUG_CATEGORY_STATIC (framed_tcp_sink_debug);
 #define DEFAULT_MAX_QUEUE_BYTES (4 * 1024 * 1024)
 #define DEFAULT_TIMEOUT         5
 #define DEFAULT_RECONNECT       TRUE
+#define DEFAULT_MAX_CLIENTS     16
 
 enum
 {
@@ -86,6 +92,7 @@ enum
   PROP_MAX_QUEUE_BYTES,
   PROP_TIMEOUT,
   PROP_RECONNECT,
+  PROP_MAX_CLIENTS,
   PROP_STATS,
 };
 
@@ -131,6 +138,7 @@ struct _GstFramedTcpSink
   guint max_queue_bytes;
   guint timeout;
   gboolean reconnect;
+  guint max_clients;
 
   /* state, under lock */
   GMutex lock;
@@ -153,6 +161,7 @@ struct _GstFramedTcpSink
   guint64 buffers;
   guint64 dropped;
   guint reconnects;
+  QsConnRefusals refusals;      /* connections closed at once */
 
   const guint8 *skey;           /* the stretched key, or NULL; set in start() */
   GSocket *listener;
@@ -583,37 +592,120 @@ gst_framed_tcp_sink_peer_new (GstFramedTcpSink * sink, GSocket * socket)
   return peer;
 }
 
+/* Sleeps until the deadline or until the sink stops; returns FALSE if it stopped. */
+static gboolean
+gst_framed_tcp_sink_sleep (GstFramedTcpSink * sink, gint64 delay_us)
+{
+  gint64 until = g_get_monotonic_time () + delay_us;
+  gboolean running;
+
+  g_mutex_lock (&sink->lock);
+  while (sink->running && g_get_monotonic_time () < until)
+    g_cond_wait_until (&sink->cond, &sink->lock, until);
+  running = sink->running;
+  g_mutex_unlock (&sink->lock);
+  return running;
+}
+
+/* Under lock: closes a connection beyond the limits at once, counts it, and
+ * says so at most every 10 s. */
+static void
+gst_framed_tcp_sink_refuse (GstFramedTcpSink * sink, GSocket * socket,
+    const gchar * why)
+{
+  guint count;
+
+  g_socket_close (socket, NULL);
+  g_object_unref (socket);
+  if (qs_conn_refusals_add (&sink->refusals, &count))
+    GST_ELEMENT_WARNING (sink, RESOURCE, WRITE,
+        ("Closed %u connection%s at once: %s.", count, count == 1 ? "" : "s",
+            why), (NULL));
+}
+
 static gpointer
 gst_framed_tcp_sink_accept_thread (gpointer data)
 {
   GstFramedTcpSink *sink = data;
+  gint64 backoff = 0;
 
   for (;;) {
     GError *error = NULL;
     GSocket *socket;
     QsPeer *peer;
+    GList *l;
+    guint active = 0, pending = 0, max_clients, count;
 
     socket = qs_conn_accept (sink->listener, sink->cancellable, &error);
     if (!socket) {
-      if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
-        GST_ELEMENT_ERROR (sink, RESOURCE, READ, ("%s", error->message),
-            (NULL));
+      if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
+        g_clear_error (&error);
+        break;
       }
+      /* out of descriptors, say: keep serving who is connected, retry;
+       * reported at most every 10 s */
+      backoff = qs_conn_backoff_next (backoff);
+      g_mutex_lock (&sink->lock);
+      if (qs_conn_refusals_add (&sink->refusals, &count))
+        GST_ELEMENT_WARNING (sink, RESOURCE, READ, ("%s (%u time%s since the "
+                "last report; the receivers already connected are still "
+                "served.)", error->message, count, count == 1 ? "" : "s"),
+            (NULL));
+      g_mutex_unlock (&sink->lock);
       g_clear_error (&error);
-      break;
+      if (!gst_framed_tcp_sink_sleep (sink, backoff))
+        break;
+      continue;
     }
+    backoff = 0;
 
-    peer = gst_framed_tcp_sink_peer_new (sink, socket);
+    GST_OBJECT_LOCK (sink);
+    max_clients = sink->max_clients;
+    GST_OBJECT_UNLOCK (sink);
+
     g_mutex_lock (&sink->lock);
     gst_framed_tcp_sink_reap (sink);
     if (!sink->running) {
       g_mutex_unlock (&sink->lock);
-      gst_framed_tcp_sink_peer_free (peer);
+      g_object_unref (socket);
       break;
     }
+    for (l = sink->peers; l; l = l->next) {
+      QsPeer *p = l->data;
+
+      if (p->active)
+        active++;
+      else if (!p->finished)
+        pending++;
+    }
+    if (pending >= QS_CONN_MAX_PENDING) {
+      gst_framed_tcp_sink_refuse (sink, socket, "too many peers were still "
+          "in the handshake (an idle stranger, or a flood)");
+      g_mutex_unlock (&sink->lock);
+      continue;
+    }
+    if (active + pending >= max_clients) {
+      gchar *why = g_strdup_printf ("max-clients (%u) receivers are already "
+          "connected; raise max-clients if they are all real", max_clients);
+
+      gst_framed_tcp_sink_refuse (sink, socket, why);
+      g_free (why);
+      g_mutex_unlock (&sink->lock);
+      continue;
+    }
+    peer = gst_framed_tcp_sink_peer_new (sink, socket);
+    peer->thread = g_thread_try_new ("framedtcpsink-peer",
+        gst_framed_tcp_sink_peer_thread, peer, &error);
+    if (!peer->thread) {
+      /* out of threads: the peer goes, the sink stays */
+      peer->socket = NULL;
+      gst_framed_tcp_sink_peer_free (peer);
+      gst_framed_tcp_sink_refuse (sink, socket, error->message);
+      g_clear_error (&error);
+      g_mutex_unlock (&sink->lock);
+      continue;
+    }
     sink->peers = g_list_prepend (sink->peers, peer);
-    peer->thread = g_thread_new ("framedtcpsink-peer",
-        gst_framed_tcp_sink_peer_thread, peer);
     g_mutex_unlock (&sink->lock);
   }
   return NULL;
@@ -628,21 +720,6 @@ gst_framed_tcp_sink_post_fatal (GstFramedTcpSink * sink, GError * error)
   if (!sink->fatal)
     sink->fatal = g_error_copy (error);
   g_mutex_unlock (&sink->lock);
-}
-
-/* Sleeps until the deadline or until the sink stops; returns FALSE if it stopped. */
-static gboolean
-gst_framed_tcp_sink_sleep (GstFramedTcpSink * sink, gint64 delay_us)
-{
-  gint64 until = g_get_monotonic_time () + delay_us;
-  gboolean running;
-
-  g_mutex_lock (&sink->lock);
-  while (sink->running && g_get_monotonic_time () < until)
-    g_cond_wait_until (&sink->cond, &sink->lock, until);
-  running = sink->running;
-  g_mutex_unlock (&sink->lock);
-  return running;
 }
 
 /* Client mode: connect, serve, reconnect with backoff. */
@@ -797,6 +874,7 @@ gst_framed_tcp_sink_start (GstBaseSink * bsink)
   sink->headers_done = FALSE;
   sink->bytes_sent = sink->buffers = sink->dropped = 0;
   sink->reconnects = 0;
+  memset (&sink->refusals, 0, sizeof (sink->refusals));
   g_clear_error (&sink->fatal);
   g_mutex_unlock (&sink->lock);
 
@@ -1108,6 +1186,7 @@ gst_framed_tcp_sink_get_stats (GstFramedTcpSink * sink)
       "dropped", G_TYPE_UINT64, sink->dropped,
       "clients", G_TYPE_UINT, gst_framed_tcp_sink_count_active (sink),
       "reconnects", G_TYPE_UINT, sink->reconnects,
+      "refused", G_TYPE_UINT64, sink->refusals.total,
       "state", G_TYPE_STRING, sink->state ? sink->state : "idle",
       "peer", G_TYPE_STRING, sink->peer_name ? sink->peer_name : "", NULL);
   g_mutex_unlock (&sink->lock);
@@ -1152,6 +1231,9 @@ gst_framed_tcp_sink_set_property (GObject * object, guint prop_id,
       break;
     case PROP_RECONNECT:
       sink->reconnect = g_value_get_boolean (value);
+      break;
+    case PROP_MAX_CLIENTS:
+      sink->max_clients = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1205,6 +1287,9 @@ gst_framed_tcp_sink_get_property (GObject * object, guint prop_id,
       break;
     case PROP_RECONNECT:
       g_value_set_boolean (value, sink->reconnect);
+      break;
+    case PROP_MAX_CLIENTS:
+      g_value_set_uint (value, sink->max_clients);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1291,10 +1376,17 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
           "In client mode, keep retrying (with backoff) when the receiver is "
           "not there or the link breaks, instead of failing.",
           DEFAULT_RECONNECT, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_CLIENTS,
+      g_param_spec_uint ("max-clients", "Maximum clients",
+          "In server mode, the most receivers served at once; a connection "
+          "beyond it (or beyond 4 still in the handshake) is closed at once "
+          "and counted in stats as refused.", 1, 4096, DEFAULT_MAX_CLIENTS,
+          rw));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: bytes and buffers sent, frames dropped for slow "
-          "receivers, connected receivers, reconnects, state and peer.",
+          "receivers, connected receivers, reconnects, connections refused "
+          "beyond the limits, state and peer.",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -1327,6 +1419,7 @@ gst_framed_tcp_sink_init (GstFramedTcpSink * sink)
   sink->max_queue_bytes = DEFAULT_MAX_QUEUE_BYTES;
   sink->timeout = DEFAULT_TIMEOUT;
   sink->reconnect = DEFAULT_RECONNECT;
+  sink->max_clients = DEFAULT_MAX_CLIENTS;
   sink->state = g_strdup ("idle");
   g_mutex_init (&sink->lock);
   g_cond_init (&sink->cond);

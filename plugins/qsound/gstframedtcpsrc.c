@@ -17,7 +17,10 @@
  *
  * In client mode (the default) it connects to a framedtcpsink that listens,
  * and reconnects with backoff and jitter whenever the link breaks; in server
- * mode it listens and takes the next sender when one leaves.  A sender that
+ * mode it listens and takes the next sender when one leaves.  A server
+ * handshakes on threads of its own, with up to 4 peers at once (each for at
+ * most 5 s; more are closed at once and reported at most every 10 s), so an
+ * idle stranger never delays a real sender.  A sender that
  * sends nothing (not even a heartbeat) for #GstFramedTcpSrc:timeout seconds is
  * considered gone.  The first buffer after any loss or reconnect is marked
  * DISCONT; missing frames are counted in #GstFramedTcpSrc:stats.
@@ -109,6 +112,16 @@ struct _GstFramedTcpSrc
   GstClockTimeDiff ts_offset;   /* added to the sender's timestamps */
   GstCaps *caps;
 
+  /* server mode: accepting and handshaking happen off the streaming thread */
+  GThread *accept_thread;
+  GCancellable *accept_cancellable;     /* cancelled by stop() only */
+  GMutex plock;
+  GCond pcond;
+  guint pending;                /* handshake threads running, under plock */
+  GQueue ready;                 /* QsReady *, handshaken senders, under plock */
+  QsConnRefusals refusals;      /* under plock */
+  guint max_frame;              /* for the handshake threads, set in start() */
+
   /* statistics, under the object lock */
   guint64 bytes;
   guint64 buffers;
@@ -119,6 +132,28 @@ struct _GstFramedTcpSrc
   gchar *wire_caps;
   guint current_port;
 };
+
+/* A sender that passed the handshake, waiting for the streaming thread. */
+typedef struct
+{
+  GstFramedTcpSrc *src;
+  GSocket *socket;
+  QsProtoParser *parser;
+  QsProtoSeal *seal;
+  gchar *peer;
+} QsReady;
+
+static void
+qs_ready_free (QsReady * r)
+{
+  if (r->socket)
+    g_socket_close (r->socket, NULL);
+  g_clear_object (&r->socket);
+  g_clear_pointer (&r->parser, qs_proto_parser_free);
+  g_clear_pointer (&r->seal, qs_proto_seal_free);
+  g_free (r->peer);
+  g_free (r);
+}
 
 #define gst_framed_tcp_src_parent_class parent_class
 G_DEFINE_TYPE (GstFramedTcpSrc, gst_framed_tcp_src, GST_TYPE_PUSH_SRC);
@@ -213,15 +248,48 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
   reconnect = src->reconnect;
   GST_OBJECT_UNLOCK (src);
 
+  while (!src->socket && src->mode == QS_CONN_MODE_SERVER) {
+    QsReady *r;
+
+    gst_framed_tcp_src_set_state (src, "listening", NULL);
+    g_mutex_lock (&src->plock);
+    while (!(r = g_queue_pop_head (&src->ready))) {
+      if (g_cancellable_is_cancelled (cancellable)) {
+        g_mutex_unlock (&src->plock);
+        g_free (host);
+        return GST_FLOW_FLUSHING;
+      }
+      /* unlock() cancels without signalling: look again every 50 ms */
+      g_cond_wait_until (&src->pcond, &src->plock, g_get_monotonic_time () +
+          50 * G_TIME_SPAN_MILLISECOND);
+    }
+    g_mutex_unlock (&src->plock);
+
+    GST_INFO_OBJECT (src, "sender %s connected", r->peer);
+    qs_proto_parser_free (src->parser);
+    src->parser = r->parser;
+    src->socket = r->socket;
+    src->seal = r->seal;
+    r->parser = NULL;
+    r->socket = NULL;
+    r->seal = NULL;
+    src->last_recv = src->last_send = g_get_monotonic_time ();
+    src->discont = TRUE;
+    src->have_base = FALSE;
+    GST_OBJECT_LOCK (src);
+    if (src->connections++ > 0)
+      src->reconnects++;
+    GST_OBJECT_UNLOCK (src);
+    gst_framed_tcp_src_set_state (src, "connected", r->peer);
+    qs_ready_free (r);
+  }
+
   while (!src->socket) {
     GError *error = NULL;
     GSocket *socket;
     gchar *peer;
 
-    if (src->mode == QS_CONN_MODE_SERVER) {
-      gst_framed_tcp_src_set_state (src, "listening", NULL);
-      socket = qs_conn_accept (src->listener, cancellable, &error);
-    } else {
+    {
       gst_framed_tcp_src_set_state (src, "connecting", NULL);
       socket = qs_conn_connect (host, port, cancellable, &error);
     }
@@ -230,21 +298,10 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
 
     peer = qs_conn_peer_name (socket);
     qs_proto_parser_reset (src->parser);
-    if (!qs_conn_handshake (socket, src->parser, QS_ROLE_RECEIVER,
-            src->mode == QS_CONN_MODE_SERVER, src->skey, &src->seal,
-            cancellable, &error)) {
+    if (!qs_conn_handshake (socket, src->parser, QS_ROLE_RECEIVER, FALSE,
+            src->skey, &src->seal, cancellable, &error)) {
       g_socket_close (socket, NULL);
       g_object_unref (socket);
-      if (src->mode == QS_CONN_MODE_SERVER
-          && !g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
-        /* a bad peer is logged; the server waits for the next one */
-        GST_ELEMENT_WARNING (src, RESOURCE, READ,
-            ("Refused a connection from %s: %s", peer, error->message),
-            (NULL));
-        g_clear_error (&error);
-        g_free (peer);
-        continue;
-      }
       g_free (peer);
       goto failed;
     }
@@ -269,8 +326,7 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
       g_free (host);
       return GST_FLOW_FLUSHING;
     }
-    if (src->mode == QS_CONN_MODE_SERVER || !reconnect
-        || gst_framed_tcp_src_is_fatal (error)) {
+    if (!reconnect || gst_framed_tcp_src_is_fatal (error)) {
       GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ, ("%s", error->message),
           (NULL));
       g_clear_error (&error);
@@ -534,6 +590,118 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   return ret;
 }
 
+/* Server mode: one short-lived thread per peer in the handshake. */
+static gpointer
+gst_framed_tcp_src_handshake_thread (gpointer data)
+{
+  QsReady *r = data;
+  GstFramedTcpSrc *src = r->src;
+  GError *error = NULL;
+
+  r->parser = qs_proto_parser_new (src->max_frame);
+  if (qs_conn_handshake (r->socket, r->parser, QS_ROLE_RECEIVER, TRUE,
+          src->skey, &r->seal, src->accept_cancellable, &error)) {
+    g_mutex_lock (&src->plock);
+    g_queue_push_tail (&src->ready, r);
+    r = NULL;
+    g_cond_broadcast (&src->pcond);
+    g_mutex_unlock (&src->plock);
+  } else if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
+    /* a bad peer is logged; the server waits for the next one */
+    GST_ELEMENT_WARNING (src, RESOURCE, READ,
+        ("Refused a connection from %s: %s", r->peer, error->message), (NULL));
+  }
+  g_clear_error (&error);
+  if (r)
+    qs_ready_free (r);
+
+  g_mutex_lock (&src->plock);
+  src->pending--;
+  g_cond_broadcast (&src->pcond);
+  g_mutex_unlock (&src->plock);
+  return NULL;
+}
+
+/* Under plock: closes a connection beyond the limits, reports every 10 s. */
+static void
+gst_framed_tcp_src_refuse (GstFramedTcpSrc * src, GSocket * socket,
+    const gchar * why)
+{
+  guint count;
+
+  g_socket_close (socket, NULL);
+  g_object_unref (socket);
+  if (qs_conn_refusals_add (&src->refusals, &count))
+    GST_ELEMENT_WARNING (src, RESOURCE, READ,
+        ("Closed %u connection%s at once: %s.", count, count == 1 ? "" : "s",
+            why), (NULL));
+}
+
+static gpointer
+gst_framed_tcp_src_accept_thread (gpointer data)
+{
+  GstFramedTcpSrc *src = data;
+  gint64 backoff = 0;
+
+  for (;;) {
+    GError *error = NULL;
+    GSocket *socket;
+    GThread *thread;
+    QsReady *r;
+    guint count;
+
+    socket = qs_conn_accept (src->listener, src->accept_cancellable, &error);
+    if (!socket) {
+      if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
+        g_clear_error (&error);
+        break;
+      }
+      /* out of descriptors, say: wait and retry; reported at most every
+       * 10 s */
+      backoff = qs_conn_backoff_next (backoff);
+      g_mutex_lock (&src->plock);
+      if (qs_conn_refusals_add (&src->refusals, &count))
+        GST_ELEMENT_WARNING (src, RESOURCE, READ, ("%s (%u time%s since the "
+                "last report.)", error->message, count, count == 1 ? "" : "s"),
+            (NULL));
+      g_clear_error (&error);
+      g_cond_wait_until (&src->pcond, &src->plock,
+          g_get_monotonic_time () + backoff);
+      g_mutex_unlock (&src->plock);
+      if (g_cancellable_is_cancelled (src->accept_cancellable))
+        break;
+      continue;
+    }
+    backoff = 0;
+
+    g_mutex_lock (&src->plock);
+    if (src->pending + src->ready.length >= QS_CONN_MAX_PENDING) {
+      gst_framed_tcp_src_refuse (src, socket, "too many senders were still "
+          "in the handshake or waiting (an idle stranger, or a flood)");
+      g_mutex_unlock (&src->plock);
+      continue;
+    }
+    r = g_new0 (QsReady, 1);
+    r->src = src;
+    r->socket = socket;
+    r->peer = qs_conn_peer_name (socket);
+    thread = g_thread_try_new ("framedtcpsrc-handshake",
+        gst_framed_tcp_src_handshake_thread, r, &error);
+    if (!thread) {
+      r->socket = NULL;
+      qs_ready_free (r);
+      gst_framed_tcp_src_refuse (src, socket, error->message);
+      g_clear_error (&error);
+      g_mutex_unlock (&src->plock);
+      continue;
+    }
+    src->pending++;
+    g_thread_unref (thread);    /* stop() waits for pending to reach 0 */
+    g_mutex_unlock (&src->plock);
+  }
+  return NULL;
+}
+
 static gboolean
 gst_framed_tcp_src_start (GstBaseSrc * bsrc)
 {
@@ -556,6 +724,8 @@ gst_framed_tcp_src_start (GstBaseSrc * bsrc)
   src->discont = TRUE;
   src->have_base = FALSE;
   src->parser = qs_proto_parser_new (max_frame);
+  src->max_frame = max_frame;
+  memset (&src->refusals, 0, sizeof (src->refusals));
 
   /* stretched here, once per key, never per connection */
   src->skey = qs_conn_key_get (key, &error);
@@ -594,6 +764,9 @@ gst_framed_tcp_src_start (GstBaseSrc * bsrc)
               src->current_port), (NULL));
     gst_framed_tcp_src_set_state (src, "listening", "");
     g_object_notify (G_OBJECT (src), "current-port");
+    src->accept_cancellable = g_cancellable_new ();
+    src->accept_thread = g_thread_new ("framedtcpsrc-accept",
+        gst_framed_tcp_src_accept_thread, src);
   }
   g_free (host);
   return TRUE;
@@ -605,6 +778,20 @@ gst_framed_tcp_src_stop (GstBaseSrc * bsrc)
   GstFramedTcpSrc *src = GST_FRAMED_TCP_SRC (bsrc);
 
   gst_framed_tcp_src_drop_connection (src, NULL);
+  if (src->accept_thread) {
+    g_cancellable_cancel (src->accept_cancellable);
+    g_mutex_lock (&src->plock);
+    g_cond_broadcast (&src->pcond);     /* ends a backoff wait */
+    g_mutex_unlock (&src->plock);
+    g_thread_join (src->accept_thread);
+    src->accept_thread = NULL;
+    g_mutex_lock (&src->plock);
+    while (src->pending > 0)
+      g_cond_wait (&src->pcond, &src->plock);
+    g_queue_clear_full (&src->ready, (GDestroyNotify) qs_ready_free);
+    g_mutex_unlock (&src->plock);
+    g_clear_object (&src->accept_cancellable);
+  }
   if (src->listener) {
     g_socket_close (src->listener, NULL);
     g_clear_object (&src->listener);
@@ -777,6 +964,8 @@ gst_framed_tcp_src_finalize (GObject * object)
   g_free (src->peer_name);
   g_free (src->wire_caps);
   g_clear_object (&src->cancellable);
+  g_mutex_clear (&src->plock);
+  g_cond_clear (&src->pcond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -874,6 +1063,9 @@ gst_framed_tcp_src_init (GstFramedTcpSrc * src)
   src->reconnect = DEFAULT_RECONNECT;
   src->cancellable = g_cancellable_new ();
   src->state = g_strdup ("idle");
+  g_mutex_init (&src->plock);
+  g_cond_init (&src->pcond);
+  g_queue_init (&src->ready);
 
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);

@@ -17,7 +17,13 @@
 #else
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #endif
+
+/* Descriptors kept free for everything else: GLib aborts the process when
+ * it cannot get one (a GCancellable's wakeup, say), so a server refuses a
+ * connection rather than use the last ones. */
+#define QS_CONN_FD_RESERVE 8
 
 #define QS_CONN_READ_CHUNK (64 * 1024)
 
@@ -48,6 +54,22 @@ qs_conn_backoff_next (gint64 previous_us)
   next = MIN (next, 2 * G_TIME_SPAN_SECOND);
   /* +- 25 % jitter, so that many clients do not retry in lock step */
   return next + g_random_int_range (-(gint32) (next / 4), (gint32) (next / 4) + 1);
+}
+
+gboolean
+qs_conn_refusals_add (QsConnRefusals * r, guint * count)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  r->total++;
+  r->unreported++;
+  if (r->last_report != 0
+      && now - r->last_report < QS_CONN_REFUSED_REPORT_INTERVAL)
+    return FALSE;
+  *count = r->unreported;
+  r->unreported = 0;
+  r->last_report = now;
+  return TRUE;
 }
 
 /* Turns a GIO error into a QS_CONN_ERROR with a sentence for the user. */
@@ -219,6 +241,22 @@ qs_conn_accept (GSocket * listener, GCancellable * cancellable, GError ** error)
       break;
     socket = g_socket_accept (listener, cancellable, &err);
     if (socket) {
+#ifndef G_OS_WIN32
+      struct rlimit rl;
+      gint fd = g_socket_get_fd (socket);
+
+      /* descriptors are numbered lowest first: fd is about how many are open */
+      if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+          && (rlim_t) fd + QS_CONN_FD_RESERVE >= rl.rlim_cur) {
+        g_socket_close (socket, NULL);
+        g_object_unref (socket);
+        g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
+            "Closed a connection at once: this process is running out of "
+            "file descriptors (%d of %d in use); raise the limit (ulimit -n) "
+            "or lower max-clients.", fd + 1, (gint) rl.rlim_cur);
+        return NULL;
+      }
+#endif
       qs_conn_tune (socket);
       return socket;
     }

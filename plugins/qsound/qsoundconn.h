@@ -55,6 +55,23 @@ typedef enum {
 /* A handshake not finished within this time fails. */
 #define QS_CONN_HANDSHAKE_TIMEOUT  (5 * G_TIME_SPAN_SECOND)
 
+/* A server handshakes with at most this many peers at once; more are closed
+ * at once, so idle strangers cannot hold it up or use up its threads. */
+#define QS_CONN_MAX_PENDING        4
+/* Connections closed for being beyond the limits are reported at most this often. */
+#define QS_CONN_REFUSED_REPORT_INTERVAL (10 * G_TIME_SPAN_SECOND)
+
+/* Counts connections a server closed at once; says when to report them. */
+typedef struct {
+  guint64 total;                   /* since start */
+  guint unreported;
+  gint64 last_report;              /* monotonic, 0 = never */
+} QsConnRefusals;
+
+/* Counts one refusal; returns TRUE (and the count since the last report in
+ * *count) when it is time to report. */
+gboolean   qs_conn_refusals_add       (QsConnRefusals * r, guint * count);
+
 /* Reconnect backoff: 100 ms doubling to 2 s, +- 25 % jitter. */
 gint64     qs_conn_backoff_next       (gint64 previous_us);
 

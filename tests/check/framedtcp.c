@@ -12,6 +12,9 @@
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "qsoundproto.h"
 
@@ -1159,6 +1162,230 @@ GST_START_TEST (test_key_spliced_servers_refuse)
 
 GST_END_TEST;
 
+/* ---- strangers cannot stall or kill a server ---- */
+
+GST_START_TEST (test_sink_max_clients)
+{
+  Pipe *sender, *first, *second;
+  gchar *props;
+  GstCaps *caps = test_caps (48000);
+
+  sender = sender_new ("port=0 max-clients=1", TRUE);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  props = g_strdup_printf ("port=%d", pipe_port (sender));
+  first = receiver_new (props);
+  pipe_play (first);
+  wait_clients (sender, 1);
+  second = receiver_new (props);
+  g_free (props);
+  pipe_play (second);
+
+  /* the second is closed at once, counted and reported; the first is served */
+  expect_message (sender, GST_MESSAGE_WARNING, "max-clients (1)");
+  fail_unless (stats_uint64 (sender, "refused") >= 1);
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  round_trip (sender, first, 0, 3, 100);
+  pipe_free (second);
+  pipe_free (first);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
+static gint free_port (void);
+
+static void
+limit_descriptors (gpointer data)
+{
+  /* gst-launch-1.0 with this pipeline holds 11 descriptors here: room for
+   * 13 more, of which the server keeps 8 free */
+  struct rlimit rl = { 24, 24 };
+
+  setrlimit (RLIMIT_NOFILE, &rl);
+}
+
+/* A transmitter under a low descriptor limit, and 300 idle connections:
+ * it stays up and serves a real receiver. */
+GST_START_TEST (test_sink_survives_idle_flood)
+{
+  gint port = free_port ();
+  gchar *pipe_desc = g_strdup_printf ("framedtcpsink port=%d", port);
+  gchar *argv[] = { (gchar *) "gst-launch-1.0", (gchar *) "-q",
+    (gchar *) "audiotestsrc", (gchar *) "is-live=true",
+    (gchar *) "samplesperbuffer=480", (gchar *) "!", (gchar *) "framedtcpsink",
+    NULL, NULL
+  };
+  GPtrArray *idle = g_ptr_array_new_with_free_func (g_object_unref);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, port);
+  GError *err = NULL;
+  Pipe *receiver;
+  GstSample *sample = NULL;
+  gchar *props;
+  GPid pid;
+  gint status, i;
+
+  argv[7] = g_strdup_printf ("port=%d", port);
+  fail_unless (g_spawn_async (NULL, argv, NULL, G_SPAWN_SEARCH_PATH |
+          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+          limit_descriptors, NULL, &pid, &err), "spawn: %s",
+      err ? err->message : "");
+
+  /* wait until it listens */
+  for (i = 0; i < 100; i++) {
+    GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+        G_SOCKET_PROTOCOL_TCP, NULL);
+    gboolean up = g_socket_connect (probe, addr, NULL, NULL);
+
+    g_object_unref (probe);
+    if (up)
+      break;
+    g_usleep (100 * 1000);
+  }
+
+  /* 300 strangers connect and say nothing */
+  for (i = 0; i < 300; i++) {
+    GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+        G_SOCKET_PROTOCOL_TCP, NULL);
+
+    g_socket_set_blocking (s, FALSE);
+    g_socket_connect (s, addr, NULL, NULL);     /* pending is fine */
+    g_ptr_array_add (idle, s);
+  }
+
+  /* a real receiver gets audio (it retries while the strangers hold the
+   * handshake slots: they time out after 5 s) */
+  props = g_strdup_printf ("port=%d", port);
+  receiver = receiver_new (props);
+  g_free (props);
+  pipe_play (receiver);
+  for (i = 0; i < 4 && !sample; i++)
+    sample = gst_app_sink_try_pull_sample (GST_APP_SINK (receiver->appsink),
+        WAIT_TIMEOUT);
+  fail_unless (sample != NULL, "the receiver got no audio within 40 s");
+  gst_sample_unref (sample);
+
+  /* and the transmitter is alive */
+  fail_unless_equals_int (waitpid (pid, &status, WNOHANG), 0);
+  pipe_free (receiver);
+  kill (pid, SIGTERM);
+  waitpid (pid, &status, 0);
+  g_spawn_close_pid (pid);
+
+  g_ptr_array_unref (idle);
+  g_object_unref (addr);
+  g_object_unref (lo);
+  g_free (argv[7]);
+  g_free (pipe_desc);
+}
+
+GST_END_TEST;
+
+/* An idle stranger mid-handshake does not keep a server receiver from
+ * taking a real sender. */
+GST_START_TEST (test_src_idle_stranger_does_not_delay)
+{
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  Pipe *sender;
+  GSocket *idle;
+  GstCaps *caps = test_caps (48000);
+  GstSample *sample;
+  GByteArray *seen = g_byte_array_new ();
+  guint8 buf[256];
+  gchar *props;
+  gssize n;
+
+  pipe_play (receiver);
+  idle = raw_connect (pipe_port (receiver));
+  props = g_strdup_printf ("mode=client port=%d", pipe_port (receiver));
+  sender = sender_new (props, TRUE);
+  g_free (props);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  wait_clients (sender, 1);
+  push (sender, make_buffer (0, 100));
+  sample = pull (receiver);
+  check_same_data (gst_sample_get_buffer (sample), 0, 100);
+  gst_sample_unref (sample);
+
+  /* the stranger is still in its handshake: it got the HELLO and the
+   * connection is open (no end of stream) */
+  g_socket_set_blocking (idle, FALSE);
+  while ((n = g_socket_receive (idle, (gchar *) buf, sizeof (buf), NULL,
+              NULL)) > 0)
+    g_byte_array_append (seen, buf, n);
+  fail_unless_equals_int (seen->len, QS_PROTO_HELLO_SIZE);
+  fail_unless (n < 0, "the stranger was already dropped");
+
+  g_byte_array_unref (seen);
+  g_object_unref (idle);
+  pipe_free (sender);
+  pipe_free (receiver);
+}
+
+GST_END_TEST;
+
+/* A peer's ERROR text reaches the log with its control characters escaped. */
+GST_START_TEST (test_peer_text_sanitised)
+{
+  Pipe *sender = sender_new ("port=0", TRUE);
+  GByteArray *a = g_byte_array_new ();
+  guint8 hello[QS_PROTO_HELLO_SIZE];
+  guint8 nonce[QS_PROTO_NONCE_SIZE] = { 0 };
+  GstBus *bus;
+  GSocket *socket;
+  GBytes *err_frame;
+  gboolean found = FALSE;
+  gint64 until;
+
+  pipe_play (sender);
+  qs_proto_write_hello (hello, QS_ROLE_RECEIVER, 0, nonce);
+  g_byte_array_append (a, hello, sizeof (hello));
+  err_frame = qs_proto_build_error (QS_PROTO_ERR_PEER,
+      "bye \x1b]0;owned\x07\x1b[2J\r\xc2\x9b" "31m\xe2\x80\xae" "evil");
+  g_byte_array_append (a, g_bytes_get_data (err_frame, NULL),
+      g_bytes_get_size (err_frame));
+  socket = raw_connect (pipe_port (sender));
+  raw_send (socket, a->data, a->len);
+
+  bus = gst_element_get_bus (sender->pipeline);
+  until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  while (!found && g_get_monotonic_time () < until) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+        GST_MESSAGE_WARNING);
+    GError *gerr = NULL;
+    const gchar *p;
+
+    if (!msg)
+      continue;
+    gst_message_parse_warning (msg, &gerr, NULL);
+    if (strstr (gerr->message, "bye")) {
+      found = TRUE;
+      for (p = gerr->message; *p; p++)
+        fail_if ((guint8) * p < 0x20 || *p == 0x7f, "raw control character "
+            "0x%02x in '%s'", (guint8) * p, gerr->message);
+      fail_if (strstr (gerr->message, "\xc2\x9b") != NULL);
+      fail_if (strstr (gerr->message, "\xe2\x80\xae") != NULL);
+      fail_unless (strstr (gerr->message, "\\x1b]0;owned\\x07") != NULL,
+          "%s", gerr->message);
+      fail_unless (strstr (gerr->message, "\\u202e") != NULL);
+    }
+    g_error_free (gerr);
+    gst_message_unref (msg);
+  }
+  fail_unless (found, "no warning with the receiver's text");
+  gst_object_unref (bus);
+  g_bytes_unref (err_frame);
+  g_byte_array_unref (a);
+  g_object_unref (socket);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
 /* ---- plain errors ---- */
 
 GST_START_TEST (test_address_in_use)
@@ -1447,6 +1674,10 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_key_seals_the_wire);
   tcase_add_test (tc, test_key_flipped_bit_refused);
   tcase_add_test (tc, test_key_spliced_servers_refuse);
+  tcase_add_test (tc, test_sink_max_clients);
+  tcase_add_test (tc, test_sink_survives_idle_flood);
+  tcase_add_test (tc, test_src_idle_stranger_does_not_delay);
+  tcase_add_test (tc, test_peer_text_sanitised);
   tcase_add_test (tc, test_address_in_use);
   tcase_add_test (tc, test_refused_without_reconnect);
   tcase_add_test (tc, test_role_mismatch);
