@@ -23,6 +23,7 @@
 #include <gst/gst.h>
 
 #include "qsl-key.h"
+#include "qsl-replug.h"
 
 #ifdef G_OS_UNIX
 #include <unistd.h>
@@ -840,7 +841,7 @@ qs_deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
   GstElementFactory *f = gst_element_get_factory (element);
   const gchar *klass;
 
-  if (!f)
+  if (!f || GST_IS_BIN (element))     /* a decodebin is no decoder */
     return;
   klass = gst_element_factory_get_metadata (f, GST_ELEMENT_METADATA_KLASS);
   if (klass && strstr (klass, "Decoder")) {
@@ -970,6 +971,7 @@ qs_run (QsSettings * set, const gchar * description)
   app.capture = gst_bin_get_by_name (GST_BIN (app.pipeline), "capture");
   app.loop = g_main_loop_new (NULL, FALSE);
 
+  qsl_replug_install (app.pipeline);     /* the next sender's codec */
   g_signal_connect (app.pipeline, "deep-element-added",
       G_CALLBACK (qs_deep_element_added), &app);
   bus = gst_element_get_bus (app.pipeline);

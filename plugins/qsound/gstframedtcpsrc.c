@@ -25,6 +25,13 @@
  * considered gone.  The first buffer after any loss or reconnect is marked
  * DISCONT; missing frames are counted in #GstFramedTcpSrc:stats.
  *
+ * A receiver outlives its senders: when a sender ends its stream (EOS) or
+ * goes away, a server waits for the next one and a client for its server to
+ * come back.  A next sender in another format (another codec) starts a new
+ * stream (stream-start, then its caps), so that a decodebin downstream
+ * picks its decoder again.  Set #GstFramedTcpSrc:eos-ends to end the
+ * pipeline at the sender's EOS instead, as when a file is sent.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 framedtcpsrc host=sender.local port=5000 ! decodebin ! \
@@ -67,6 +74,7 @@ GST_DEBUG_CATEGORY_STATIC (framed_tcp_src_debug);
 #define DEFAULT_TIMEOUT         5
 #define DEFAULT_LATENCY         (50 * GST_MSECOND)
 #define DEFAULT_RECONNECT       TRUE
+#define DEFAULT_EOS_ENDS        FALSE
 
 enum
 {
@@ -80,6 +88,7 @@ enum
   PROP_TIMEOUT,
   PROP_LATENCY,
   PROP_RECONNECT,
+  PROP_EOS_ENDS,
   PROP_STATS,
 };
 
@@ -96,6 +105,7 @@ struct _GstFramedTcpSrc
   guint timeout;
   GstClockTime latency;
   gboolean reconnect;
+  gboolean eos_ends;
 
   GCancellable *cancellable;    /* replaced under the object lock */
   GSocket *listener;
@@ -108,6 +118,7 @@ struct _GstFramedTcpSrc
   gint64 backoff;
   guint connections;
   gboolean discont;
+  gboolean new_sender;          /* a connection after the first: its caps start a new stream */
   gboolean have_base;
   GstClockTimeDiff ts_offset;   /* added to the sender's timestamps */
   GstCaps *caps;
@@ -277,8 +288,10 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
     src->discont = TRUE;
     src->have_base = FALSE;
     GST_OBJECT_LOCK (src);
-    if (src->connections++ > 0)
+    if (src->connections++ > 0) {
       src->reconnects++;
+      src->new_sender = TRUE;
+    }
     GST_OBJECT_UNLOCK (src);
     gst_framed_tcp_src_set_state (src, "connected", r->peer);
     qs_ready_free (r);
@@ -313,8 +326,10 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
     src->discont = TRUE;
     src->have_base = FALSE;
     GST_OBJECT_LOCK (src);
-    if (src->connections++ > 0)
+    if (src->connections++ > 0) {
       src->reconnects++;
+      src->new_sender = TRUE;
+    }
     GST_OBJECT_UNLOCK (src);
     gst_framed_tcp_src_set_state (src, "connected", peer);
     g_free (peer);
@@ -431,9 +446,24 @@ gst_framed_tcp_src_handle_caps (GstFramedTcpSrc * src, const gchar * text,
   GST_OBJECT_UNLOCK (src);
 
   if (src->caps && gst_caps_is_equal (src->caps, caps)) {
+    src->new_sender = FALSE;
     gst_caps_unref (caps);
     return TRUE;
   }
+  if (src->caps && src->new_sender) {
+    /* the next sender, in another format (another codec, say): a new
+     * stream, so that decoders downstream are chosen again */
+    GstPad *pad = GST_BASE_SRC_PAD (src);
+    gchar *id = gst_pad_create_stream_id_printf (pad, GST_ELEMENT (src),
+        "sender-%u", src->connections);
+    GstEvent *start = gst_event_new_stream_start (id);
+
+    GST_INFO_OBJECT (src, "a new sender with other caps: new stream %s", id);
+    gst_event_set_group_id (start, gst_util_group_id_next ());
+    gst_pad_push_event (pad, start);
+    g_free (id);
+  }
+  src->new_sender = FALSE;
   GST_INFO_OBJECT (src, "caps from the sender: %" GST_PTR_FORMAT, caps);
   gst_caps_replace (&src->caps, caps);
   if (!gst_base_src_set_caps (GST_BASE_SRC (src), caps)) {
@@ -549,10 +579,33 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         GST_OBJECT_UNLOCK (src);
         g_object_unref (cancellable);
         return GST_FLOW_OK;
-      case QS_MSG_EOS:
-        GST_INFO_OBJECT (src, "the sender ended the stream");
-        g_object_unref (cancellable);
-        return GST_FLOW_EOS;
+      case QS_MSG_EOS:{
+        gboolean ends;
+
+        GST_OBJECT_LOCK (src);
+        ends = src->eos_ends;
+        GST_OBJECT_UNLOCK (src);
+        if (ends) {
+          GST_INFO_OBJECT (src, "the sender ended the stream");
+          g_object_unref (cancellable);
+          return GST_FLOW_EOS;
+        }
+        /* a receiver outlives its sender: wait for the next one */
+        GST_INFO_OBJECT (src, "the sender ended its stream; %s",
+            src->mode == QS_CONN_MODE_SERVER ? "waiting for the next sender"
+            : "reconnecting");
+        gst_framed_tcp_src_drop_connection (src, NULL);
+        if (src->mode == QS_CONN_MODE_CLIENT) {
+          /* its server is probably going away: do not hammer it */
+          gst_framed_tcp_src_set_state (src, "waiting", NULL);
+          src->backoff = qs_conn_backoff_next (src->backoff);
+          if (!gst_framed_tcp_src_sleep (src, cancellable, src->backoff)) {
+            ret = GST_FLOW_FLUSHING;
+            goto out;
+          }
+        }
+        break;
+      }
       case QS_MSG_HEARTBEAT:
         break;
       case QS_MSG_ERROR:{
@@ -586,6 +639,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     ret = GST_FLOW_ERROR;
     break;
   }
+out:
   g_object_unref (cancellable);
   return ret;
 }
@@ -899,6 +953,9 @@ gst_framed_tcp_src_set_property (GObject * object, guint prop_id,
     case PROP_RECONNECT:
       src->reconnect = g_value_get_boolean (value);
       break;
+    case PROP_EOS_ENDS:
+      src->eos_ends = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -945,6 +1002,9 @@ gst_framed_tcp_src_get_property (GObject * object, guint prop_id,
       break;
     case PROP_RECONNECT:
       g_value_set_boolean (value, src->reconnect);
+      break;
+    case PROP_EOS_ENDS:
+      g_value_set_boolean (value, src->eos_ends);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1028,6 +1088,12 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
           "In client mode, keep retrying (with backoff) when the sender is "
           "not there or the link breaks, instead of failing.",
           DEFAULT_RECONNECT, rw));
+  g_object_class_install_property (gobject_class, PROP_EOS_ENDS,
+      g_param_spec_boolean ("eos-ends", "EOS ends",
+          "When the sender ends its stream (EOS), end this one too, as for "
+          "a file sent over the link. Off: the receiver outlives its sender "
+          "and waits for the next one (server mode) or for its server to "
+          "come back (client mode).", DEFAULT_EOS_ENDS, rw));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: bytes and buffers received, buffers lost in sequence "
@@ -1061,6 +1127,7 @@ gst_framed_tcp_src_init (GstFramedTcpSrc * src)
   src->timeout = DEFAULT_TIMEOUT;
   src->latency = DEFAULT_LATENCY;
   src->reconnect = DEFAULT_RECONNECT;
+  src->eos_ends = DEFAULT_EOS_ENDS;
   src->cancellable = g_cancellable_new ();
   src->state = g_strdup ("idle");
   g_mutex_init (&src->plock);

@@ -1612,7 +1612,7 @@ GST_START_TEST (test_eos_travels)
   GstBus *bus;
   GstMessage *msg;
 
-  connect_pair ("port=0", "", &sender, &receiver);
+  connect_pair ("port=0", "eos-ends=true", &sender, &receiver);
   round_trip (sender, receiver, 0, 3, 64);
   gst_app_src_end_of_stream (GST_APP_SRC (sender->appsrc));
   bus = gst_element_get_bus (receiver->pipeline);
@@ -1622,6 +1622,113 @@ GST_START_TEST (test_eos_travels)
   gst_object_unref (bus);
   pipe_free (receiver);
   pipe_free (sender);
+}
+
+GST_END_TEST;
+
+static gint
+sample_rate (GstSample * sample)
+{
+  gint rate = 0;
+
+  fail_unless (gst_sample_get_caps (sample) != NULL);
+  gst_structure_get_int (gst_caps_get_structure (gst_sample_get_caps (sample),
+          0), "rate", &rate);
+  return rate;
+}
+
+/* Receives n buffers and checks their data and rate. */
+static void
+receive_checked (Pipe * receiver, guint start, guint n, gsize size, gint rate)
+{
+  guint i;
+
+  for (i = start; i < start + n; i++) {
+    GstSample *sample = pull (receiver);
+
+    check_same_data (gst_sample_get_buffer (sample), i, size);
+    fail_unless_equals_int (sample_rate (sample), rate);
+    gst_sample_unref (sample);
+  }
+}
+
+static void
+expect_no_eos (Pipe * receiver)
+{
+  GstBus *bus = gst_element_get_bus (receiver->pipeline);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_EOS);
+
+  fail_unless (msg == NULL, "the sender's EOS ended the receiver");
+  fail_if (gst_app_sink_is_eos (GST_APP_SINK (receiver->appsink)));
+  gst_object_unref (bus);
+}
+
+/* A client receiver outlives its server: after the server's EOS it waits
+ * for it, and takes the restarted server's stream in another format. */
+GST_START_TEST (test_client_receiver_outlives_server)
+{
+  Pipe *sender, *receiver;
+  GstCaps *caps;
+  gchar *props;
+  gint port, i;
+
+  connect_pair ("port=0", "", &sender, &receiver);
+  port = pipe_port (sender);
+  for (i = 0; i < 3; i++)
+    push (sender, make_buffer (i, 64));
+  receive_checked (receiver, 0, 3, 64, 48000);
+  /* the server ends its stream and stops */
+  gst_app_src_end_of_stream (GST_APP_SRC (sender->appsrc));
+  pipe_free (sender);
+
+  props = g_strdup_printf ("port=%d", port);
+  sender = sender_new (props, TRUE);
+  g_free (props);
+  caps = test_caps (44100);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  wait_clients (sender, 1);
+  for (i = 3; i < 6; i++)
+    push (sender, make_buffer (i, 64));
+  receive_checked (receiver, 3, 3, 64, 44100);
+  expect_no_eos (receiver);
+  pipe_free (receiver);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
+/* A server receiver outlives its sender: the next one, in another format,
+ * is served after the first ends its stream. */
+GST_START_TEST (test_server_receiver_serves_next_sender)
+{
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  Pipe *sender;
+  gchar *props;
+  guint round;
+  gint i;
+
+  pipe_play (receiver);
+  props = g_strdup_printf ("mode=client port=%d", pipe_port (receiver));
+  for (round = 0; round < 2; round++) {
+    GstCaps *caps = test_caps (round == 0 ? 48000 : 32000);
+
+    sender = sender_new (props, TRUE);
+    g_object_set (sender->appsrc, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    pipe_play (sender);
+    wait_clients (sender, 1);
+    for (i = 0; i < 3; i++)
+      push (sender, make_buffer (round * 3 + i, 64));
+    receive_checked (receiver, round * 3, 3, 64, round == 0 ? 48000 : 32000);
+    gst_app_src_end_of_stream (GST_APP_SRC (sender->appsrc));
+    pipe_free (sender);
+  }
+  g_free (props);
+  expect_no_eos (receiver);
+  fail_unless (stats_uint (receiver, "reconnects") >= 1);
+  pipe_free (receiver);
 }
 
 GST_END_TEST;
@@ -1686,6 +1793,8 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_slow_receiver_drops_oldest);
   tcase_add_test (tc, test_non_live_back_pressure);
   tcase_add_test (tc, test_eos_travels);
+  tcase_add_test (tc, test_client_receiver_outlives_server);
+  tcase_add_test (tc, test_server_receiver_serves_next_sender);
   tcase_add_test (tc, test_latency_query);
   return s;
 }

@@ -15,6 +15,9 @@ with the null sinks ``play`` and ``out``.  Cases:
   port-in-use   a server on a taken port: exit 2, message names the port
   wrong-key     a receiver with the wrong key (from QSOUND_KEY): exit 2, the
                 server serves on and never prints its key
+  next-sender   mode 3 serves a second client of another codec after the
+                first stops with Ctrl-C
+  server-restart  mode 2 waits for its server and resumes when it is back
 
 Exit status 77 (skipped by meson) when a case needs the qsound elements and
 they are still placeholders, or when no PulseAudio server is reachable.
@@ -308,6 +311,98 @@ def case_wrong_key():
         q.shutil.rmtree(work, ignore_errors=True)
 
 
+def wait_for_re(p, pattern, timeout):
+    """Wait until ``pattern`` matches ``p``'s log after what it held at the
+    call; the match or None."""
+    start = len(q.read_log(p))
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = re.search(pattern, q.read_log(p)[start:])
+        if m or p.poll() is not None:
+            return m
+        time.sleep(0.05)
+    return None
+
+
+def case_next_sender():
+    """Mode 3 serves a second client of another codec after the first stops
+    with Ctrl-C."""
+    need()
+    env = launch_env()
+    work = q.tempfile.mkdtemp(prefix='qsound-next-')
+    recv = q.spawn([LAUNCH, '-m', '3', '-p', '0', '-o', 'out'],
+                   os.path.join(work, 'm3.log'), env=env)
+    senders = []
+    try:
+        port = q.port_from_log(recv)
+        check(port is not None, 'the receiver announced its port')
+        for i, (codec, dec) in enumerate((('mp3', 'mpg123audiodec'),
+                                           ('opus', 'opusdec'))):
+            s = q.spawn([LAUNCH, '-m', '4', '-p', str(port), '-d', 'play',
+                         '-c', codec], os.path.join(work, 'm4-%d.log' % i),
+                        env=env)
+            senders.append(s)
+            m = wait_for_re(recv, r'%s, ([0-9]+) kbps' % dec, 30)
+            check(m is not None and int(m.group(1)) > 0,
+                  'sender %d (%s): the receiver decodes it with %s and '
+                  'receives audio' % (i + 1, codec, dec))
+            check(q.stop(s) == 0, 'sender %d exits 0 on Ctrl-C' % (i + 1))
+            check(q.wait_for_log(recv, 'listening on', 5)
+                  and recv.poll() is None,
+                  'the receiver is still there, listening, after sender %d '
+                  'left' % (i + 1))
+        check('not-negotiated' not in q.read_log(recv)
+              and 'error' not in q.read_log(recv).lower(),
+              'the receiver reported no error')
+    finally:
+        for s in senders:
+            q.stop(s)
+        check(q.stop(recv) == 0, 'the receiver exits 0 on Ctrl-C')
+        if failures:
+            for name in sorted(os.listdir(work)):
+                with open(os.path.join(work, name), errors='replace') as f:
+                    print('--- %s\n%s' % (name, f.read()[-3000:]))
+        q.shutil.rmtree(work, ignore_errors=True)
+
+
+def case_server_restart():
+    """Mode 2 waits for its server, says so, and resumes when it is back
+    (with another codec)."""
+    need()
+    env = launch_env()
+    work = q.tempfile.mkdtemp(prefix='qsound-restart-')
+    server = q.spawn([LAUNCH, '-m', '1', '-p', '0', '-d', 'play', '-c',
+                      'opus'], os.path.join(work, 'm1-a.log'), env=env)
+    client = None
+    try:
+        port = q.port_from_log(server)
+        check(port is not None, 'the server announced its port')
+        client = q.spawn([LAUNCH, '-m', '2', '-p', str(port), '-o', 'out'],
+                         os.path.join(work, 'm2.log'), env=env)
+        m = wait_for_re(client, r'opusdec, ([0-9]+) kbps', 30)
+        check(m is not None and int(m.group(1)) > 0,
+              'the client receives the first server\'s Opus')
+        check(q.stop(server) == 0, 'the first server exits 0 on Ctrl-C')
+        check(q.wait_for_log(client, 'waiting for server at 127.0.0.1:%d'
+                             % port, 15) and client.poll() is None,
+              'the client stays and says it waits for its server')
+        server = q.spawn([LAUNCH, '-m', '1', '-p', str(port), '-d', 'play',
+                          '-c', 'mp3'], os.path.join(work, 'm1-b.log'),
+                         env=env)
+        m = wait_for_re(client, r'mpg123audiodec, ([0-9]+) kbps', 30)
+        check(m is not None and int(m.group(1)) > 0,
+              'the client resumes with the restarted server (now mp3)')
+    finally:
+        check(q.stop(server) == 0, 'the server exits 0 on Ctrl-C')
+        if client:
+            check(q.stop(client) == 0, 'the client exits 0 on Ctrl-C')
+        if failures:
+            for name in sorted(os.listdir(work)):
+                with open(os.path.join(work, name), errors='replace') as f:
+                    print('--- %s\n%s' % (name, f.read()[-3000:]))
+        q.shutil.rmtree(work, ignore_errors=True)
+
+
 def case_port_in_use():
     need()
     s = socket.socket()
@@ -345,6 +440,8 @@ def main():
         'client-first': case_client_first,
         'port-in-use': case_port_in_use,
         'wrong-key': case_wrong_key,
+        'next-sender': case_next_sender,
+        'server-restart': case_server_restart,
     }
     if case not in cases:
         print('unknown case %s; one of %s' % (case, ', '.join(cases)))
