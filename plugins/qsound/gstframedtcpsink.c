@@ -60,7 +60,7 @@
 #endif
 
 #include "gstframedtcpsink.h"
-#include "qsoundconn.h"
+#include "qsoundendpoint.h"
 #include "qsoundelements.h"
 
 #include <string.h>
@@ -68,30 +68,16 @@
 GST_DEBUG_CATEGORY_STATIC (framed_tcp_sink_debug);
 #define GST_CAT_DEFAULT framed_tcp_sink_debug
 
-#define DEFAULT_MODE            QS_CONN_MODE_SERVER
-#define DEFAULT_HOST            "127.0.0.1"
-#define DEFAULT_PORT            5000
-#define DEFAULT_KEY             ""
-#define DEFAULT_MAX_FRAME_SIZE  QS_PROTO_DEFAULT_MAX_FRAME_SIZE
 #define DEFAULT_MAX_QUEUE_TIME  (1 * GST_SECOND)
 #define DEFAULT_MAX_QUEUE_BYTES (4 * 1024 * 1024)
-#define DEFAULT_TIMEOUT         5
-#define DEFAULT_RECONNECT       TRUE
 #define DEFAULT_MAX_CLIENTS     16
 
 enum
 {
-  PROP_0,
-  PROP_MODE,
-  PROP_HOST,
-  PROP_PORT,
-  PROP_CURRENT_PORT,
-  PROP_KEY,
-  PROP_MAX_FRAME_SIZE,
-  PROP_MAX_QUEUE_TIME,
+  /* mode, host, port, current-port, key, max-frame-size, timeout and
+   * reconnect come from qsoundendpoint.h */
+  PROP_MAX_QUEUE_TIME = QS_ENDPOINT_PROP_LAST,
   PROP_MAX_QUEUE_BYTES,
-  PROP_TIMEOUT,
-  PROP_RECONNECT,
   PROP_MAX_CLIENTS,
   PROP_STATS,
 };
@@ -128,16 +114,11 @@ struct _GstFramedTcpSink
 {
   GstBaseSink parent;
 
+  QsEndpoint ep;                 /* the shared settings, state and counters */
+
   /* settings, under the object lock */
-  QsConnMode mode;
-  gchar *host;
-  guint port;
-  gchar *key;
-  guint max_frame_size;
   GstClockTime max_queue_time;
   guint max_queue_bytes;
-  guint timeout;
-  gboolean reconnect;
   guint max_clients;
 
   /* state, under lock */
@@ -152,18 +133,15 @@ struct _GstFramedTcpSink
   gboolean upstream_live;
   gboolean live_known;
   guint64 seq;
-  gchar *state;
-  gchar *peer_name;
-  guint current_port;
+  GstClockTime run_max_queue_time;      /* the settings, copied at start() */
+  guint run_max_queue_bytes;
 
   /* statistics, under lock */
   guint64 bytes_sent;
   guint64 buffers;
   guint64 dropped;
-  guint reconnects;
   QsConnRefusals refusals;      /* connections closed at once */
 
-  const guint8 *skey;           /* the stretched key, or NULL; set in start() */
   GSocket *listener;
   GThread *thread;              /* accept thread (server) or connect thread (client) */
   GCancellable *cancellable;    /* for the accept/connect thread */
@@ -276,19 +254,8 @@ qs_frame_write (QsFrame * frame, GSocket * socket, QsProtoSeal * seal,
 
 /* ---- receivers ---- */
 
-static void
-gst_framed_tcp_sink_set_state (GstFramedTcpSink * sink, const gchar * state,
-    const gchar * peer)
-{
-  g_mutex_lock (&sink->lock);
-  g_free (sink->state);
-  sink->state = g_strdup (state);
-  if (peer) {
-    g_free (sink->peer_name);
-    sink->peer_name = g_strdup (peer);
-  }
-  g_mutex_unlock (&sink->lock);
-}
+#define gst_framed_tcp_sink_set_state(sink, state, peer) \
+  qs_endpoint_set_state (&(sink)->ep, (state), (peer))
 
 /* Under lock: drops a receiver's oldest media frame, keeping control frames. */
 static gboolean
@@ -327,8 +294,8 @@ gst_framed_tcp_sink_peer_push (GstFramedTcpSink * sink, QsPeer * peer,
 static gboolean
 gst_framed_tcp_sink_peer_full (GstFramedTcpSink * sink, QsPeer * peer)
 {
-  return peer->queued_bytes > sink->max_queue_bytes
-      || peer->queued_time > sink->max_queue_time;
+  return peer->queued_bytes > sink->run_max_queue_bytes
+      || peer->queued_time > sink->run_max_queue_time;
 }
 
 /* Under lock: would this frame overfill a receiver's queue?  (An empty queue
@@ -341,8 +308,8 @@ gst_framed_tcp_sink_peer_no_room (GstFramedTcpSink * sink, QsPeer * peer,
       frame->duration : 0;
 
   return peer->queue.length > 0 &&
-      (peer->queued_bytes + frame->size > sink->max_queue_bytes
-      || peer->queued_time + dur > sink->max_queue_time);
+      (peer->queued_bytes + frame->size > sink->run_max_queue_bytes
+      || peer->queued_time + dur > sink->run_max_queue_time);
 }
 
 static void
@@ -424,9 +391,7 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
   gint64 timeout_us;
   GError *error = NULL;
 
-  GST_OBJECT_LOCK (sink);
-  timeout_us = sink->timeout * G_TIME_SPAN_SECOND;
-  GST_OBJECT_UNLOCK (sink);
+  timeout_us = sink->ep.run.timeout * G_TIME_SPAN_SECOND;
 
   for (;;) {
     GQueue batch = G_QUEUE_INIT;
@@ -526,15 +491,6 @@ gst_framed_tcp_sink_peer_deactivate (GstFramedTcpSink * sink, QsPeer * peer)
   g_mutex_unlock (&sink->lock);
 }
 
-static gboolean
-gst_framed_tcp_sink_fatal_handshake (const GError * error)
-{
-  return error->domain == QS_CONN_ERROR &&
-      (error->code == QS_CONN_ERROR_AUTH || error->code == QS_CONN_ERROR_VERSION
-      || error->code == QS_CONN_ERROR_ROLE
-      || error->code == QS_CONN_ERROR_NOT_QSOUND);
-}
-
 /* Server mode: one thread per receiver. */
 static gpointer
 gst_framed_tcp_sink_peer_thread (gpointer data)
@@ -543,18 +499,14 @@ gst_framed_tcp_sink_peer_thread (gpointer data)
   GstFramedTcpSink *sink = peer->sink;
   QsProtoParser *parser;
   GError *error = NULL;
-  guint max_frame;
+  gboolean idle;
 
-  GST_OBJECT_LOCK (sink);
-  max_frame = sink->max_frame_size;
-  GST_OBJECT_UNLOCK (sink);
-
-  parser = qs_proto_parser_new (max_frame);
+  parser = qs_proto_parser_new (sink->ep.run.max_frame_size);
   if (qs_conn_handshake (peer->socket, parser, QS_ROLE_SENDER, TRUE,
-          sink->skey, &peer->seal, peer->cancellable, &error)) {
+          sink->ep.skey, &peer->seal, peer->cancellable, &error)) {
     GST_INFO_OBJECT (sink, "receiver %s connected", peer->name);
     gst_framed_tcp_sink_peer_activate (sink, peer);
-    gst_framed_tcp_sink_set_state (sink, "connected", peer->name);
+    qs_endpoint_connected (&sink->ep, peer->name);
     gst_framed_tcp_sink_peer_loop (sink, peer, parser);
     gst_framed_tcp_sink_peer_deactivate (sink, peer);
     GST_INFO_OBJECT (sink, "receiver %s disconnected", peer->name);
@@ -570,11 +522,10 @@ gst_framed_tcp_sink_peer_thread (gpointer data)
   g_socket_close (peer->socket, NULL);
   g_mutex_lock (&sink->lock);
   peer->finished = TRUE;
-  if (sink->running && gst_framed_tcp_sink_count_active (sink) == 0) {
-    g_free (sink->state);
-    sink->state = g_strdup ("listening");
-  }
+  idle = sink->running && gst_framed_tcp_sink_count_active (sink) == 0;
   g_mutex_unlock (&sink->lock);
+  if (idle)
+    gst_framed_tcp_sink_set_state (sink, "listening", NULL);
   return NULL;
 }
 
@@ -592,37 +543,6 @@ gst_framed_tcp_sink_peer_new (GstFramedTcpSink * sink, GSocket * socket)
   return peer;
 }
 
-/* Sleeps until the deadline or until the sink stops; returns FALSE if it stopped. */
-static gboolean
-gst_framed_tcp_sink_sleep (GstFramedTcpSink * sink, gint64 delay_us)
-{
-  gint64 until = g_get_monotonic_time () + delay_us;
-  gboolean running;
-
-  g_mutex_lock (&sink->lock);
-  while (sink->running && g_get_monotonic_time () < until)
-    g_cond_wait_until (&sink->cond, &sink->lock, until);
-  running = sink->running;
-  g_mutex_unlock (&sink->lock);
-  return running;
-}
-
-/* Under lock: closes a connection beyond the limits at once, counts it, and
- * says so at most every 10 s. */
-static void
-gst_framed_tcp_sink_refuse (GstFramedTcpSink * sink, GSocket * socket,
-    const gchar * why)
-{
-  guint count;
-
-  g_socket_close (socket, NULL);
-  g_object_unref (socket);
-  if (qs_conn_refusals_add (&sink->refusals, &count))
-    GST_ELEMENT_WARNING (sink, RESOURCE, WRITE,
-        ("Closed %u connection%s at once: %s.", count, count == 1 ? "" : "s",
-            why), (NULL));
-}
-
 static gpointer
 gst_framed_tcp_sink_accept_thread (gpointer data)
 {
@@ -634,7 +554,7 @@ gst_framed_tcp_sink_accept_thread (gpointer data)
     GSocket *socket;
     QsPeer *peer;
     GList *l;
-    guint active = 0, pending = 0, max_clients, count;
+    guint active = 0, pending = 0, max_clients;
 
     socket = qs_conn_accept (sink->listener, sink->cancellable, &error);
     if (!socket) {
@@ -642,18 +562,13 @@ gst_framed_tcp_sink_accept_thread (gpointer data)
         g_clear_error (&error);
         break;
       }
-      /* out of descriptors, say: keep serving who is connected, retry;
-       * reported at most every 10 s */
-      backoff = qs_conn_backoff_next (backoff);
+      /* out of descriptors, say: keep serving who is connected, retry */
       g_mutex_lock (&sink->lock);
-      if (qs_conn_refusals_add (&sink->refusals, &count))
-        GST_ELEMENT_WARNING (sink, RESOURCE, READ, ("%s (%u time%s since the "
-                "last report; the receivers already connected are still "
-                "served.)", error->message, count, count == 1 ? "" : "s"),
-            (NULL));
+      backoff = qs_endpoint_accept_failed (&sink->ep, &sink->refusals, error,
+          backoff);
       g_mutex_unlock (&sink->lock);
       g_clear_error (&error);
-      if (!gst_framed_tcp_sink_sleep (sink, backoff))
+      if (!qs_endpoint_sleep (sink->cancellable, backoff))
         break;
       continue;
     }
@@ -679,7 +594,8 @@ gst_framed_tcp_sink_accept_thread (gpointer data)
         pending++;
     }
     if (pending >= QS_CONN_MAX_PENDING) {
-      gst_framed_tcp_sink_refuse (sink, socket, "too many peers were still "
+      qs_endpoint_refuse (&sink->ep, &sink->refusals, socket,
+          "too many peers were still "
           "in the handshake (an idle stranger, or a flood)");
       g_mutex_unlock (&sink->lock);
       continue;
@@ -688,7 +604,7 @@ gst_framed_tcp_sink_accept_thread (gpointer data)
       gchar *why = g_strdup_printf ("max-clients (%u) receivers are already "
           "connected; raise max-clients if they are all real", max_clients);
 
-      gst_framed_tcp_sink_refuse (sink, socket, why);
+      qs_endpoint_refuse (&sink->ep, &sink->refusals, socket, why);
       g_free (why);
       g_mutex_unlock (&sink->lock);
       continue;
@@ -700,7 +616,7 @@ gst_framed_tcp_sink_accept_thread (gpointer data)
       /* out of threads: the peer goes, the sink stays */
       peer->socket = NULL;
       gst_framed_tcp_sink_peer_free (peer);
-      gst_framed_tcp_sink_refuse (sink, socket, error->message);
+      qs_endpoint_refuse (&sink->ep, &sink->refusals, socket, error->message);
       g_clear_error (&error);
       g_mutex_unlock (&sink->lock);
       continue;
@@ -727,89 +643,39 @@ static gpointer
 gst_framed_tcp_sink_connect_thread (gpointer data)
 {
   GstFramedTcpSink *sink = data;
-  gchar *host;
-  guint port, max_frame;
-  gboolean reconnect;
+  QsProtoParser *parser = qs_proto_parser_new (sink->ep.run.max_frame_size);
   gint64 backoff = 0;
-  guint connections = 0;
-
-  GST_OBJECT_LOCK (sink);
-  host = g_strdup (sink->host);
-  port = sink->port;
-  max_frame = sink->max_frame_size;
-  reconnect = sink->reconnect;
-  GST_OBJECT_UNLOCK (sink);
 
   for (;;) {
     GError *error = NULL;
+    QsProtoSeal *seal = NULL;
     GSocket *socket;
-    QsProtoParser *parser;
     QsPeer *peer;
 
-    gst_framed_tcp_sink_set_state (sink, "connecting", NULL);
-    socket = qs_conn_connect (host, port, sink->cancellable, &error);
+    socket = qs_endpoint_connect (&sink->ep, QS_ROLE_SENDER, parser, &seal,
+        &backoff, sink->cancellable, &error);
     if (!socket) {
-      if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
-        g_clear_error (&error);
-        break;
-      }
-      if (!reconnect || g_error_matches (error, QS_CONN_ERROR,
-              QS_CONN_ERROR_RESOLVE)) {
+      if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED))
         gst_framed_tcp_sink_post_fatal (sink, error);
-        g_clear_error (&error);
-        break;
-      }
-      GST_INFO_OBJECT (sink, "%s; retrying", error->message);
       g_clear_error (&error);
-      gst_framed_tcp_sink_set_state (sink, "waiting", NULL);
-      backoff = qs_conn_backoff_next (backoff);
-      if (!gst_framed_tcp_sink_sleep (sink, backoff))
-        break;
-      continue;
+      break;
     }
 
+    /* the peer's cancellable is the sink's, set before stop() can see the
+     * peer: stop() cancels both */
     peer = gst_framed_tcp_sink_peer_new (sink, socket);
-    parser = qs_proto_parser_new (max_frame);
-    if (!qs_conn_handshake (socket, parser, QS_ROLE_SENDER, FALSE, sink->skey,
-            &peer->seal, sink->cancellable, &error)) {
-      gboolean cancelled = g_error_matches (error, QS_CONN_ERROR,
-          QS_CONN_ERROR_CANCELLED);
-
-      qs_proto_parser_free (parser);
-      gst_framed_tcp_sink_peer_free (peer);
-      if (cancelled) {
-        g_clear_error (&error);
-        break;
-      }
-      if (!reconnect || gst_framed_tcp_sink_fatal_handshake (error)) {
-        gst_framed_tcp_sink_post_fatal (sink, error);
-        g_clear_error (&error);
-        break;
-      }
-      GST_INFO_OBJECT (sink, "handshake failed: %s; retrying", error->message);
-      g_clear_error (&error);
-      backoff = qs_conn_backoff_next (backoff);
-      if (!gst_framed_tcp_sink_sleep (sink, backoff))
-        break;
-      continue;
-    }
-
-    backoff = 0;
+    peer->seal = seal;
+    g_object_unref (peer->cancellable);
+    peer->cancellable = g_object_ref (sink->cancellable);
     g_mutex_lock (&sink->lock);
-    if (connections++ > 0)
-      sink->reconnects++;
     sink->peers = g_list_prepend (sink->peers, peer);
     g_mutex_unlock (&sink->lock);
     gst_framed_tcp_sink_peer_activate (sink, peer);
-    gst_framed_tcp_sink_set_state (sink, "connected", peer->name);
+    qs_endpoint_connected (&sink->ep, peer->name);
     GST_INFO_OBJECT (sink, "connected to %s", peer->name);
 
-    /* the peer's cancellable is the sink's: stop() cancels both */
-    g_object_unref (peer->cancellable);
-    peer->cancellable = g_object_ref (sink->cancellable);
     gst_framed_tcp_sink_peer_loop (sink, peer, parser);
     gst_framed_tcp_sink_peer_deactivate (sink, peer);
-    qs_proto_parser_free (parser);
 
     g_mutex_lock (&sink->lock);
     sink->peers = g_list_remove (sink->peers, peer);
@@ -819,7 +685,7 @@ gst_framed_tcp_sink_connect_thread (gpointer data)
 
     if (g_cancellable_is_cancelled (sink->cancellable))
       break;
-    if (!reconnect) {
+    if (!sink->ep.run.reconnect) {
       GError *gone = g_error_new_literal (QS_CONN_ERROR, QS_CONN_ERROR_CLOSED,
           "The receiver closed the connection and reconnect is off.");
       gst_framed_tcp_sink_post_fatal (sink, gone);
@@ -827,10 +693,11 @@ gst_framed_tcp_sink_connect_thread (gpointer data)
       break;
     }
     backoff = qs_conn_backoff_next (0);
-    if (!gst_framed_tcp_sink_sleep (sink, backoff))
+    gst_framed_tcp_sink_set_state (sink, "waiting", NULL);
+    if (!qs_endpoint_sleep (sink->cancellable, backoff))
       break;
   }
-  g_free (host);
+  qs_proto_parser_free (parser);
   return NULL;
 }
 
@@ -840,30 +707,13 @@ static gboolean
 gst_framed_tcp_sink_start (GstBaseSink * bsink)
 {
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
-  QsConnMode mode;
-  gchar *host, *key;
-  guint port;
-  GError *error = NULL;
+  GstClockTime max_queue_time;
+  guint max_queue_bytes;
 
   GST_OBJECT_LOCK (sink);
-  mode = sink->mode;
-  host = g_strdup (sink->host);
-  key = g_strdup (sink->key);
-  port = sink->port;
+  max_queue_time = sink->max_queue_time;
+  max_queue_bytes = sink->max_queue_bytes;
   GST_OBJECT_UNLOCK (sink);
-
-  /* stretched here, once per key, never per connection */
-  sink->skey = qs_conn_key_get (key, &error);
-  if (key)
-    qs_proto_wipe (key, strlen (key));
-  g_free (key);
-  if (error) {
-    GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_WRITE, ("%s", error->message),
-        (NULL));
-    g_clear_error (&error);
-    g_free (host);
-    return FALSE;
-  }
 
   sink->cancellable = g_cancellable_new ();
   g_mutex_lock (&sink->lock);
@@ -873,40 +723,22 @@ gst_framed_tcp_sink_start (GstBaseSink * bsink)
   sink->live_known = FALSE;
   sink->headers_done = FALSE;
   sink->bytes_sent = sink->buffers = sink->dropped = 0;
-  sink->reconnects = 0;
+  sink->run_max_queue_time = max_queue_time;
+  sink->run_max_queue_bytes = max_queue_bytes;
   memset (&sink->refusals, 0, sizeof (sink->refusals));
   g_clear_error (&sink->fatal);
   g_mutex_unlock (&sink->lock);
 
-  if (mode == QS_CONN_MODE_SERVER) {
-    sink->listener = qs_conn_listen (host, port, sink->cancellable, &error);
-    if (!sink->listener) {
-      GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_WRITE, ("%s", error->message),
-          (NULL));
-      g_clear_error (&error);
-      g_free (host);
-      g_clear_object (&sink->cancellable);
-      return FALSE;
-    }
-    g_mutex_lock (&sink->lock);
-    sink->current_port = qs_conn_local_port (sink->listener);
-    g_mutex_unlock (&sink->lock);
-    GST_INFO_OBJECT (sink, "listening on %s:%u", host, sink->current_port);
-    if (!sink->skey && !qs_conn_host_is_loopback (host))
-      GST_ELEMENT_WARNING (sink, RESOURCE, SETTINGS,
-          ("Serving in clear on %s:%u without a key: anyone who can reach "
-              "this port can listen; set a key on both ends (qsound-launch "
-              "--new-key, then -k) to seal the link.", host,
-              sink->current_port), (NULL));
-    gst_framed_tcp_sink_set_state (sink, "listening", "");
-    g_object_notify (G_OBJECT (sink), "current-port");
+  if (!qs_endpoint_start (&sink->ep, sink->cancellable, &sink->listener)) {
+    g_clear_object (&sink->cancellable);
+    return FALSE;
+  }
+  if (sink->listener)
     sink->thread = g_thread_new ("framedtcpsink-accept",
         gst_framed_tcp_sink_accept_thread, sink);
-  } else {
+  else
     sink->thread = g_thread_new ("framedtcpsink-connect",
         gst_framed_tcp_sink_connect_thread, sink);
-  }
-  g_free (host);
   return TRUE;
 }
 
@@ -949,9 +781,8 @@ gst_framed_tcp_sink_stop (GstBaseSink * bsink)
   g_clear_pointer (&sink->caps_frame, qs_frame_unref);
   g_list_free_full (sink->header_frames, (GDestroyNotify) qs_frame_unref);
   sink->header_frames = NULL;
-  g_free (sink->state);
-  sink->state = g_strdup ("idle");
   g_mutex_unlock (&sink->lock);
+  qs_endpoint_stop (&sink->ep);
 
   if (sink->listener) {
     g_socket_close (sink->listener, NULL);
@@ -1062,13 +893,9 @@ static GstFlowReturn
 gst_framed_tcp_sink_render (GstBaseSink * bsink, GstBuffer * buf)
 {
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
-  guint max_frame;
+  guint max_frame = sink->ep.run.max_frame_size;
   QsFrame *frame;
   GList *l;
-
-  GST_OBJECT_LOCK (sink);
-  max_frame = sink->max_frame_size;
-  GST_OBJECT_UNLOCK (sink);
 
   if (gst_buffer_get_size (buf) + QS_PROTO_BUFFER_HEADER_SIZE > max_frame) {
     GST_ELEMENT_ERROR (sink, STREAM, TOO_LAZY,
@@ -1185,11 +1012,9 @@ gst_framed_tcp_sink_get_stats (GstFramedTcpSink * sink)
       "buffers", G_TYPE_UINT64, sink->buffers,
       "dropped", G_TYPE_UINT64, sink->dropped,
       "clients", G_TYPE_UINT, gst_framed_tcp_sink_count_active (sink),
-      "reconnects", G_TYPE_UINT, sink->reconnects,
-      "refused", G_TYPE_UINT64, sink->refusals.total,
-      "state", G_TYPE_STRING, sink->state ? sink->state : "idle",
-      "peer", G_TYPE_STRING, sink->peer_name ? sink->peer_name : "", NULL);
+      "refused", G_TYPE_UINT64, sink->refusals.total, NULL);
   g_mutex_unlock (&sink->lock);
+  qs_endpoint_add_stats (&sink->ep, s);
   return s;
 }
 
@@ -1199,38 +1024,15 @@ gst_framed_tcp_sink_set_property (GObject * object, guint prop_id,
 {
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (object);
 
+  if (qs_endpoint_set_property (&sink->ep, prop_id, value))
+    return;
   GST_OBJECT_LOCK (sink);
   switch (prop_id) {
-    case PROP_MODE:
-      sink->mode = g_value_get_enum (value);
-      break;
-    case PROP_HOST:
-      g_free (sink->host);
-      sink->host = g_value_dup_string (value);
-      if (!sink->host)
-        sink->host = g_strdup (DEFAULT_HOST);
-      break;
-    case PROP_PORT:
-      sink->port = g_value_get_int (value);
-      break;
-    case PROP_KEY:
-      g_free (sink->key);
-      sink->key = g_value_dup_string (value);
-      break;
-    case PROP_MAX_FRAME_SIZE:
-      sink->max_frame_size = g_value_get_uint (value);
-      break;
     case PROP_MAX_QUEUE_TIME:
       sink->max_queue_time = g_value_get_uint64 (value);
       break;
     case PROP_MAX_QUEUE_BYTES:
       sink->max_queue_bytes = g_value_get_uint (value);
-      break;
-    case PROP_TIMEOUT:
-      sink->timeout = g_value_get_uint (value);
-      break;
-    case PROP_RECONNECT:
-      sink->reconnect = g_value_get_boolean (value);
       break;
     case PROP_MAX_CLIENTS:
       sink->max_clients = g_value_get_uint (value);
@@ -1252,41 +1054,15 @@ gst_framed_tcp_sink_get_property (GObject * object, guint prop_id,
     g_value_take_boxed (value, gst_framed_tcp_sink_get_stats (sink));
     return;
   }
-  if (prop_id == PROP_CURRENT_PORT) {
-    g_mutex_lock (&sink->lock);
-    g_value_set_int (value, sink->current_port);
-    g_mutex_unlock (&sink->lock);
+  if (qs_endpoint_get_property (&sink->ep, prop_id, value))
     return;
-  }
-
   GST_OBJECT_LOCK (sink);
   switch (prop_id) {
-    case PROP_MODE:
-      g_value_set_enum (value, sink->mode);
-      break;
-    case PROP_HOST:
-      g_value_set_string (value, sink->host);
-      break;
-    case PROP_PORT:
-      g_value_set_int (value, sink->port);
-      break;
-    case PROP_KEY:
-      g_value_set_string (value, sink->key);
-      break;
-    case PROP_MAX_FRAME_SIZE:
-      g_value_set_uint (value, sink->max_frame_size);
-      break;
     case PROP_MAX_QUEUE_TIME:
       g_value_set_uint64 (value, sink->max_queue_time);
       break;
     case PROP_MAX_QUEUE_BYTES:
       g_value_set_uint (value, sink->max_queue_bytes);
-      break;
-    case PROP_TIMEOUT:
-      g_value_set_uint (value, sink->timeout);
-      break;
-    case PROP_RECONNECT:
-      g_value_set_boolean (value, sink->reconnect);
       break;
     case PROP_MAX_CLIENTS:
       g_value_set_uint (value, sink->max_clients);
@@ -1303,10 +1079,7 @@ gst_framed_tcp_sink_finalize (GObject * object)
 {
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (object);
 
-  g_free (sink->host);
-  g_free (sink->key);
-  g_free (sink->state);
-  g_free (sink->peer_name);
+  qs_endpoint_clear (&sink->ep);
   g_clear_error (&sink->fatal);
   g_mutex_clear (&sink->lock);
   g_cond_clear (&sink->cond);
@@ -1326,36 +1099,7 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
   gobject_class->get_property = gst_framed_tcp_sink_get_property;
   gobject_class->finalize = gst_framed_tcp_sink_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_MODE,
-      g_param_spec_enum ("mode", "Mode",
-          "Whether to listen for receivers (server) or connect to a "
-          "receiver that listens (client).", QS_TYPE_CONN_MODE, DEFAULT_MODE,
-          rw));
-  g_object_class_install_property (gobject_class, PROP_HOST,
-      g_param_spec_string ("host", "Host",
-          "In server mode the address to listen on (0.0.0.0 for every "
-          "interface); in client mode the receiver to connect to.",
-          DEFAULT_HOST, rw));
-  g_object_class_install_property (gobject_class, PROP_PORT,
-      g_param_spec_int ("port", "Port",
-          "The TCP port to listen on or connect to (0 in server mode lets "
-          "the system pick one; read it back from current-port).",
-          0, G_MAXUINT16, DEFAULT_PORT, rw));
-  g_object_class_install_property (gobject_class, PROP_CURRENT_PORT,
-      g_param_spec_int ("current-port", "Current port",
-          "The port the server actually listens on, or 0 when not listening.",
-          0, G_MAXUINT16, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (gobject_class, PROP_KEY,
-      g_param_spec_string ("key", "Key",
-          "A pre-shared key, the same on both ends: the peer must prove it "
-          "knows it, and every frame is then encrypted and authenticated. "
-          "Empty means none: the stream goes in clear.",
-          DEFAULT_KEY, rw));
-  g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
-      g_param_spec_uint ("max-frame-size", "Maximum frame size",
-          "The largest frame, in bytes, accepted from or sent to the peer.",
-          QS_PROTO_MIN_MAX_FRAME_SIZE, QS_PROTO_MAX_MAX_FRAME_SIZE,
-          DEFAULT_MAX_FRAME_SIZE, rw));
+  qs_endpoint_install_properties (gobject_class, QS_ENDPOINT_SINK);
   g_object_class_install_property (gobject_class, PROP_MAX_QUEUE_TIME,
       g_param_spec_uint64 ("max-queue-time", "Maximum queue time",
           "The most media, in nanoseconds, queued for one receiver; with a "
@@ -1366,16 +1110,6 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
           "The most bytes queued for one receiver; with a live upstream the "
           "oldest frames are dropped beyond it.",
           1024, G_MAXUINT, DEFAULT_MAX_QUEUE_BYTES, rw));
-  g_object_class_install_property (gobject_class, PROP_TIMEOUT,
-      g_param_spec_uint ("timeout", "Timeout",
-          "Seconds a receiver may stay silent or stop reading before it is "
-          "disconnected (heartbeats come every second, so at least 2).",
-          2, 3600, DEFAULT_TIMEOUT, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT,
-      g_param_spec_boolean ("reconnect", "Reconnect",
-          "In client mode, keep retrying (with backoff) when the receiver is "
-          "not there or the link breaks, instead of failing.",
-          DEFAULT_RECONNECT, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_CLIENTS,
       g_param_spec_uint ("max-clients", "Maximum clients",
           "In server mode, the most receivers served at once; a connection "
@@ -1410,17 +1144,10 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
 static void
 gst_framed_tcp_sink_init (GstFramedTcpSink * sink)
 {
-  sink->mode = DEFAULT_MODE;
-  sink->host = g_strdup (DEFAULT_HOST);
-  sink->port = DEFAULT_PORT;
-  sink->key = g_strdup (DEFAULT_KEY);
-  sink->max_frame_size = DEFAULT_MAX_FRAME_SIZE;
+  qs_endpoint_init (&sink->ep, GST_ELEMENT (sink), QS_ENDPOINT_SINK);
   sink->max_queue_time = DEFAULT_MAX_QUEUE_TIME;
   sink->max_queue_bytes = DEFAULT_MAX_QUEUE_BYTES;
-  sink->timeout = DEFAULT_TIMEOUT;
-  sink->reconnect = DEFAULT_RECONNECT;
   sink->max_clients = DEFAULT_MAX_CLIENTS;
-  sink->state = g_strdup ("idle");
   g_mutex_init (&sink->lock);
   g_cond_init (&sink->cond);
 

@@ -58,7 +58,7 @@
 #endif
 
 #include "gstframedtcpsrc.h"
-#include "qsoundconn.h"
+#include "qsoundendpoint.h"
 #include "qsoundelements.h"
 
 #include <string.h>
@@ -66,28 +66,14 @@
 GST_DEBUG_CATEGORY_STATIC (framed_tcp_src_debug);
 #define GST_CAT_DEFAULT framed_tcp_src_debug
 
-#define DEFAULT_MODE            QS_CONN_MODE_CLIENT
-#define DEFAULT_HOST            "127.0.0.1"
-#define DEFAULT_PORT            5000
-#define DEFAULT_KEY             ""
-#define DEFAULT_MAX_FRAME_SIZE  QS_PROTO_DEFAULT_MAX_FRAME_SIZE
-#define DEFAULT_TIMEOUT         5
 #define DEFAULT_LATENCY         (50 * GST_MSECOND)
-#define DEFAULT_RECONNECT       TRUE
 #define DEFAULT_EOS_ENDS        FALSE
 
 enum
 {
-  PROP_0,
-  PROP_MODE,
-  PROP_HOST,
-  PROP_PORT,
-  PROP_CURRENT_PORT,
-  PROP_KEY,
-  PROP_MAX_FRAME_SIZE,
-  PROP_TIMEOUT,
-  PROP_LATENCY,
-  PROP_RECONNECT,
+  /* mode, host, port, current-port, key, max-frame-size, timeout and
+   * reconnect come from qsoundendpoint.h */
+  PROP_LATENCY = QS_ENDPOINT_PROP_LAST,
   PROP_EOS_ENDS,
   PROP_STATS,
 };
@@ -96,27 +82,20 @@ struct _GstFramedTcpSrc
 {
   GstPushSrc parent;
 
+  QsEndpoint ep;                 /* the shared settings, state and counters */
+
   /* settings, under the object lock */
-  QsConnMode mode;
-  gchar *host;
-  guint port;
-  gchar *key;
-  guint max_frame_size;
-  guint timeout;
   GstClockTime latency;
-  gboolean reconnect;
   gboolean eos_ends;
 
   GCancellable *cancellable;    /* replaced under the object lock */
   GSocket *listener;
   GSocket *socket;
   QsProtoSeal *seal;            /* NULL without a key */
-  const guint8 *skey;           /* the stretched key, or NULL; set in start() */
   QsProtoParser *parser;
   gint64 last_recv;
   gint64 last_send;
   gint64 backoff;
-  guint connections;
   gboolean discont;
   gboolean new_sender;          /* a connection after the first: its caps start a new stream */
   gboolean have_base;
@@ -131,17 +110,12 @@ struct _GstFramedTcpSrc
   guint pending;                /* handshake threads running, under plock */
   GQueue ready;                 /* QsReady *, handshaken senders, under plock */
   QsConnRefusals refusals;      /* under plock */
-  guint max_frame;              /* for the handshake threads, set in start() */
 
   /* statistics, under the object lock */
   guint64 bytes;
   guint64 buffers;
   guint64 lost;
-  guint reconnects;
-  gchar *state;
-  gchar *peer_name;
   gchar *wire_caps;
-  guint current_port;
 };
 
 /* A sender that passed the handshake, waiting for the streaming thread. */
@@ -176,19 +150,8 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (framedtcpsrc, "framedtcpsrc",
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
 
-static void
-gst_framed_tcp_src_set_state (GstFramedTcpSrc * src, const gchar * state,
-    const gchar * peer)
-{
-  GST_OBJECT_LOCK (src);
-  g_free (src->state);
-  src->state = g_strdup (state);
-  if (peer) {
-    g_free (src->peer_name);
-    src->peer_name = g_strdup (peer);
-  }
-  GST_OBJECT_UNLOCK (src);
-}
+#define gst_framed_tcp_src_set_state(src, state, peer) \
+  qs_endpoint_set_state (&(src)->ep, (state), (peer))
 
 static GCancellable *
 gst_framed_tcp_src_get_cancellable (GstFramedTcpSrc * src)
@@ -213,35 +176,27 @@ gst_framed_tcp_src_drop_connection (GstFramedTcpSrc * src, const GError * why)
   g_clear_pointer (&src->seal, qs_proto_seal_free);
   src->discont = TRUE;
   src->have_base = FALSE;
-  gst_framed_tcp_src_set_state (src, src->mode == QS_CONN_MODE_SERVER ?
+  gst_framed_tcp_src_set_state (src, src->ep.run.mode == QS_CONN_MODE_SERVER ?
       "listening" : "connecting", "");
 }
 
-/* Errors that retrying cannot cure. */
-static gboolean
-gst_framed_tcp_src_is_fatal (const GError * error)
+/* Takes a sender that passed its handshake: the next new connection. */
+static void
+gst_framed_tcp_src_take (GstFramedTcpSrc * src, GSocket * socket,
+    QsProtoParser * parser, QsProtoSeal * seal, const gchar * peer)
 {
-  return error->domain == QS_CONN_ERROR &&
-      (error->code == QS_CONN_ERROR_AUTH || error->code == QS_CONN_ERROR_VERSION
-      || error->code == QS_CONN_ERROR_ROLE
-      || error->code == QS_CONN_ERROR_NOT_QSOUND
-      || error->code == QS_CONN_ERROR_RESOLVE);
-}
-
-static gboolean
-gst_framed_tcp_src_sleep (GstFramedTcpSrc * src, GCancellable * cancellable,
-    gint64 delay_us)
-{
-  gint64 until = g_get_monotonic_time () + delay_us;
-
-  /* checking the cancellable every 50 ms keeps unlock prompt enough */
-  while (g_get_monotonic_time () < until) {
-    if (g_cancellable_is_cancelled (cancellable))
-      return FALSE;
-    g_usleep (MIN (50 * G_TIME_SPAN_MILLISECOND,
-            MAX (until - g_get_monotonic_time (), 0)));
+  GST_INFO_OBJECT (src, "sender %s connected", peer);
+  if (parser != src->parser) {
+    qs_proto_parser_free (src->parser);
+    src->parser = parser;
   }
-  return TRUE;
+  src->socket = socket;
+  src->seal = seal;
+  src->last_recv = src->last_send = g_get_monotonic_time ();
+  src->discont = TRUE;
+  src->have_base = FALSE;
+  if (qs_endpoint_connected (&src->ep, peer))
+    src->new_sender = TRUE;
 }
 
 /* Gets a connected, authenticated sender, or a flow return to give up with. */
@@ -249,17 +204,15 @@ static GstFlowReturn
 gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
     GCancellable * cancellable)
 {
-  gchar *host;
-  guint port;
-  gboolean reconnect;
+  GError *error = NULL;
+  QsProtoSeal *seal = NULL;
+  GSocket *socket;
+  gchar *peer;
 
-  GST_OBJECT_LOCK (src);
-  host = g_strdup (src->host);
-  port = src->port;
-  reconnect = src->reconnect;
-  GST_OBJECT_UNLOCK (src);
+  if (src->socket)
+    return GST_FLOW_OK;
 
-  while (!src->socket && src->mode == QS_CONN_MODE_SERVER) {
+  if (src->ep.run.mode == QS_CONN_MODE_SERVER) {
     QsReady *r;
 
     gst_framed_tcp_src_set_state (src, "listening", NULL);
@@ -267,7 +220,6 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
     while (!(r = g_queue_pop_head (&src->ready))) {
       if (g_cancellable_is_cancelled (cancellable)) {
         g_mutex_unlock (&src->plock);
-        g_free (host);
         return GST_FLOW_FLUSHING;
       }
       /* unlock() cancels without signalling: look again every 50 ms */
@@ -275,89 +227,29 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
           50 * G_TIME_SPAN_MILLISECOND);
     }
     g_mutex_unlock (&src->plock);
-
-    GST_INFO_OBJECT (src, "sender %s connected", r->peer);
-    qs_proto_parser_free (src->parser);
-    src->parser = r->parser;
-    src->socket = r->socket;
-    src->seal = r->seal;
+    gst_framed_tcp_src_take (src, r->socket, r->parser, r->seal, r->peer);
     r->parser = NULL;
     r->socket = NULL;
     r->seal = NULL;
-    src->last_recv = src->last_send = g_get_monotonic_time ();
-    src->discont = TRUE;
-    src->have_base = FALSE;
-    GST_OBJECT_LOCK (src);
-    if (src->connections++ > 0) {
-      src->reconnects++;
-      src->new_sender = TRUE;
-    }
-    GST_OBJECT_UNLOCK (src);
-    gst_framed_tcp_src_set_state (src, "connected", r->peer);
     qs_ready_free (r);
+    return GST_FLOW_OK;
   }
 
-  while (!src->socket) {
-    GError *error = NULL;
-    GSocket *socket;
-    gchar *peer;
-
-    {
-      gst_framed_tcp_src_set_state (src, "connecting", NULL);
-      socket = qs_conn_connect (host, port, cancellable, &error);
-    }
-    if (!socket)
-      goto failed;
-
-    peer = qs_conn_peer_name (socket);
-    qs_proto_parser_reset (src->parser);
-    if (!qs_conn_handshake (socket, src->parser, QS_ROLE_RECEIVER, FALSE,
-            src->skey, &src->seal, cancellable, &error)) {
-      g_socket_close (socket, NULL);
-      g_object_unref (socket);
-      g_free (peer);
-      goto failed;
-    }
-
-    GST_INFO_OBJECT (src, "sender %s connected", peer);
-    src->socket = socket;
-    src->last_recv = src->last_send = g_get_monotonic_time ();
-    src->backoff = 0;
-    src->discont = TRUE;
-    src->have_base = FALSE;
-    GST_OBJECT_LOCK (src);
-    if (src->connections++ > 0) {
-      src->reconnects++;
-      src->new_sender = TRUE;
-    }
-    GST_OBJECT_UNLOCK (src);
-    gst_framed_tcp_src_set_state (src, "connected", peer);
-    g_free (peer);
-    continue;
-
-  failed:
+  socket = qs_endpoint_connect (&src->ep, QS_ROLE_RECEIVER, src->parser, &seal,
+      &src->backoff, cancellable, &error);
+  if (!socket) {
     if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
       g_clear_error (&error);
-      g_free (host);
       return GST_FLOW_FLUSHING;
     }
-    if (!reconnect || gst_framed_tcp_src_is_fatal (error)) {
-      GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ, ("%s", error->message),
-          (NULL));
-      g_clear_error (&error);
-      g_free (host);
-      return GST_FLOW_ERROR;
-    }
-    GST_INFO_OBJECT (src, "%s; retrying", error->message);
+    GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ, ("%s", error->message),
+        (NULL));
     g_clear_error (&error);
-    gst_framed_tcp_src_set_state (src, "waiting", NULL);
-    src->backoff = qs_conn_backoff_next (src->backoff);
-    if (!gst_framed_tcp_src_sleep (src, cancellable, src->backoff)) {
-      g_free (host);
-      return GST_FLOW_FLUSHING;
-    }
+    return GST_FLOW_ERROR;
   }
-  g_free (host);
+  peer = qs_conn_peer_name (socket);
+  gst_framed_tcp_src_take (src, socket, src->parser, seal, peer);
+  g_free (peer);
   return GST_FLOW_OK;
 }
 
@@ -455,7 +347,7 @@ gst_framed_tcp_src_handle_caps (GstFramedTcpSrc * src, const gchar * text,
      * stream, so that decoders downstream are chosen again */
     GstPad *pad = GST_BASE_SRC_PAD (src);
     gchar *id = gst_pad_create_stream_id_printf (pad, GST_ELEMENT (src),
-        "sender-%u", src->connections);
+        "sender-%" G_GINT64_FORMAT, g_get_monotonic_time ());
     GstEvent *start = gst_event_new_stream_start (id);
 
     GST_INFO_OBJECT (src, "a new sender with other caps: new stream %s", id);
@@ -504,9 +396,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   GstFlowReturn ret = GST_FLOW_OK;
   gint64 timeout_us;
 
-  GST_OBJECT_LOCK (src);
-  timeout_us = src->timeout * G_TIME_SPAN_SECOND;
-  GST_OBJECT_UNLOCK (src);
+  timeout_us = src->ep.run.timeout * G_TIME_SPAN_SECOND;
 
   for (;;) {
     GError *error = NULL;
@@ -528,7 +418,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
           GST_ELEMENT_WARNING (src, RESOURCE, READ,
               ("The sender sent nothing, not even a heartbeat, for %u s; "
                   "dropping the link and %s.", (guint) (timeout_us /
-                      G_TIME_SPAN_SECOND), src->mode == QS_CONN_MODE_SERVER ?
+                      G_TIME_SPAN_SECOND), src->ep.run.mode == QS_CONN_MODE_SERVER ?
                   "waiting for the next sender" : "reconnecting"), (NULL));
           gst_framed_tcp_src_drop_connection (src, NULL);
         } else {
@@ -545,7 +435,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         GST_INFO_OBJECT (src, "the sender left");
         g_clear_error (&error);
         gst_framed_tcp_src_drop_connection (src, NULL);
-        if (src->mode == QS_CONN_MODE_CLIENT && !src->reconnect) {
+        if (src->ep.run.mode == QS_CONN_MODE_CLIENT && !src->ep.run.reconnect) {
           GST_ELEMENT_ERROR (src, RESOURCE, READ,
               ("The sender closed the connection and reconnect is off."),
               (NULL));
@@ -592,14 +482,15 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
         }
         /* a receiver outlives its sender: wait for the next one */
         GST_INFO_OBJECT (src, "the sender ended its stream; %s",
-            src->mode == QS_CONN_MODE_SERVER ? "waiting for the next sender"
+            src->ep.run.mode == QS_CONN_MODE_SERVER ?
+            "waiting for the next sender"
             : "reconnecting");
         gst_framed_tcp_src_drop_connection (src, NULL);
-        if (src->mode == QS_CONN_MODE_CLIENT) {
+        if (src->ep.run.mode == QS_CONN_MODE_CLIENT) {
           /* its server is probably going away: do not hammer it */
           gst_framed_tcp_src_set_state (src, "waiting", NULL);
           src->backoff = qs_conn_backoff_next (src->backoff);
-          if (!gst_framed_tcp_src_sleep (src, cancellable, src->backoff)) {
+          if (!qs_endpoint_sleep (cancellable, src->backoff)) {
             ret = GST_FLOW_FLUSHING;
             goto out;
           }
@@ -629,7 +520,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   bad_peer:
     /* garbage, an oversized frame, bad caps: tell the peer and drop it */
     gst_framed_tcp_src_drop_connection (src, error);
-    if (src->mode == QS_CONN_MODE_SERVER) {
+    if (src->ep.run.mode == QS_CONN_MODE_SERVER) {
       GST_ELEMENT_WARNING (src, STREAM, DECODE, ("%s", error->message), (NULL));
       g_clear_error (&error);
       continue;
@@ -652,9 +543,9 @@ gst_framed_tcp_src_handshake_thread (gpointer data)
   GstFramedTcpSrc *src = r->src;
   GError *error = NULL;
 
-  r->parser = qs_proto_parser_new (src->max_frame);
+  r->parser = qs_proto_parser_new (src->ep.run.max_frame_size);
   if (qs_conn_handshake (r->socket, r->parser, QS_ROLE_RECEIVER, TRUE,
-          src->skey, &r->seal, src->accept_cancellable, &error)) {
+          src->ep.skey, &r->seal, src->accept_cancellable, &error)) {
     g_mutex_lock (&src->plock);
     g_queue_push_tail (&src->ready, r);
     r = NULL;
@@ -676,21 +567,6 @@ gst_framed_tcp_src_handshake_thread (gpointer data)
   return NULL;
 }
 
-/* Under plock: closes a connection beyond the limits, reports every 10 s. */
-static void
-gst_framed_tcp_src_refuse (GstFramedTcpSrc * src, GSocket * socket,
-    const gchar * why)
-{
-  guint count;
-
-  g_socket_close (socket, NULL);
-  g_object_unref (socket);
-  if (qs_conn_refusals_add (&src->refusals, &count))
-    GST_ELEMENT_WARNING (src, RESOURCE, READ,
-        ("Closed %u connection%s at once: %s.", count, count == 1 ? "" : "s",
-            why), (NULL));
-}
-
 static gpointer
 gst_framed_tcp_src_accept_thread (gpointer data)
 {
@@ -702,7 +578,6 @@ gst_framed_tcp_src_accept_thread (gpointer data)
     GSocket *socket;
     GThread *thread;
     QsReady *r;
-    guint count;
 
     socket = qs_conn_accept (src->listener, src->accept_cancellable, &error);
     if (!socket) {
@@ -710,14 +585,10 @@ gst_framed_tcp_src_accept_thread (gpointer data)
         g_clear_error (&error);
         break;
       }
-      /* out of descriptors, say: wait and retry; reported at most every
-       * 10 s */
-      backoff = qs_conn_backoff_next (backoff);
+      /* out of descriptors, say: wait and retry */
       g_mutex_lock (&src->plock);
-      if (qs_conn_refusals_add (&src->refusals, &count))
-        GST_ELEMENT_WARNING (src, RESOURCE, READ, ("%s (%u time%s since the "
-                "last report.)", error->message, count, count == 1 ? "" : "s"),
-            (NULL));
+      backoff = qs_endpoint_accept_failed (&src->ep, &src->refusals, error,
+          backoff);
       g_clear_error (&error);
       g_cond_wait_until (&src->pcond, &src->plock,
           g_get_monotonic_time () + backoff);
@@ -730,7 +601,8 @@ gst_framed_tcp_src_accept_thread (gpointer data)
 
     g_mutex_lock (&src->plock);
     if (src->pending + src->ready.length >= QS_CONN_MAX_PENDING) {
-      gst_framed_tcp_src_refuse (src, socket, "too many senders were still "
+      qs_endpoint_refuse (&src->ep, &src->refusals, socket,
+          "too many senders were still "
           "in the handshake or waiting (an idle stranger, or a flood)");
       g_mutex_unlock (&src->plock);
       continue;
@@ -744,7 +616,7 @@ gst_framed_tcp_src_accept_thread (gpointer data)
     if (!thread) {
       r->socket = NULL;
       qs_ready_free (r);
-      gst_framed_tcp_src_refuse (src, socket, error->message);
+      qs_endpoint_refuse (&src->ep, &src->refusals, socket, error->message);
       g_clear_error (&error);
       g_mutex_unlock (&src->plock);
       continue;
@@ -760,69 +632,28 @@ static gboolean
 gst_framed_tcp_src_start (GstBaseSrc * bsrc)
 {
   GstFramedTcpSrc *src = GST_FRAMED_TCP_SRC (bsrc);
-  GError *error = NULL;
-  gchar *host, *key;
-  guint port, max_frame;
+  GCancellable *cancellable = gst_framed_tcp_src_get_cancellable (src);
+  gboolean ok;
 
   GST_OBJECT_LOCK (src);
-  host = g_strdup (src->host);
-  key = g_strdup (src->key);
-  port = src->port;
-  max_frame = src->max_frame_size;
   src->bytes = src->buffers = src->lost = 0;
-  src->reconnects = 0;
   GST_OBJECT_UNLOCK (src);
-
-  src->connections = 0;
   src->backoff = 0;
   src->discont = TRUE;
+  src->new_sender = FALSE;
   src->have_base = FALSE;
-  src->parser = qs_proto_parser_new (max_frame);
-  src->max_frame = max_frame;
   memset (&src->refusals, 0, sizeof (src->refusals));
 
-  /* stretched here, once per key, never per connection */
-  src->skey = qs_conn_key_get (key, &error);
-  if (key)
-    qs_proto_wipe (key, strlen (key));
-  g_free (key);
-  if (error) {
-    GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ, ("%s", error->message),
-        (NULL));
-    g_clear_error (&error);
-    g_free (host);
+  ok = qs_endpoint_start (&src->ep, cancellable, &src->listener);
+  g_object_unref (cancellable);
+  if (!ok)
     return FALSE;
-  }
-
-  if (src->mode == QS_CONN_MODE_SERVER) {
-    GCancellable *cancellable = gst_framed_tcp_src_get_cancellable (src);
-
-    src->listener = qs_conn_listen (host, port, cancellable, &error);
-    g_object_unref (cancellable);
-    if (!src->listener) {
-      GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ, ("%s", error->message),
-          (NULL));
-      g_clear_error (&error);
-      g_free (host);
-      return FALSE;
-    }
-    GST_OBJECT_LOCK (src);
-    src->current_port = qs_conn_local_port (src->listener);
-    GST_OBJECT_UNLOCK (src);
-    GST_INFO_OBJECT (src, "listening on %s:%u", host, src->current_port);
-    if (!src->skey && !qs_conn_host_is_loopback (host))
-      GST_ELEMENT_WARNING (src, RESOURCE, SETTINGS,
-          ("Listening in clear on %s:%u without a key: anyone who can reach "
-              "this port can send to it and listen; set a key on both ends "
-              "(qsound-launch --new-key, then -k) to seal the link.", host,
-              src->current_port), (NULL));
-    gst_framed_tcp_src_set_state (src, "listening", "");
-    g_object_notify (G_OBJECT (src), "current-port");
+  src->parser = qs_proto_parser_new (src->ep.run.max_frame_size);
+  if (src->listener) {
     src->accept_cancellable = g_cancellable_new ();
     src->accept_thread = g_thread_new ("framedtcpsrc-accept",
         gst_framed_tcp_src_accept_thread, src);
   }
-  g_free (host);
   return TRUE;
 }
 
@@ -852,10 +683,7 @@ gst_framed_tcp_src_stop (GstBaseSrc * bsrc)
   }
   g_clear_pointer (&src->parser, qs_proto_parser_free);
   gst_caps_replace (&src->caps, NULL);
-  GST_OBJECT_LOCK (src);
-  src->current_port = 0;
-  GST_OBJECT_UNLOCK (src);
-  gst_framed_tcp_src_set_state (src, "idle", "");
+  qs_endpoint_stop (&src->ep);
   return TRUE;
 }
 
@@ -909,11 +737,9 @@ gst_framed_tcp_src_get_stats (GstFramedTcpSrc * src)
       "bytes", G_TYPE_UINT64, src->bytes,
       "buffers", G_TYPE_UINT64, src->buffers,
       "lost", G_TYPE_UINT64, src->lost,
-      "reconnects", G_TYPE_UINT, src->reconnects,
-      "state", G_TYPE_STRING, src->state ? src->state : "idle",
-      "peer", G_TYPE_STRING, src->peer_name ? src->peer_name : "",
       "caps", G_TYPE_STRING, src->wire_caps ? src->wire_caps : "", NULL);
   GST_OBJECT_UNLOCK (src);
+  qs_endpoint_add_stats (&src->ep, s);
   return s;
 }
 
@@ -923,35 +749,12 @@ gst_framed_tcp_src_set_property (GObject * object, guint prop_id,
 {
   GstFramedTcpSrc *src = GST_FRAMED_TCP_SRC (object);
 
+  if (qs_endpoint_set_property (&src->ep, prop_id, value))
+    return;
   GST_OBJECT_LOCK (src);
   switch (prop_id) {
-    case PROP_MODE:
-      src->mode = g_value_get_enum (value);
-      break;
-    case PROP_HOST:
-      g_free (src->host);
-      src->host = g_value_dup_string (value);
-      if (!src->host)
-        src->host = g_strdup (DEFAULT_HOST);
-      break;
-    case PROP_PORT:
-      src->port = g_value_get_int (value);
-      break;
-    case PROP_KEY:
-      g_free (src->key);
-      src->key = g_value_dup_string (value);
-      break;
-    case PROP_MAX_FRAME_SIZE:
-      src->max_frame_size = g_value_get_uint (value);
-      break;
-    case PROP_TIMEOUT:
-      src->timeout = g_value_get_uint (value);
-      break;
     case PROP_LATENCY:
       src->latency = g_value_get_uint64 (value);
-      break;
-    case PROP_RECONNECT:
-      src->reconnect = g_value_get_boolean (value);
       break;
     case PROP_EOS_ENDS:
       src->eos_ends = g_value_get_boolean (value);
@@ -973,35 +776,12 @@ gst_framed_tcp_src_get_property (GObject * object, guint prop_id,
     g_value_take_boxed (value, gst_framed_tcp_src_get_stats (src));
     return;
   }
-
+  if (qs_endpoint_get_property (&src->ep, prop_id, value))
+    return;
   GST_OBJECT_LOCK (src);
   switch (prop_id) {
-    case PROP_MODE:
-      g_value_set_enum (value, src->mode);
-      break;
-    case PROP_HOST:
-      g_value_set_string (value, src->host);
-      break;
-    case PROP_PORT:
-      g_value_set_int (value, src->port);
-      break;
-    case PROP_CURRENT_PORT:
-      g_value_set_int (value, src->current_port);
-      break;
-    case PROP_KEY:
-      g_value_set_string (value, src->key);
-      break;
-    case PROP_MAX_FRAME_SIZE:
-      g_value_set_uint (value, src->max_frame_size);
-      break;
-    case PROP_TIMEOUT:
-      g_value_set_uint (value, src->timeout);
-      break;
     case PROP_LATENCY:
       g_value_set_uint64 (value, src->latency);
-      break;
-    case PROP_RECONNECT:
-      g_value_set_boolean (value, src->reconnect);
       break;
     case PROP_EOS_ENDS:
       g_value_set_boolean (value, src->eos_ends);
@@ -1018,10 +798,7 @@ gst_framed_tcp_src_finalize (GObject * object)
 {
   GstFramedTcpSrc *src = GST_FRAMED_TCP_SRC (object);
 
-  g_free (src->host);
-  g_free (src->key);
-  g_free (src->state);
-  g_free (src->peer_name);
+  qs_endpoint_clear (&src->ep);
   g_free (src->wire_caps);
   g_clear_object (&src->cancellable);
   g_mutex_clear (&src->plock);
@@ -1043,51 +820,12 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
   gobject_class->get_property = gst_framed_tcp_src_get_property;
   gobject_class->finalize = gst_framed_tcp_src_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_MODE,
-      g_param_spec_enum ("mode", "Mode",
-          "Whether to connect to a sender that listens (client) or listen "
-          "for senders (server).", QS_TYPE_CONN_MODE, DEFAULT_MODE, rw));
-  g_object_class_install_property (gobject_class, PROP_HOST,
-      g_param_spec_string ("host", "Host",
-          "In client mode the sender to connect to; in server mode the "
-          "address to listen on (0.0.0.0 for every interface).",
-          DEFAULT_HOST, rw));
-  g_object_class_install_property (gobject_class, PROP_PORT,
-      g_param_spec_int ("port", "Port",
-          "The TCP port to connect to or listen on (0 in server mode lets "
-          "the system pick one; read it back from current-port).",
-          0, G_MAXUINT16, DEFAULT_PORT, rw));
-  g_object_class_install_property (gobject_class, PROP_CURRENT_PORT,
-      g_param_spec_int ("current-port", "Current port",
-          "The port the server actually listens on, or 0 when not listening.",
-          0, G_MAXUINT16, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (gobject_class, PROP_KEY,
-      g_param_spec_string ("key", "Key",
-          "A pre-shared key, the same on both ends: the peer must prove it "
-          "knows it, and every frame is then encrypted and authenticated. "
-          "Empty means none: the stream comes in clear.",
-          DEFAULT_KEY, rw));
-  g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
-      g_param_spec_uint ("max-frame-size", "Maximum frame size",
-          "The largest frame, in bytes, accepted from the sender; a larger "
-          "one is refused before anything is allocated.",
-          QS_PROTO_MIN_MAX_FRAME_SIZE, QS_PROTO_MAX_MAX_FRAME_SIZE,
-          DEFAULT_MAX_FRAME_SIZE, rw));
-  g_object_class_install_property (gobject_class, PROP_TIMEOUT,
-      g_param_spec_uint ("timeout", "Timeout",
-          "Seconds of silence from the sender (no media and no heartbeat) "
-          "after which it is considered gone (heartbeats come every second, so "
-          "at least 2).", 2, 3600, DEFAULT_TIMEOUT, rw));
+  qs_endpoint_install_properties (gobject_class, QS_ENDPOINT_SRC);
   g_object_class_install_property (gobject_class, PROP_LATENCY,
       g_param_spec_uint64 ("latency", "Latency",
           "The delay, in nanoseconds, the receiver adds to absorb network "
           "jitter; reported in LATENCY queries.", 0, 10 * GST_SECOND,
           DEFAULT_LATENCY, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT,
-      g_param_spec_boolean ("reconnect", "Reconnect",
-          "In client mode, keep retrying (with backoff) when the sender is "
-          "not there or the link breaks, instead of failing.",
-          DEFAULT_RECONNECT, rw));
   g_object_class_install_property (gobject_class, PROP_EOS_ENDS,
       g_param_spec_boolean ("eos-ends", "EOS ends",
           "When the sender ends its stream (EOS), end this one too, as for "
@@ -1119,17 +857,10 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
 static void
 gst_framed_tcp_src_init (GstFramedTcpSrc * src)
 {
-  src->mode = DEFAULT_MODE;
-  src->host = g_strdup (DEFAULT_HOST);
-  src->port = DEFAULT_PORT;
-  src->key = g_strdup (DEFAULT_KEY);
-  src->max_frame_size = DEFAULT_MAX_FRAME_SIZE;
-  src->timeout = DEFAULT_TIMEOUT;
+  qs_endpoint_init (&src->ep, GST_ELEMENT (src), QS_ENDPOINT_SRC);
   src->latency = DEFAULT_LATENCY;
-  src->reconnect = DEFAULT_RECONNECT;
   src->eos_ends = DEFAULT_EOS_ENDS;
   src->cancellable = g_cancellable_new ();
-  src->state = g_strdup ("idle");
   g_mutex_init (&src->plock);
   g_cond_init (&src->pcond);
   g_queue_init (&src->ready);

@@ -324,6 +324,15 @@ def wait_for_re(p, pattern, timeout):
     return None
 
 
+def dump_work(work):
+    """On failure, the tail of each log in work; then work goes."""
+    if failures:
+        for name in sorted(os.listdir(work)):
+            with open(os.path.join(work, name), errors='replace') as f:
+                print('--- %s\n%s' % (name, f.read()[-3000:]))
+    q.shutil.rmtree(work, ignore_errors=True)
+
+
 def case_next_sender():
     """Mode 3 serves a second client of another codec after the first stops
     with Ctrl-C."""
@@ -358,11 +367,7 @@ def case_next_sender():
         for s in senders:
             q.stop(s)
         check(q.stop(recv) == 0, 'the receiver exits 0 on Ctrl-C')
-        if failures:
-            for name in sorted(os.listdir(work)):
-                with open(os.path.join(work, name), errors='replace') as f:
-                    print('--- %s\n%s' % (name, f.read()[-3000:]))
-        q.shutil.rmtree(work, ignore_errors=True)
+        dump_work(work)
 
 
 def case_server_restart():
@@ -396,11 +401,7 @@ def case_server_restart():
         check(q.stop(server) == 0, 'the server exits 0 on Ctrl-C')
         if client:
             check(q.stop(client) == 0, 'the client exits 0 on Ctrl-C')
-        if failures:
-            for name in sorted(os.listdir(work)):
-                with open(os.path.join(work, name), errors='replace') as f:
-                    print('--- %s\n%s' % (name, f.read()[-3000:]))
-        q.shutil.rmtree(work, ignore_errors=True)
+        dump_work(work)
 
 
 def case_port_in_use():
