@@ -399,16 +399,6 @@ qs_conn_write_vectors (GSocket * socket, GOutputVector * vectors,
 }
 
 gboolean
-qs_conn_write_bytes (GSocket * socket, GBytes * bytes, gint64 deadline_us,
-    GCancellable * cancellable, GError ** error)
-{
-  GOutputVector v;
-
-  v.buffer = g_bytes_get_data (bytes, &v.size);
-  return qs_conn_write_vectors (socket, &v, 1, deadline_us, cancellable, error);
-}
-
-gboolean
 qs_conn_read_message (GSocket * socket, QsProtoParser * parser,
     QsMessage * msg, gint64 deadline_us, gboolean * timed_out,
     GCancellable * cancellable, GError ** error)

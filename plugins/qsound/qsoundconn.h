@@ -91,8 +91,6 @@ gchar *    qs_conn_peer_name          (GSocket * socket);
 gboolean   qs_conn_write_vectors      (GSocket * socket, GOutputVector * vectors, guint n_vectors,
                                        gint64 deadline_us, GCancellable * cancellable,
                                        GError ** error);
-gboolean   qs_conn_write_bytes        (GSocket * socket, GBytes * bytes, gint64 deadline_us,
-                                       GCancellable * cancellable, GError ** error);
 
 /* Writes one frame (head, then body), sealed when seal is not NULL. */
 gboolean   qs_conn_write_parts        (GSocket * socket, QsProtoSeal * seal, const guint8 * head,
