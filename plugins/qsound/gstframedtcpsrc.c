@@ -739,6 +739,9 @@ gst_framed_tcp_src_get_stats (GstFramedTcpSrc * src)
       "lost", G_TYPE_UINT64, src->lost,
       "caps", G_TYPE_STRING, src->wire_caps ? src->wire_caps : "", NULL);
   GST_OBJECT_UNLOCK (src);
+  g_mutex_lock (&src->plock);
+  gst_structure_set (s, "refused", G_TYPE_UINT64, src->refusals.total, NULL);
+  g_mutex_unlock (&src->plock);
   qs_endpoint_add_stats (&src->ep, s);
   return s;
 }
@@ -835,7 +838,8 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: bytes and buffers received, buffers lost in sequence "
-          "gaps, reconnects, state, peer and the caps on the wire.",
+          "gaps, reconnects, connections refused beyond the limits (server "
+          "mode), state, peer and the caps on the wire.",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -1319,6 +1319,21 @@ GST_START_TEST (test_src_idle_stranger_does_not_delay)
     g_byte_array_append (seen, buf, n);
   fail_unless_equals_int (seen->len, QS_PROTO_HELLO_SIZE);
   fail_unless (n < 0, "the stranger was already dropped");
+  fail_unless_equals_uint64 (stats_uint64 (receiver, "refused"), 0);
+
+  /* five more strangers: with the first, four are in the handshake at
+   * once; the rest are closed at once, counted and reported */
+  {
+    GSocket *more[5];
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS (more); i++)
+      more[i] = raw_connect (pipe_port (receiver));
+    expect_message (receiver, GST_MESSAGE_WARNING, "at once: too many senders");
+    fail_unless (stats_uint64 (receiver, "refused") >= 1);
+    for (i = 0; i < G_N_ELEMENTS (more); i++)
+      g_object_unref (more[i]);
+  }
 
   g_byte_array_unref (seen);
   g_object_unref (idle);
