@@ -9,7 +9,8 @@ what=${1:-run}
 pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libgstreamer1.0-dev
   libgstreamer-plugins-base1.0-dev libpulse-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-  gstreamer1.0-plugins-bad gstreamer1.0-pulseaudio pulseaudio pulseaudio-utils"
+  gstreamer1.0-plugins-bad gstreamer1.0-pulseaudio pulseaudio pulseaudio-utils
+  libsodium-dev"
 if [ "$what" = test ]; then
   pkgs="$pkgs clang libclang-rt-14-dev mingw-w64 wine wine64 python3 python3-numpy procps
     libmp3lame-dev"

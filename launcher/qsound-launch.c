@@ -22,6 +22,9 @@
 #include <gio/gio.h>
 #include <gst/gst.h>
 
+#include "qsl-key.h"
+#include "qsl-replug.h"
+
 #ifdef G_OS_UNIX
 #include <unistd.h>
 #include <glib-unix.h>
@@ -41,7 +44,7 @@ enum
 
 #define USAGE_LINE \
   "Usage: qsound-launch [-n HOST] [-p PORT] [-m MODE] [-c mp3|opus|pcm] " \
-  "[-b KBPS] [-d DEVICE] [-o OUTPUT] [-l MS] [-k KEY] [--print] [-q]"
+  "[-b KBPS] [-d DEVICE] [-o OUTPUT] [-l MS] [-k KEY] [--new-key] [--print] [-q]"
 
 /* ------------------------------------------------------------ the modes */
 
@@ -836,7 +839,7 @@ qs_deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
   GstElementFactory *f = gst_element_get_factory (element);
   const gchar *klass;
 
-  if (!f)
+  if (!f || GST_IS_BIN (element))     /* a decodebin is no decoder */
     return;
   klass = gst_element_factory_get_metadata (f, GST_ELEMENT_METADATA_KLASS);
   if (klass && strstr (klass, "Decoder")) {
@@ -966,6 +969,7 @@ qs_run (QsSettings * set, const gchar * description)
   app.capture = gst_bin_get_by_name (GST_BIN (app.pipeline), "capture");
   app.loop = g_main_loop_new (NULL, FALSE);
 
+  qsl_replug_install (app.pipeline);     /* the next sender's codec */
   g_signal_connect (app.pipeline, "deep-element-added",
       G_CALLBACK (qs_deep_element_added), &app);
   bus = gst_element_get_bus (app.pipeline);
@@ -980,9 +984,18 @@ qs_run (QsSettings * set, const gchar * description)
   SetConsoleCtrlHandler (qs_console_handler, TRUE);
 #endif
 
-  if (!set->quiet && !app.tty)
+  if (!set->quiet && !app.tty) {
+    /* the key stays out of logs */
+    QsSettings shown = *set;
+    gchar *text;
+
+    if (set->key && *set->key)
+      shown.key = (gchar *) "(hidden)";
+    text = qs_build_description (&shown, NULL);
     g_printerr ("qsound-launch: mode %d (%s), pipeline: %s\n",
-        set->mode->mode, set->mode->summary, description);
+        set->mode->mode, set->mode->summary, text ? text : "");
+    g_free (text);
+  }
 
   ret = gst_element_set_state (app.pipeline, GST_STATE_PLAYING);
   if (ret == GST_STATE_CHANGE_FAILURE) {
@@ -1048,7 +1061,10 @@ static const gchar *qs_description =
     "  on the one that plays:       qsound-launch -m 4 -n <that machine>\n"
     "\n"
     "A server binds to HOST: the default 127.0.0.1 is reachable from this\n"
-    "machine only; -n 0.0.0.0 opens it to the network (then use -k KEY).\n"
+    "machine only; -n 0.0.0.0 opens it to the network: then give both ends\n"
+    "the same key, made once with --new-key, as -k KEY or in the environment\n"
+    "as QSOUND_KEY (which keeps it out of the process list). With a key the\n"
+    "link is sealed: nobody without it can connect, listen in or alter it.\n"
     "A client connects to HOST and keeps retrying until the server is up.\n"
     "The receiver needs no codec option: the stream says what it is.\n"
     "A receiver holds a fixed delay (-l, room for network jitter; by default\n"
@@ -1065,7 +1081,7 @@ main (int argc, char **argv)
   QsSettings set = { 0, };
   gchar *host = NULL, *port_s = NULL, *mode_s = NULL, *codec_s = NULL;
   gchar *bitrate_s = NULL, *latency_s = NULL, **rest = NULL;
-  gboolean version = FALSE;
+  gboolean version = FALSE, new_key = FALSE;
   gchar *why = NULL, *desc = NULL;
   GError *err = NULL;
   GOptionContext *ctx;
@@ -1096,7 +1112,10 @@ main (int argc, char **argv)
           "runs (default by the stream's codec: mp3 10, opus 8, pcm 8; "
           "raise it on a worse link)", "MS"},
     {"key", 'k', 0, G_OPTION_ARG_STRING, &set.key,
-        "Pre-shared key; both ends must give the same one", "KEY"},
+        "Pre-shared key, the same on both ends; seals the link (default: "
+          "$QSOUND_KEY, else none)", "KEY"},
+    {"new-key", 0, 0, G_OPTION_ARG_NONE, &new_key,
+        "Print a fresh random key for -k and exit", NULL},
     {"print", 0, 0, G_OPTION_ARG_NONE, &set.print,
         "Print the gst-launch-1.0 pipeline of the mode and exit", NULL},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &set.quiet,
@@ -1127,6 +1146,23 @@ main (int argc, char **argv)
     ret = EXIT_DONE;
     goto done;
   }
+  if (new_key) {
+    gchar *k = qsl_key_new ();
+
+    if (!k) {
+      g_printerr ("qsound-launch: the system's random number source is "
+          "unavailable; check that /dev/urandom exists.\n");
+      ret = EXIT_RUNTIME;
+      goto done;
+    }
+    g_print ("%s\n", k);
+    g_free (k);
+    ret = EXIT_DONE;
+    goto done;
+  }
+  if (!set.key && g_getenv ("QSOUND_KEY"))
+    set.key = g_strdup (g_getenv ("QSOUND_KEY"));
+
   if (rest && rest[0]) {
     qs_usage_error ("unexpected argument \"%s\"; all settings are options.",
         rest[0]);

@@ -14,8 +14,13 @@
  * keeps its timestamps, duration and flags.  The other end is framedtcpsrc.
  *
  * In server mode (the default) the sink listens on #GstFramedTcpSink:host and
- * #GstFramedTcpSink:port and serves any number of receivers at once; a
- * receiver that joins late first gets the caps and stream headers.  In client
+ * #GstFramedTcpSink:port and serves up to #GstFramedTcpSink:max-clients
+ * receivers at once; a receiver that joins late first gets the caps and
+ * stream headers.  At most 4 peers are in the handshake at once, each for at
+ * most 5 s; connections beyond either limit are closed at once, counted in
+ * #GstFramedTcpSink:stats and reported at most every 10 s, and running out of
+ * descriptors or threads only delays the next accept, so a stranger can
+ * neither stall the sink nor kill it.  In client
  * mode it connects to a framedtcpsrc that listens, and reconnects with backoff
  * when the link breaks.
  *
@@ -26,8 +31,14 @@
  * #GstFramedTcpSink:timeout.  With a non-live upstream (a file, say) the sink
  * applies back-pressure instead and nothing is dropped.
  *
- * With #GstFramedTcpSink:key set, a receiver must prove it knows the same key
- * (HMAC-SHA256 challenge and response) before any media is sent.
+ * With #GstFramedTcpSink:key set on both ends, the link is sealed: the end
+ * that connects proves it knows the key, the end that listens checks the
+ * proof before it answers with its own, and every frame after that (caps,
+ * media, EOS, heartbeats) is encrypted and authenticated with keys made for
+ * that connection (libsodium; docs/PROTOCOL.md, version 2).  A frame altered
+ * on the way ends the connection.  Without a key the stream is in clear; a
+ * server that listens on an address other than loopback then warns once that
+ * anyone who can reach it can listen.
  *
  * ## Example launch lines
  * |[
@@ -49,7 +60,7 @@
 #endif
 
 #include "gstframedtcpsink.h"
-#include "qsoundconn.h"
+#include "qsoundendpoint.h"
 #include "qsoundelements.h"
 
 #include <string.h>
@@ -57,29 +68,17 @@
 GST_DEBUG_CATEGORY_STATIC (framed_tcp_sink_debug);
 #define GST_CAT_DEFAULT framed_tcp_sink_debug
 
-#define DEFAULT_MODE            QS_CONN_MODE_SERVER
-#define DEFAULT_HOST            "127.0.0.1"
-#define DEFAULT_PORT            5000
-#define DEFAULT_KEY             ""
-#define DEFAULT_MAX_FRAME_SIZE  QS_PROTO_DEFAULT_MAX_FRAME_SIZE
 #define DEFAULT_MAX_QUEUE_TIME  (1 * GST_SECOND)
 #define DEFAULT_MAX_QUEUE_BYTES (4 * 1024 * 1024)
-#define DEFAULT_TIMEOUT         5
-#define DEFAULT_RECONNECT       TRUE
+#define DEFAULT_MAX_CLIENTS     16
 
 enum
 {
-  PROP_0,
-  PROP_MODE,
-  PROP_HOST,
-  PROP_PORT,
-  PROP_CURRENT_PORT,
-  PROP_KEY,
-  PROP_MAX_FRAME_SIZE,
-  PROP_MAX_QUEUE_TIME,
+  /* mode, host, port, current-port, key, max-frame-size, timeout and
+   * reconnect come from qsoundendpoint.h */
+  PROP_MAX_QUEUE_TIME = QS_ENDPOINT_PROP_LAST,
   PROP_MAX_QUEUE_BYTES,
-  PROP_TIMEOUT,
-  PROP_RECONNECT,
+  PROP_MAX_CLIENTS,
   PROP_STATS,
 };
 
@@ -101,6 +100,7 @@ typedef struct
   gchar *name;
   GThread *thread;
   GCancellable *cancellable;
+  QsProtoSeal *seal;            /* NULL without a key */
   GCond cond;
   GQueue queue;                 /* QsFrame *, under sink->lock */
   gsize queued_bytes;
@@ -114,16 +114,12 @@ struct _GstFramedTcpSink
 {
   GstBaseSink parent;
 
+  QsEndpoint ep;                 /* the shared settings, state and counters */
+
   /* settings, under the object lock */
-  QsConnMode mode;
-  gchar *host;
-  guint port;
-  gchar *key;
-  guint max_frame_size;
   GstClockTime max_queue_time;
   guint max_queue_bytes;
-  guint timeout;
-  gboolean reconnect;
+  guint max_clients;
 
   /* state, under lock */
   GMutex lock;
@@ -137,15 +133,14 @@ struct _GstFramedTcpSink
   gboolean upstream_live;
   gboolean live_known;
   guint64 seq;
-  gchar *state;
-  gchar *peer_name;
-  guint current_port;
+  GstClockTime run_max_queue_time;      /* the settings, copied at start() */
+  guint run_max_queue_bytes;
 
   /* statistics, under lock */
   guint64 bytes_sent;
   guint64 buffers;
   guint64 dropped;
-  guint reconnects;
+  QsConnRefusals refusals;      /* connections closed at once */
 
   GSocket *listener;
   GThread *thread;              /* accept thread (server) or connect thread (client) */
@@ -232,46 +227,35 @@ qs_frame_new_buffer (GstBuffer * buf, guint64 seq)
 }
 
 static gboolean
-qs_frame_write (QsFrame * frame, GSocket * socket, gint64 deadline,
-    GCancellable * cancellable, GError ** error)
+qs_frame_write (QsFrame * frame, GSocket * socket, QsProtoSeal * seal,
+    gint64 deadline, GCancellable * cancellable, GError ** error)
 {
-  GOutputVector v[2];
   GstMapInfo map;
   gboolean ok;
 
-  if (frame->bytes)
-    return qs_conn_write_bytes (socket, frame->bytes, deadline, cancellable,
-        error);
+  if (frame->bytes) {
+    gsize len;
+    const guint8 *data = g_bytes_get_data (frame->bytes, &len);
+
+    return qs_conn_write_parts (socket, seal, data, len, NULL, 0, deadline,
+        cancellable, error);
+  }
 
   if (!gst_buffer_map (frame->buffer, &map, GST_MAP_READ)) {
     g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
         "Could not read a buffer's memory.");
     return FALSE;
   }
-  v[0].buffer = frame->header;
-  v[0].size = frame->header_len;
-  v[1].buffer = map.data;
-  v[1].size = map.size;
-  ok = qs_conn_write_vectors (socket, v, 2, deadline, cancellable, error);
+  ok = qs_conn_write_parts (socket, seal, frame->header, frame->header_len,
+      map.data, map.size, deadline, cancellable, error);
   gst_buffer_unmap (frame->buffer, &map);
   return ok;
 }
 
 /* ---- receivers ---- */
 
-static void
-gst_framed_tcp_sink_set_state (GstFramedTcpSink * sink, const gchar * state,
-    const gchar * peer)
-{
-  g_mutex_lock (&sink->lock);
-  g_free (sink->state);
-  sink->state = g_strdup (state);
-  if (peer) {
-    g_free (sink->peer_name);
-    sink->peer_name = g_strdup (peer);
-  }
-  g_mutex_unlock (&sink->lock);
-}
+#define gst_framed_tcp_sink_set_state(sink, state, peer) \
+  qs_endpoint_set_state (&(sink)->ep, (state), (peer))
 
 /* Under lock: drops a receiver's oldest media frame, keeping control frames. */
 static gboolean
@@ -310,8 +294,8 @@ gst_framed_tcp_sink_peer_push (GstFramedTcpSink * sink, QsPeer * peer,
 static gboolean
 gst_framed_tcp_sink_peer_full (GstFramedTcpSink * sink, QsPeer * peer)
 {
-  return peer->queued_bytes > sink->max_queue_bytes
-      || peer->queued_time > sink->max_queue_time;
+  return peer->queued_bytes > sink->run_max_queue_bytes
+      || peer->queued_time > sink->run_max_queue_time;
 }
 
 /* Under lock: would this frame overfill a receiver's queue?  (An empty queue
@@ -324,8 +308,8 @@ gst_framed_tcp_sink_peer_no_room (GstFramedTcpSink * sink, QsPeer * peer,
       frame->duration : 0;
 
   return peer->queue.length > 0 &&
-      (peer->queued_bytes + frame->size > sink->max_queue_bytes
-      || peer->queued_time + dur > sink->max_queue_time);
+      (peer->queued_bytes + frame->size > sink->run_max_queue_bytes
+      || peer->queued_time + dur > sink->run_max_queue_time);
 }
 
 static void
@@ -334,6 +318,7 @@ gst_framed_tcp_sink_peer_free (QsPeer * peer)
   g_queue_clear_full (&peer->queue, (GDestroyNotify) qs_frame_unref);
   g_clear_object (&peer->socket);
   g_clear_object (&peer->cancellable);
+  g_clear_pointer (&peer->seal, qs_proto_seal_free);
   g_cond_clear (&peer->cond);
   g_free (peer->name);
   g_free (peer);
@@ -386,8 +371,11 @@ gst_framed_tcp_sink_peer_poll (GstFramedTcpSink * sink, QsPeer * peer,
       return timed_out;
     *last_recv = g_get_monotonic_time ();
     if (msg.type == QS_MSG_ERROR) {
+      gchar *text = qs_conn_sanitize (msg.text);
+
       g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_PEER,
-          "The receiver closed the link: %s", msg.text ? msg.text : "");
+          "The receiver closed the link: %s", text);
+      g_free (text);
       return FALSE;
     }
   }
@@ -403,9 +391,7 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
   gint64 timeout_us;
   GError *error = NULL;
 
-  GST_OBJECT_LOCK (sink);
-  timeout_us = sink->timeout * G_TIME_SPAN_SECOND;
-  GST_OBJECT_UNLOCK (sink);
+  timeout_us = sink->ep.run.timeout * G_TIME_SPAN_SECOND;
 
   for (;;) {
     GQueue batch = G_QUEUE_INIT;
@@ -430,7 +416,8 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
 
     while ((frame = g_queue_pop_head (&batch))) {
       gboolean ok = error == NULL && qs_frame_write (frame, peer->socket,
-          g_get_monotonic_time () + timeout_us, peer->cancellable, &error);
+          peer->seal, g_get_monotonic_time () + timeout_us, peer->cancellable,
+          &error);
 
       if (ok) {
         g_mutex_lock (&sink->lock);
@@ -449,7 +436,7 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
 
     now = g_get_monotonic_time ();
     if (now - last_send >= QS_CONN_HEARTBEAT_INTERVAL) {
-      if (!qs_conn_send_heartbeat (peer->socket, now + timeout_us,
+      if (!qs_conn_send_heartbeat (peer->socket, peer->seal, now + timeout_us,
               peer->cancellable, &error))
         break;
       last_send = now;
@@ -504,15 +491,6 @@ gst_framed_tcp_sink_peer_deactivate (GstFramedTcpSink * sink, QsPeer * peer)
   g_mutex_unlock (&sink->lock);
 }
 
-static gboolean
-gst_framed_tcp_sink_fatal_handshake (const GError * error)
-{
-  return error->domain == QS_CONN_ERROR &&
-      (error->code == QS_CONN_ERROR_AUTH || error->code == QS_CONN_ERROR_VERSION
-      || error->code == QS_CONN_ERROR_ROLE
-      || error->code == QS_CONN_ERROR_NOT_QSOUND);
-}
-
 /* Server mode: one thread per receiver. */
 static gpointer
 gst_framed_tcp_sink_peer_thread (gpointer data)
@@ -521,20 +499,14 @@ gst_framed_tcp_sink_peer_thread (gpointer data)
   GstFramedTcpSink *sink = peer->sink;
   QsProtoParser *parser;
   GError *error = NULL;
-  gchar *key;
-  guint max_frame;
+  gboolean idle;
 
-  GST_OBJECT_LOCK (sink);
-  key = g_strdup (sink->key);
-  max_frame = sink->max_frame_size;
-  GST_OBJECT_UNLOCK (sink);
-
-  parser = qs_proto_parser_new (max_frame);
-  if (qs_conn_handshake (peer->socket, parser, QS_ROLE_SENDER, key,
-          peer->cancellable, &error)) {
+  parser = qs_proto_parser_new (sink->ep.run.max_frame_size);
+  if (qs_conn_handshake (peer->socket, parser, QS_ROLE_SENDER, TRUE,
+          sink->ep.skey, &peer->seal, peer->cancellable, &error)) {
     GST_INFO_OBJECT (sink, "receiver %s connected", peer->name);
     gst_framed_tcp_sink_peer_activate (sink, peer);
-    gst_framed_tcp_sink_set_state (sink, "connected", peer->name);
+    qs_endpoint_connected (&sink->ep, peer->name);
     gst_framed_tcp_sink_peer_loop (sink, peer, parser);
     gst_framed_tcp_sink_peer_deactivate (sink, peer);
     GST_INFO_OBJECT (sink, "receiver %s disconnected", peer->name);
@@ -546,16 +518,14 @@ gst_framed_tcp_sink_peer_thread (gpointer data)
   }
   g_clear_error (&error);
   qs_proto_parser_free (parser);
-  g_free (key);
 
   g_socket_close (peer->socket, NULL);
   g_mutex_lock (&sink->lock);
   peer->finished = TRUE;
-  if (sink->running && gst_framed_tcp_sink_count_active (sink) == 0) {
-    g_free (sink->state);
-    sink->state = g_strdup ("listening");
-  }
+  idle = sink->running && gst_framed_tcp_sink_count_active (sink) == 0;
   g_mutex_unlock (&sink->lock);
+  if (idle)
+    gst_framed_tcp_sink_set_state (sink, "listening", NULL);
   return NULL;
 }
 
@@ -577,33 +547,81 @@ static gpointer
 gst_framed_tcp_sink_accept_thread (gpointer data)
 {
   GstFramedTcpSink *sink = data;
+  gint64 backoff = 0;
 
   for (;;) {
     GError *error = NULL;
     GSocket *socket;
     QsPeer *peer;
+    GList *l;
+    guint active = 0, pending = 0, max_clients;
 
     socket = qs_conn_accept (sink->listener, sink->cancellable, &error);
     if (!socket) {
-      if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
-        GST_ELEMENT_ERROR (sink, RESOURCE, READ, ("%s", error->message),
-            (NULL));
+      if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
+        g_clear_error (&error);
+        break;
       }
+      /* out of descriptors, say: keep serving who is connected, retry */
+      g_mutex_lock (&sink->lock);
+      backoff = qs_endpoint_accept_failed (&sink->ep, &sink->refusals, error,
+          backoff);
+      g_mutex_unlock (&sink->lock);
       g_clear_error (&error);
-      break;
+      if (!qs_endpoint_sleep (sink->cancellable, backoff))
+        break;
+      continue;
     }
+    backoff = 0;
 
-    peer = gst_framed_tcp_sink_peer_new (sink, socket);
+    GST_OBJECT_LOCK (sink);
+    max_clients = sink->max_clients;
+    GST_OBJECT_UNLOCK (sink);
+
     g_mutex_lock (&sink->lock);
     gst_framed_tcp_sink_reap (sink);
     if (!sink->running) {
       g_mutex_unlock (&sink->lock);
-      gst_framed_tcp_sink_peer_free (peer);
+      g_object_unref (socket);
       break;
     }
+    for (l = sink->peers; l; l = l->next) {
+      QsPeer *p = l->data;
+
+      if (p->active)
+        active++;
+      else if (!p->finished)
+        pending++;
+    }
+    if (pending >= QS_CONN_MAX_PENDING) {
+      qs_endpoint_refuse (&sink->ep, &sink->refusals, socket,
+          "too many peers were still "
+          "in the handshake (an idle stranger, or a flood)");
+      g_mutex_unlock (&sink->lock);
+      continue;
+    }
+    if (active + pending >= max_clients) {
+      gchar *why = g_strdup_printf ("max-clients (%u) receivers are already "
+          "connected; raise max-clients if they are all real", max_clients);
+
+      qs_endpoint_refuse (&sink->ep, &sink->refusals, socket, why);
+      g_free (why);
+      g_mutex_unlock (&sink->lock);
+      continue;
+    }
+    peer = gst_framed_tcp_sink_peer_new (sink, socket);
+    peer->thread = g_thread_try_new ("framedtcpsink-peer",
+        gst_framed_tcp_sink_peer_thread, peer, &error);
+    if (!peer->thread) {
+      /* out of threads: the peer goes, the sink stays */
+      peer->socket = NULL;
+      gst_framed_tcp_sink_peer_free (peer);
+      qs_endpoint_refuse (&sink->ep, &sink->refusals, socket, error->message);
+      g_clear_error (&error);
+      g_mutex_unlock (&sink->lock);
+      continue;
+    }
     sink->peers = g_list_prepend (sink->peers, peer);
-    peer->thread = g_thread_new ("framedtcpsink-peer",
-        gst_framed_tcp_sink_peer_thread, peer);
     g_mutex_unlock (&sink->lock);
   }
   return NULL;
@@ -620,110 +638,44 @@ gst_framed_tcp_sink_post_fatal (GstFramedTcpSink * sink, GError * error)
   g_mutex_unlock (&sink->lock);
 }
 
-/* Sleeps until the deadline or until the sink stops; returns FALSE if it stopped. */
-static gboolean
-gst_framed_tcp_sink_sleep (GstFramedTcpSink * sink, gint64 delay_us)
-{
-  gint64 until = g_get_monotonic_time () + delay_us;
-  gboolean running;
-
-  g_mutex_lock (&sink->lock);
-  while (sink->running && g_get_monotonic_time () < until)
-    g_cond_wait_until (&sink->cond, &sink->lock, until);
-  running = sink->running;
-  g_mutex_unlock (&sink->lock);
-  return running;
-}
-
 /* Client mode: connect, serve, reconnect with backoff. */
 static gpointer
 gst_framed_tcp_sink_connect_thread (gpointer data)
 {
   GstFramedTcpSink *sink = data;
-  gchar *host, *key;
-  guint port, max_frame;
-  gboolean reconnect;
+  QsProtoParser *parser = qs_proto_parser_new (sink->ep.run.max_frame_size);
   gint64 backoff = 0;
-  guint connections = 0;
-
-  GST_OBJECT_LOCK (sink);
-  host = g_strdup (sink->host);
-  key = g_strdup (sink->key);
-  port = sink->port;
-  max_frame = sink->max_frame_size;
-  reconnect = sink->reconnect;
-  GST_OBJECT_UNLOCK (sink);
 
   for (;;) {
     GError *error = NULL;
+    QsProtoSeal *seal = NULL;
     GSocket *socket;
-    QsProtoParser *parser;
     QsPeer *peer;
 
-    gst_framed_tcp_sink_set_state (sink, "connecting", NULL);
-    socket = qs_conn_connect (host, port, sink->cancellable, &error);
+    socket = qs_endpoint_connect (&sink->ep, QS_ROLE_SENDER, parser, &seal,
+        &backoff, sink->cancellable, &error);
     if (!socket) {
-      if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
-        g_clear_error (&error);
-        break;
-      }
-      if (!reconnect || g_error_matches (error, QS_CONN_ERROR,
-              QS_CONN_ERROR_RESOLVE)) {
+      if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED))
         gst_framed_tcp_sink_post_fatal (sink, error);
-        g_clear_error (&error);
-        break;
-      }
-      GST_INFO_OBJECT (sink, "%s; retrying", error->message);
       g_clear_error (&error);
-      gst_framed_tcp_sink_set_state (sink, "waiting", NULL);
-      backoff = qs_conn_backoff_next (backoff);
-      if (!gst_framed_tcp_sink_sleep (sink, backoff))
-        break;
-      continue;
+      break;
     }
 
+    /* the peer's cancellable is the sink's, set before stop() can see the
+     * peer: stop() cancels both */
     peer = gst_framed_tcp_sink_peer_new (sink, socket);
-    parser = qs_proto_parser_new (max_frame);
-    if (!qs_conn_handshake (socket, parser, QS_ROLE_SENDER, key,
-            sink->cancellable, &error)) {
-      gboolean cancelled = g_error_matches (error, QS_CONN_ERROR,
-          QS_CONN_ERROR_CANCELLED);
-
-      qs_proto_parser_free (parser);
-      gst_framed_tcp_sink_peer_free (peer);
-      if (cancelled) {
-        g_clear_error (&error);
-        break;
-      }
-      if (!reconnect || gst_framed_tcp_sink_fatal_handshake (error)) {
-        gst_framed_tcp_sink_post_fatal (sink, error);
-        g_clear_error (&error);
-        break;
-      }
-      GST_INFO_OBJECT (sink, "handshake failed: %s; retrying", error->message);
-      g_clear_error (&error);
-      backoff = qs_conn_backoff_next (backoff);
-      if (!gst_framed_tcp_sink_sleep (sink, backoff))
-        break;
-      continue;
-    }
-
-    backoff = 0;
+    peer->seal = seal;
+    g_object_unref (peer->cancellable);
+    peer->cancellable = g_object_ref (sink->cancellable);
     g_mutex_lock (&sink->lock);
-    if (connections++ > 0)
-      sink->reconnects++;
     sink->peers = g_list_prepend (sink->peers, peer);
     g_mutex_unlock (&sink->lock);
     gst_framed_tcp_sink_peer_activate (sink, peer);
-    gst_framed_tcp_sink_set_state (sink, "connected", peer->name);
+    qs_endpoint_connected (&sink->ep, peer->name);
     GST_INFO_OBJECT (sink, "connected to %s", peer->name);
 
-    /* the peer's cancellable is the sink's: stop() cancels both */
-    g_object_unref (peer->cancellable);
-    peer->cancellable = g_object_ref (sink->cancellable);
     gst_framed_tcp_sink_peer_loop (sink, peer, parser);
     gst_framed_tcp_sink_peer_deactivate (sink, peer);
-    qs_proto_parser_free (parser);
 
     g_mutex_lock (&sink->lock);
     sink->peers = g_list_remove (sink->peers, peer);
@@ -733,7 +685,7 @@ gst_framed_tcp_sink_connect_thread (gpointer data)
 
     if (g_cancellable_is_cancelled (sink->cancellable))
       break;
-    if (!reconnect) {
+    if (!sink->ep.run.reconnect) {
       GError *gone = g_error_new_literal (QS_CONN_ERROR, QS_CONN_ERROR_CLOSED,
           "The receiver closed the connection and reconnect is off.");
       gst_framed_tcp_sink_post_fatal (sink, gone);
@@ -741,11 +693,11 @@ gst_framed_tcp_sink_connect_thread (gpointer data)
       break;
     }
     backoff = qs_conn_backoff_next (0);
-    if (!gst_framed_tcp_sink_sleep (sink, backoff))
+    gst_framed_tcp_sink_set_state (sink, "waiting", NULL);
+    if (!qs_endpoint_sleep (sink->cancellable, backoff))
       break;
   }
-  g_free (host);
-  g_free (key);
+  qs_proto_parser_free (parser);
   return NULL;
 }
 
@@ -755,15 +707,12 @@ static gboolean
 gst_framed_tcp_sink_start (GstBaseSink * bsink)
 {
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
-  QsConnMode mode;
-  gchar *host;
-  guint port;
-  GError *error = NULL;
+  GstClockTime max_queue_time;
+  guint max_queue_bytes;
 
   GST_OBJECT_LOCK (sink);
-  mode = sink->mode;
-  host = g_strdup (sink->host);
-  port = sink->port;
+  max_queue_time = sink->max_queue_time;
+  max_queue_bytes = sink->max_queue_bytes;
   GST_OBJECT_UNLOCK (sink);
 
   sink->cancellable = g_cancellable_new ();
@@ -774,33 +723,22 @@ gst_framed_tcp_sink_start (GstBaseSink * bsink)
   sink->live_known = FALSE;
   sink->headers_done = FALSE;
   sink->bytes_sent = sink->buffers = sink->dropped = 0;
-  sink->reconnects = 0;
+  sink->run_max_queue_time = max_queue_time;
+  sink->run_max_queue_bytes = max_queue_bytes;
+  memset (&sink->refusals, 0, sizeof (sink->refusals));
   g_clear_error (&sink->fatal);
   g_mutex_unlock (&sink->lock);
 
-  if (mode == QS_CONN_MODE_SERVER) {
-    sink->listener = qs_conn_listen (host, port, sink->cancellable, &error);
-    if (!sink->listener) {
-      GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_WRITE, ("%s", error->message),
-          (NULL));
-      g_clear_error (&error);
-      g_free (host);
-      g_clear_object (&sink->cancellable);
-      return FALSE;
-    }
-    g_mutex_lock (&sink->lock);
-    sink->current_port = qs_conn_local_port (sink->listener);
-    g_mutex_unlock (&sink->lock);
-    GST_INFO_OBJECT (sink, "listening on %s:%u", host, sink->current_port);
-    gst_framed_tcp_sink_set_state (sink, "listening", "");
-    g_object_notify (G_OBJECT (sink), "current-port");
+  if (!qs_endpoint_start (&sink->ep, sink->cancellable, &sink->listener)) {
+    g_clear_object (&sink->cancellable);
+    return FALSE;
+  }
+  if (sink->listener)
     sink->thread = g_thread_new ("framedtcpsink-accept",
         gst_framed_tcp_sink_accept_thread, sink);
-  } else {
+  else
     sink->thread = g_thread_new ("framedtcpsink-connect",
         gst_framed_tcp_sink_connect_thread, sink);
-  }
-  g_free (host);
   return TRUE;
 }
 
@@ -843,9 +781,8 @@ gst_framed_tcp_sink_stop (GstBaseSink * bsink)
   g_clear_pointer (&sink->caps_frame, qs_frame_unref);
   g_list_free_full (sink->header_frames, (GDestroyNotify) qs_frame_unref);
   sink->header_frames = NULL;
-  g_free (sink->state);
-  sink->state = g_strdup ("idle");
   g_mutex_unlock (&sink->lock);
+  qs_endpoint_stop (&sink->ep);
 
   if (sink->listener) {
     g_socket_close (sink->listener, NULL);
@@ -956,13 +893,9 @@ static GstFlowReturn
 gst_framed_tcp_sink_render (GstBaseSink * bsink, GstBuffer * buf)
 {
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
-  guint max_frame;
+  guint max_frame = sink->ep.run.max_frame_size;
   QsFrame *frame;
   GList *l;
-
-  GST_OBJECT_LOCK (sink);
-  max_frame = sink->max_frame_size;
-  GST_OBJECT_UNLOCK (sink);
 
   if (gst_buffer_get_size (buf) + QS_PROTO_BUFFER_HEADER_SIZE > max_frame) {
     GST_ELEMENT_ERROR (sink, STREAM, TOO_LAZY,
@@ -1079,10 +1012,9 @@ gst_framed_tcp_sink_get_stats (GstFramedTcpSink * sink)
       "buffers", G_TYPE_UINT64, sink->buffers,
       "dropped", G_TYPE_UINT64, sink->dropped,
       "clients", G_TYPE_UINT, gst_framed_tcp_sink_count_active (sink),
-      "reconnects", G_TYPE_UINT, sink->reconnects,
-      "state", G_TYPE_STRING, sink->state ? sink->state : "idle",
-      "peer", G_TYPE_STRING, sink->peer_name ? sink->peer_name : "", NULL);
+      "refused", G_TYPE_UINT64, sink->refusals.total, NULL);
   g_mutex_unlock (&sink->lock);
+  qs_endpoint_add_stats (&sink->ep, s);
   return s;
 }
 
@@ -1092,38 +1024,18 @@ gst_framed_tcp_sink_set_property (GObject * object, guint prop_id,
 {
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (object);
 
+  if (qs_endpoint_set_property (&sink->ep, prop_id, value))
+    return;
   GST_OBJECT_LOCK (sink);
   switch (prop_id) {
-    case PROP_MODE:
-      sink->mode = g_value_get_enum (value);
-      break;
-    case PROP_HOST:
-      g_free (sink->host);
-      sink->host = g_value_dup_string (value);
-      if (!sink->host)
-        sink->host = g_strdup (DEFAULT_HOST);
-      break;
-    case PROP_PORT:
-      sink->port = g_value_get_int (value);
-      break;
-    case PROP_KEY:
-      g_free (sink->key);
-      sink->key = g_value_dup_string (value);
-      break;
-    case PROP_MAX_FRAME_SIZE:
-      sink->max_frame_size = g_value_get_uint (value);
-      break;
     case PROP_MAX_QUEUE_TIME:
       sink->max_queue_time = g_value_get_uint64 (value);
       break;
     case PROP_MAX_QUEUE_BYTES:
       sink->max_queue_bytes = g_value_get_uint (value);
       break;
-    case PROP_TIMEOUT:
-      sink->timeout = g_value_get_uint (value);
-      break;
-    case PROP_RECONNECT:
-      sink->reconnect = g_value_get_boolean (value);
+    case PROP_MAX_CLIENTS:
+      sink->max_clients = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1142,41 +1054,18 @@ gst_framed_tcp_sink_get_property (GObject * object, guint prop_id,
     g_value_take_boxed (value, gst_framed_tcp_sink_get_stats (sink));
     return;
   }
-  if (prop_id == PROP_CURRENT_PORT) {
-    g_mutex_lock (&sink->lock);
-    g_value_set_int (value, sink->current_port);
-    g_mutex_unlock (&sink->lock);
+  if (qs_endpoint_get_property (&sink->ep, prop_id, value))
     return;
-  }
-
   GST_OBJECT_LOCK (sink);
   switch (prop_id) {
-    case PROP_MODE:
-      g_value_set_enum (value, sink->mode);
-      break;
-    case PROP_HOST:
-      g_value_set_string (value, sink->host);
-      break;
-    case PROP_PORT:
-      g_value_set_int (value, sink->port);
-      break;
-    case PROP_KEY:
-      g_value_set_string (value, sink->key);
-      break;
-    case PROP_MAX_FRAME_SIZE:
-      g_value_set_uint (value, sink->max_frame_size);
-      break;
     case PROP_MAX_QUEUE_TIME:
       g_value_set_uint64 (value, sink->max_queue_time);
       break;
     case PROP_MAX_QUEUE_BYTES:
       g_value_set_uint (value, sink->max_queue_bytes);
       break;
-    case PROP_TIMEOUT:
-      g_value_set_uint (value, sink->timeout);
-      break;
-    case PROP_RECONNECT:
-      g_value_set_boolean (value, sink->reconnect);
+    case PROP_MAX_CLIENTS:
+      g_value_set_uint (value, sink->max_clients);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1190,10 +1079,7 @@ gst_framed_tcp_sink_finalize (GObject * object)
 {
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (object);
 
-  g_free (sink->host);
-  g_free (sink->key);
-  g_free (sink->state);
-  g_free (sink->peer_name);
+  qs_endpoint_clear (&sink->ep);
   g_clear_error (&sink->fatal);
   g_mutex_clear (&sink->lock);
   g_cond_clear (&sink->cond);
@@ -1213,35 +1099,7 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
   gobject_class->get_property = gst_framed_tcp_sink_get_property;
   gobject_class->finalize = gst_framed_tcp_sink_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_MODE,
-      g_param_spec_enum ("mode", "Mode",
-          "Whether to listen for receivers (server) or connect to a "
-          "receiver that listens (client).", QS_TYPE_CONN_MODE, DEFAULT_MODE,
-          rw));
-  g_object_class_install_property (gobject_class, PROP_HOST,
-      g_param_spec_string ("host", "Host",
-          "In server mode the address to listen on (0.0.0.0 for every "
-          "interface); in client mode the receiver to connect to.",
-          DEFAULT_HOST, rw));
-  g_object_class_install_property (gobject_class, PROP_PORT,
-      g_param_spec_int ("port", "Port",
-          "The TCP port to listen on or connect to (0 in server mode lets "
-          "the system pick one; read it back from current-port).",
-          0, G_MAXUINT16, DEFAULT_PORT, rw));
-  g_object_class_install_property (gobject_class, PROP_CURRENT_PORT,
-      g_param_spec_int ("current-port", "Current port",
-          "The port the server actually listens on, or 0 when not listening.",
-          0, G_MAXUINT16, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (gobject_class, PROP_KEY,
-      g_param_spec_string ("key", "Key",
-          "A pre-shared key: the peer must prove it knows the same key "
-          "before any media flows. Empty means no authentication.",
-          DEFAULT_KEY, rw));
-  g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
-      g_param_spec_uint ("max-frame-size", "Maximum frame size",
-          "The largest frame, in bytes, accepted from or sent to the peer.",
-          QS_PROTO_MIN_MAX_FRAME_SIZE, QS_PROTO_MAX_MAX_FRAME_SIZE,
-          DEFAULT_MAX_FRAME_SIZE, rw));
+  qs_endpoint_install_properties (gobject_class, QS_ENDPOINT_SINK);
   g_object_class_install_property (gobject_class, PROP_MAX_QUEUE_TIME,
       g_param_spec_uint64 ("max-queue-time", "Maximum queue time",
           "The most media, in nanoseconds, queued for one receiver; with a "
@@ -1252,20 +1110,17 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
           "The most bytes queued for one receiver; with a live upstream the "
           "oldest frames are dropped beyond it.",
           1024, G_MAXUINT, DEFAULT_MAX_QUEUE_BYTES, rw));
-  g_object_class_install_property (gobject_class, PROP_TIMEOUT,
-      g_param_spec_uint ("timeout", "Timeout",
-          "Seconds a receiver may stay silent or stop reading before it is "
-          "disconnected (heartbeats come every second, so at least 2).",
-          2, 3600, DEFAULT_TIMEOUT, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT,
-      g_param_spec_boolean ("reconnect", "Reconnect",
-          "In client mode, keep retrying (with backoff) when the receiver is "
-          "not there or the link breaks, instead of failing.",
-          DEFAULT_RECONNECT, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_CLIENTS,
+      g_param_spec_uint ("max-clients", "Maximum clients",
+          "In server mode, the most receivers served at once; a connection "
+          "beyond it (or beyond 4 still in the handshake) is closed at once "
+          "and counted in stats as refused.", 1, 4096, DEFAULT_MAX_CLIENTS,
+          rw));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: bytes and buffers sent, frames dropped for slow "
-          "receivers, connected receivers, reconnects, state and peer.",
+          "receivers, connected receivers, reconnects, connections refused "
+          "beyond the limits, state and peer.",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -1289,16 +1144,10 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
 static void
 gst_framed_tcp_sink_init (GstFramedTcpSink * sink)
 {
-  sink->mode = DEFAULT_MODE;
-  sink->host = g_strdup (DEFAULT_HOST);
-  sink->port = DEFAULT_PORT;
-  sink->key = g_strdup (DEFAULT_KEY);
-  sink->max_frame_size = DEFAULT_MAX_FRAME_SIZE;
+  qs_endpoint_init (&sink->ep, GST_ELEMENT (sink), QS_ENDPOINT_SINK);
   sink->max_queue_time = DEFAULT_MAX_QUEUE_TIME;
   sink->max_queue_bytes = DEFAULT_MAX_QUEUE_BYTES;
-  sink->timeout = DEFAULT_TIMEOUT;
-  sink->reconnect = DEFAULT_RECONNECT;
-  sink->state = g_strdup ("idle");
+  sink->max_clients = DEFAULT_MAX_CLIENTS;
   g_mutex_init (&sink->lock);
   g_cond_init (&sink->cond);
 

@@ -17,7 +17,13 @@
 #else
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #endif
+
+/* Descriptors kept free for everything else: GLib aborts the process when
+ * it cannot get one (a GCancellable's wakeup, say), so a server refuses a
+ * connection rather than use the last ones. */
+#define QS_CONN_FD_RESERVE 8
 
 #define QS_CONN_READ_CHUNK (64 * 1024)
 
@@ -50,6 +56,22 @@ qs_conn_backoff_next (gint64 previous_us)
   return next + g_random_int_range (-(gint32) (next / 4), (gint32) (next / 4) + 1);
 }
 
+gboolean
+qs_conn_refusals_add (QsConnRefusals * r, guint * count)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  r->total++;
+  r->unreported++;
+  if (r->last_report != 0
+      && now - r->last_report < QS_CONN_REFUSED_REPORT_INTERVAL)
+    return FALSE;
+  *count = r->unreported;
+  r->unreported = 0;
+  r->last_report = now;
+  return TRUE;
+}
+
 /* Turns a GIO error into a QS_CONN_ERROR with a sentence for the user. */
 static void
 qs_conn_set_io_error (GError ** error, GError * io_error, const gchar * what,
@@ -78,6 +100,22 @@ qs_conn_set_io_error (GError ** error, GError * io_error, const gchar * what,
         "Could not %s %s:%u: %s.", what, host, port, io_error->message);
   }
   g_error_free (io_error);
+}
+
+gboolean
+qs_conn_host_is_loopback (const gchar * host)
+{
+  GInetAddress *addr;
+  gboolean loopback;
+
+  if (host == NULL || g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  addr = g_inet_address_new_from_string (host);
+  if (!addr)
+    return FALSE;               /* a name: it may well be reachable */
+  loopback = g_inet_address_get_is_loopback (addr);
+  g_object_unref (addr);
+  return loopback;
 }
 
 static GList *
@@ -203,6 +241,22 @@ qs_conn_accept (GSocket * listener, GCancellable * cancellable, GError ** error)
       break;
     socket = g_socket_accept (listener, cancellable, &err);
     if (socket) {
+#ifndef G_OS_WIN32
+      struct rlimit rl;
+      gint fd = g_socket_get_fd (socket);
+
+      /* descriptors are numbered lowest first: fd is about how many are open */
+      if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+          && (rlim_t) fd + QS_CONN_FD_RESERVE >= rl.rlim_cur) {
+        g_socket_close (socket, NULL);
+        g_object_unref (socket);
+        g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
+            "Closed a connection at once: this process is running out of "
+            "file descriptors (%d of %d in use); raise the limit (ulimit -n) "
+            "or lower max-clients.", fd + 1, (gint) rl.rlim_cur);
+        return NULL;
+      }
+#endif
       qs_conn_tune (socket);
       return socket;
     }
@@ -345,16 +399,6 @@ qs_conn_write_vectors (GSocket * socket, GOutputVector * vectors,
 }
 
 gboolean
-qs_conn_write_bytes (GSocket * socket, GBytes * bytes, gint64 deadline_us,
-    GCancellable * cancellable, GError ** error)
-{
-  GOutputVector v;
-
-  v.buffer = g_bytes_get_data (bytes, &v.size);
-  return qs_conn_write_vectors (socket, &v, 1, deadline_us, cancellable, error);
-}
-
-gboolean
 qs_conn_read_message (GSocket * socket, QsProtoParser * parser,
     QsMessage * msg, gint64 deadline_us, gboolean * timed_out,
     GCancellable * cancellable, GError ** error)
@@ -421,28 +465,53 @@ qs_conn_read_message (GSocket * socket, QsProtoParser * parser,
   }
 }
 
-static gboolean
-qs_conn_write_frame (GSocket * socket, GBytes * frame, gint64 deadline_us,
+gboolean
+qs_conn_write_parts (GSocket * socket, QsProtoSeal * seal, const guint8 * head,
+    gsize head_len, const guint8 * body, gsize body_len, gint64 deadline_us,
     GCancellable * cancellable, GError ** error)
 {
-  gboolean ok = qs_conn_write_bytes (socket, frame, deadline_us, cancellable,
-      error);
+  GOutputVector v[2];
+  guint n = 0;
+
+  if (seal) {
+    v[0].buffer = qs_proto_seal_frame (seal, head, head_len, body, body_len,
+        &v[0].size);
+    n = 1;
+  } else {
+    v[n].buffer = head;
+    v[n++].size = head_len;
+    if (body_len) {
+      v[n].buffer = body;
+      v[n++].size = body_len;
+    }
+  }
+  return qs_conn_write_vectors (socket, v, n, deadline_us, cancellable, error);
+}
+
+gboolean
+qs_conn_write_frame (GSocket * socket, QsProtoSeal * seal, GBytes * frame,
+    gint64 deadline_us, GCancellable * cancellable, GError ** error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (frame, &len);
+  gboolean ok = qs_conn_write_parts (socket, seal, data, len, NULL, 0,
+      deadline_us, cancellable, error);
 
   g_bytes_unref (frame);
   return ok;
 }
 
 gboolean
-qs_conn_send_heartbeat (GSocket * socket, gint64 deadline_us,
-    GCancellable * cancellable, GError ** error)
+qs_conn_send_heartbeat (GSocket * socket, QsProtoSeal * seal,
+    gint64 deadline_us, GCancellable * cancellable, GError ** error)
 {
-  return qs_conn_write_frame (socket,
+  return qs_conn_write_frame (socket, seal,
       qs_proto_build_heartbeat (g_get_monotonic_time () * 1000), deadline_us,
       cancellable, error);
 }
 
 void
-qs_conn_send_error (GSocket * socket, const GError * error)
+qs_conn_send_error (GSocket * socket, QsProtoSeal * seal, const GError * error)
 {
   QsProtoError code = QS_PROTO_ERR_PEER;
   GBytes *frame;
@@ -451,36 +520,124 @@ qs_conn_send_error (GSocket * socket, const GError * error)
     code = (QsProtoError) error->code;
   frame = qs_proto_build_error (code, error->message);
   /* best effort: at most 100 ms, never an error of its own */
-  qs_conn_write_frame (socket, frame,
+  qs_conn_write_frame (socket, seal, frame,
       g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND, NULL, NULL);
 }
+
+/* ---- keys ---- */
+
+static GMutex key_lock;
+static GHashTable *key_cache;   /* hex BLAKE2b of the passphrase -> stretched key */
+
+const guint8 *
+qs_conn_key_get (const gchar * passphrase, GError ** error)
+{
+  gchar *id;
+  guint8 *key;
+
+  if (passphrase == NULL || *passphrase == '\0')
+    return NULL;
+
+  /* Looked up by a hash, so that the cache holds no passphrase.  Stretched
+   * under the lock: two elements with the same new key stretch it once. */
+  id = g_compute_checksum_for_string (G_CHECKSUM_SHA256, passphrase, -1);
+  g_mutex_lock (&key_lock);
+  if (!key_cache)
+    key_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  key = g_hash_table_lookup (key_cache, id);
+  if (!key) {
+    key = g_malloc (QS_PROTO_KEY_SIZE);
+    if (!qs_proto_key_stretch (passphrase, key)) {
+      g_free (key);
+      g_mutex_unlock (&key_lock);
+      g_free (id);
+      g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_NETWORK,
+          "Not enough memory to prepare the key (Argon2id needs %u MiB); "
+          "free some memory and start again.",
+          (guint) (QS_PROTO_KEY_MEMLIMIT / (1024 * 1024)));
+      return NULL;
+    }
+    g_hash_table_insert (key_cache, id, key);
+    id = NULL;
+  }
+  g_mutex_unlock (&key_lock);
+  g_free (id);
+  return key;
+}
+
+/* ---- handshake ---- */
 
 /* Reads the next message of the handshake, turning a peer's ERROR into ours. */
 static gboolean
 qs_conn_read_handshake_message (GSocket * socket, QsProtoParser * parser,
-    QsMessage * msg, gint64 deadline_us, GCancellable * cancellable,
-    GError ** error)
+    QsMessage * msg, gint64 deadline_us, const gchar * waiting_for,
+    GCancellable * cancellable, GError ** error)
 {
   gboolean timed_out;
 
   if (!qs_conn_read_message (socket, parser, msg, deadline_us, &timed_out,
           cancellable, error)) {
     if (timed_out)
-      g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT,
-          "The peer accepted the connection but did not complete the qsound "
-          "handshake; check that it is a qsound endpoint.");
+      g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT,
+          "The peer accepted the connection but %s within %u s; check that it "
+          "is a qsound endpoint with the same settings.", waiting_for,
+          (guint) (QS_CONN_HANDSHAKE_TIMEOUT / G_TIME_SPAN_SECOND));
     return FALSE;
   }
   if (msg->type == QS_MSG_ERROR) {
-    QsConnError code = msg->error_code == QS_PROTO_ERR_AUTH ?
-        QS_CONN_ERROR_AUTH : msg->error_code == QS_PROTO_ERR_ROLE ?
-        QS_CONN_ERROR_ROLE : msg->error_code == QS_PROTO_ERR_VERSION ?
-        QS_CONN_ERROR_VERSION : QS_CONN_ERROR_PEER;
+    gchar *text = qs_conn_sanitize (msg->text);
 
-    g_set_error (error, QS_CONN_ERROR, code, "%s", msg->text ? msg->text : "");
+    switch (msg->error_code) {
+      case QS_PROTO_ERR_AUTH:
+        /* our own words: the peer's text is not needed to say this */
+        g_set_error_literal (error, QS_CONN_ERROR, QS_CONN_ERROR_AUTH,
+            "Authentication failed: the peer refused this end's key; set the "
+            "same key on both sides (qsound-launch -k, property key).");
+        break;
+      case QS_PROTO_ERR_ROLE:
+        g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_ROLE,
+            "The peer refused the connection: %s", text);
+        break;
+      case QS_PROTO_ERR_VERSION:
+        g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_VERSION,
+            "The peer refused the connection: %s", text);
+        break;
+      default:
+        g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_PEER,
+            "The peer refused the connection: %s", text);
+        break;
+    }
+    g_free (text);
     return FALSE;
   }
   return TRUE;
+}
+
+gchar *
+qs_conn_sanitize (const gchar * text)
+{
+  gchar *valid;
+  GString *out;
+  const gchar *p;
+
+  if (text == NULL)
+    return g_strdup ("");
+  /* control characters (escape sequences, carriage returns, bidi
+   * overrides) are escaped, so that a peer cannot write to a terminal */
+  valid = g_utf8_make_valid (text, -1);
+  out = g_string_sized_new (strlen (valid));
+  for (p = valid; *p; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+
+    if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)
+        || (c >= 0x200e && c <= 0x200f) || (c >= 0x202a && c <= 0x202e)
+        || (c >= 0x2066 && c <= 0x2069))
+      g_string_append_printf (out, c < 0x100 ? "\\x%02x" : "\\u%04x", c);
+    else
+      g_string_append_unichar (out, c);
+  }
+  g_free (valid);
+  return g_string_free (out, FALSE);
 }
 
 static const gchar *
@@ -489,93 +646,124 @@ qs_conn_role_name (guint8 role)
   return role == QS_ROLE_SENDER ? "senders (transmitters)" : "receivers";
 }
 
+/* After a refusal that both ends saw coming (the HELLOs disagree), each end
+ * sends its ERROR and then reads the other's before it closes: closing with
+ * unread data would turn the close into a reset that can lose the ERROR. */
+static void
+qs_conn_refuse (GSocket * socket, QsProtoParser * parser, const GError * why,
+    gint64 deadline_us, GCancellable * cancellable)
+{
+  QsMessage msg;
+  gboolean timed_out;
+
+  qs_conn_send_error (socket, NULL, why);
+  deadline_us = MIN (deadline_us, g_get_monotonic_time () +
+      G_TIME_SPAN_SECOND);
+  while (qs_conn_read_message (socket, parser, &msg, deadline_us, &timed_out,
+          cancellable, NULL) && msg.type != QS_MSG_ERROR);
+}
+
 gboolean
 qs_conn_handshake (GSocket * socket, QsProtoParser * parser, QsRole role,
-    const gchar * key, GCancellable * cancellable, GError ** error)
+    gboolean listener, const guint8 * key, QsProtoSeal ** seal,
+    GCancellable * cancellable, GError ** error)
 {
-  guint8 hello[QS_PROTO_HELLO_SIZE];
-  guint8 nonce[QS_PROTO_NONCE_SIZE], peer_nonce[QS_PROTO_NONCE_SIZE];
-  guint8 mac[QS_PROTO_AUTH_SIZE];
+  guint8 hello[QS_PROTO_HELLO_SIZE], peer_hello[QS_PROTO_HELLO_SIZE];
+  guint8 nonce[QS_PROTO_NONCE_SIZE];
   gint64 deadline = g_get_monotonic_time () + QS_CONN_HANDSHAKE_TIMEOUT;
-  gboolean have_key = key != NULL && *key != '\0';
-  gboolean authed;
+  gboolean peer_key;
+  QsProtoSession session;
   QsMessage msg;
   guint8 peer_role;
-  GError *verdict = NULL;
   GOutputVector v;
+  gboolean ok = FALSE;
 
+  *seal = NULL;
   qs_proto_random_nonce (nonce);
-  qs_proto_write_hello (hello, role, have_key ? QS_HELLO_FLAG_KEY : 0, nonce);
+  qs_proto_write_hello (hello, role, key ? QS_HELLO_FLAG_KEY : 0, nonce);
   v.buffer = hello;
   v.size = sizeof (hello);
   if (!qs_conn_write_vectors (socket, &v, 1, deadline, cancellable, error))
     return FALSE;
 
   if (!qs_conn_read_handshake_message (socket, parser, &msg, deadline,
-          cancellable, error))
+          "sent no qsound greeting", cancellable, error))
     return FALSE;
   g_assert (msg.type == QS_MSG_HELLO);
   peer_role = msg.role;
-  memcpy (peer_nonce, msg.nonce, sizeof (peer_nonce));
+  peer_key = (msg.hello_flags & QS_HELLO_FLAG_KEY) != 0;
+  memcpy (peer_hello, msg.payload, sizeof (peer_hello));
 
   if (peer_role == role) {
     g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_ROLE,
         "Both ends are %s; pair a transmitting side with a receiving one "
         "(qsound-launch modes 1 and 2, or 3 and 4).", qs_conn_role_name (role));
-    qs_conn_send_error (socket, *error);
+    qs_conn_refuse (socket, parser, *error, deadline, cancellable);
     return FALSE;
   }
 
-  if (!have_key && !(msg.hello_flags & QS_HELLO_FLAG_KEY))
-    return TRUE;
+  if (!key && !peer_key)
+    return TRUE;                /* cleartext */
 
-  /* Both send a MAC over their own role and nonce, then a verdict (ERROR or
-   * HEARTBEAT), then read the other's verdict: nobody closes with unread data
-   * in flight, so both ends learn the outcome. */
-  authed = have_key && (msg.hello_flags & QS_HELLO_FLAG_KEY);
-  qs_proto_auth_compute (have_key ? key : "", role, nonce, peer_nonce, mac);
-  if (!qs_conn_write_frame (socket, qs_proto_build_auth (mac), deadline,
-          cancellable, error))
+  if (!key || !peer_key) {
+    /* nothing derived from the key has been sent, nor will be */
+    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_AUTH,
+        key ? "Authentication failed: the peer has no key and this end has "
+        "one; set the same key on both sides (qsound-launch -k, property key)."
+        : "Authentication failed: the peer has a key and this end has none; "
+        "set the same key on both sides (qsound-launch -k, property key).");
+    qs_conn_refuse (socket, parser, *error, deadline, cancellable);
     return FALSE;
-  if (!qs_conn_read_handshake_message (socket, parser, &msg, deadline,
-          cancellable, error))
-    return FALSE;
-  if (msg.type != QS_MSG_AUTH) {
-    authed = FALSE;
-  } else if (authed) {
-    authed = qs_proto_auth_verify (key, peer_role, peer_nonce, nonce,
-        msg.payload);
   }
 
-  if (!authed) {
-    g_set_error_literal (&verdict, QS_CONN_ERROR, QS_CONN_ERROR_AUTH,
-        "Authentication failed: the two ends do not share the same key; set "
-        "the same key on both sides (qsound-launch -k, property key).");
-    if (!qs_conn_write_frame (socket, qs_proto_build_error (QS_PROTO_ERR_AUTH,
-                verdict->message), deadline, cancellable, NULL)) {
-      g_propagate_error (error, verdict);
-      return FALSE;
+  /* Both have a key.  The connecting end proves first; the listening end
+   * sends nothing derived from the key before that proof checks out. */
+  if (listener)
+    qs_proto_session_derive (key, peer_hello, hello, &session);
+  else
+    qs_proto_session_derive (key, hello, peer_hello, &session);
+
+  if (!listener) {
+    if (!qs_conn_write_frame (socket, NULL,
+            qs_proto_build_auth (session.proof_connector), deadline,
+            cancellable, error))
+      goto done;
+    if (!qs_conn_read_handshake_message (socket, parser, &msg, deadline,
+            "did not answer the key proof", cancellable, error))
+      goto done;
+    if (msg.type != QS_MSG_AUTH
+        || !qs_proto_proof_equal (msg.payload, session.proof_listener)) {
+      g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_AUTH,
+          "Authentication failed: the server did not prove it knows the key, "
+          "so something between the two ends is not what it claims; check the "
+          "host and port, and the network in between.");
+      qs_conn_send_error (socket, NULL, *error);
+      goto done;
     }
-  } else if (!qs_conn_send_heartbeat (socket, deadline, cancellable, error)) {
-    return FALSE;
+    qs_proto_parser_set_open_key (parser, session.key_listener);
+    *seal = qs_proto_seal_new (session.key_connector);
+  } else {
+    if (!qs_conn_read_handshake_message (socket, parser, &msg, deadline,
+            "did not prove it knows the key", cancellable, error))
+      goto done;
+    if (msg.type != QS_MSG_AUTH
+        || !qs_proto_proof_equal (msg.payload, session.proof_connector)) {
+      g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_AUTH,
+          "Authentication failed: the peer does not know this end's key; set "
+          "the same key on both sides (qsound-launch -k, property key).");
+      qs_conn_send_error (socket, NULL, *error);
+      goto done;
+    }
+    if (!qs_conn_write_frame (socket, NULL,
+            qs_proto_build_auth (session.proof_listener), deadline,
+            cancellable, error))
+      goto done;
+    qs_proto_parser_set_open_key (parser, session.key_connector);
+    *seal = qs_proto_seal_new (session.key_listener);
   }
+  ok = TRUE;
 
-  /* the peer's verdict */
-  if (!qs_conn_read_handshake_message (socket, parser, &msg, deadline,
-          cancellable, verdict ? NULL : error)) {
-    if (verdict)
-      g_propagate_error (error, verdict);
-    return FALSE;
-  }
-  if (verdict) {
-    g_propagate_error (error, verdict);
-    return FALSE;
-  }
-  if (msg.type != QS_MSG_HEARTBEAT) {
-    g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_UNEXPECTED,
-        "The peer sent an unexpected message during authentication; update "
-        "both ends to the same qsound version.");
-    return FALSE;
-  }
-  return TRUE;
+done:
+  qs_proto_wipe (&session, sizeof (session));
+  return ok;
 }

@@ -40,6 +40,7 @@ typedef enum {
   QS_CONN_ERROR_BAD_CAPS = QS_PROTO_ERR_BAD_CAPS,
   QS_CONN_ERROR_UNEXPECTED = QS_PROTO_ERR_UNEXPECTED,
   QS_CONN_ERROR_PEER = QS_PROTO_ERR_PEER,
+  QS_CONN_ERROR_ALTERED = QS_PROTO_ERR_ALTERED,
   QS_CONN_ERROR_CLOSED = 100,      /* the peer closed the connection */
   QS_CONN_ERROR_TIMEOUT,           /* the peer went silent */
   QS_CONN_ERROR_RESOLVE,           /* host name does not resolve */
@@ -53,6 +54,23 @@ typedef enum {
 #define QS_CONN_HEARTBEAT_INTERVAL (1 * G_TIME_SPAN_SECOND)
 /* A handshake not finished within this time fails. */
 #define QS_CONN_HANDSHAKE_TIMEOUT  (5 * G_TIME_SPAN_SECOND)
+
+/* A server handshakes with at most this many peers at once; more are closed
+ * at once, so idle strangers cannot hold it up or use up its threads. */
+#define QS_CONN_MAX_PENDING        4
+/* Connections closed for being beyond the limits are reported at most this often. */
+#define QS_CONN_REFUSED_REPORT_INTERVAL (10 * G_TIME_SPAN_SECOND)
+
+/* Counts connections a server closed at once; says when to report them. */
+typedef struct {
+  guint64 total;                   /* since start */
+  guint unreported;
+  gint64 last_report;              /* monotonic, 0 = never */
+} QsConnRefusals;
+
+/* Counts one refusal; returns TRUE (and the count since the last report in
+ * *count) when it is time to report. */
+gboolean   qs_conn_refusals_add       (QsConnRefusals * r, guint * count);
 
 /* Reconnect backoff: 100 ms doubling to 2 s, +- 25 % jitter. */
 gint64     qs_conn_backoff_next       (gint64 previous_us);
@@ -73,12 +91,20 @@ gchar *    qs_conn_peer_name          (GSocket * socket);
 gboolean   qs_conn_write_vectors      (GSocket * socket, GOutputVector * vectors, guint n_vectors,
                                        gint64 deadline_us, GCancellable * cancellable,
                                        GError ** error);
-gboolean   qs_conn_write_bytes        (GSocket * socket, GBytes * bytes, gint64 deadline_us,
-                                       GCancellable * cancellable, GError ** error);
+
+/* Writes one frame (head, then body), sealed when seal is not NULL. */
+gboolean   qs_conn_write_parts        (GSocket * socket, QsProtoSeal * seal, const guint8 * head,
+                                       gsize head_len, const guint8 * body, gsize body_len,
+                                       gint64 deadline_us, GCancellable * cancellable,
+                                       GError ** error);
+/* Writes one whole frame and unrefs it. */
+gboolean   qs_conn_write_frame        (GSocket * socket, QsProtoSeal * seal, GBytes * frame,
+                                       gint64 deadline_us, GCancellable * cancellable,
+                                       GError ** error);
 
 /* Sends a HEARTBEAT carrying the monotonic time, waiting at most until
  * deadline_us. */
-gboolean   qs_conn_send_heartbeat     (GSocket * socket, gint64 deadline_us,
+gboolean   qs_conn_send_heartbeat     (GSocket * socket, QsProtoSeal * seal, gint64 deadline_us,
                                        GCancellable * cancellable, GError ** error);
 
 /* Reads until the parser yields a message or deadline_us passes (then
@@ -88,14 +114,28 @@ gboolean   qs_conn_read_message       (GSocket * socket, QsProtoParser * parser,
                                        gint64 deadline_us, gboolean * timed_out,
                                        GCancellable * cancellable, GError ** error);
 
-/* Both sides' HELLO, then AUTH if either has a key.  On success the peer is
- * a qsound endpoint of the opposite role that knows the key. */
+/* The stretched key for a passphrase (Argon2id), computed once per process
+ * and passphrase and kept; NULL for an empty passphrase, or NULL with error
+ * when memory is short. */
+const guint8 * qs_conn_key_get        (const gchar * passphrase, GError ** error);
+
+/* Both sides' HELLO; then, when both have a key, the connecting end's proof,
+ * checked by the listening end before it sends its own.  On success the peer
+ * is a qsound endpoint of the opposite role that knows the key, the parser
+ * opens the peer's sealed frames and *seal (NULL without a key) seals ours. */
 gboolean   qs_conn_handshake          (GSocket * socket, QsProtoParser * parser, QsRole role,
-                                       const gchar * key, GCancellable * cancellable,
-                                       GError ** error);
+                                       gboolean listener, const guint8 * key, QsProtoSeal ** seal,
+                                       GCancellable * cancellable, GError ** error);
 
 /* Tells the peer why we are closing (best effort, never blocks long). */
-void       qs_conn_send_error         (GSocket * socket, const GError * error);
+void       qs_conn_send_error         (GSocket * socket, QsProtoSeal * seal, const GError * error);
+
+/* A peer's text made safe for a log or a terminal: control characters
+ * escaped (\x1b), invalid UTF-8 replaced.  Newly allocated. */
+gchar *    qs_conn_sanitize           (const gchar * text);
+
+/* TRUE when host names only loopback addresses (so a server there is private). */
+gboolean   qs_conn_host_is_loopback   (const gchar * host);
 
 G_END_DECLS
 

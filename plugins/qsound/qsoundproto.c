@@ -12,25 +12,12 @@
  * the caps text is the element's business.
  */
 
-/* rand_s() is only declared when this is defined before <stdlib.h>. */
-#ifdef _WIN32
-#define _CRT_RAND_S
-#endif
-
 #include "qsoundproto.h"
 
 #include <string.h>
 #include <stdlib.h>
 
-#ifdef G_OS_WIN32
-#else
-#include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
-#if defined(__linux__)
-#include <sys/random.h>
-#endif
-#endif
+#include <sodium.h>
 
 /* Wire layout (offsets in bytes; see docs/PROTOCOL.md) */
 #define HELLO_OFF_MAGIC     0
@@ -56,15 +43,24 @@
 #define HEARTBEAT_TIME_SIZE 8
 #define HELLO_FLAGS_KNOWN   (QS_HELLO_FLAG_KEY)
 
-#define AUTH_LABEL          "qsound-auth-v1"
-#define AUTH_LABEL_SIZE     (sizeof (AUTH_LABEL) - 1)
+#define KDF_LABEL           "qsound-v2"
+#define KDF_LABEL_SIZE      (sizeof (KDF_LABEL) - 1)
+#define KDF_PROOF_CONNECTOR 1
+#define KDF_PROOF_LISTENER  2
+#define KDF_KEY_CONNECTOR   3
+#define KDF_KEY_LISTENER    4
+#define SEAL_NONCE_SIZE     12
 
 G_STATIC_ASSERT (sizeof (QS_PROTO_MAGIC) - 1 == 4);
 G_STATIC_ASSERT (HELLO_OFF_NONCE + QS_PROTO_NONCE_SIZE == HELLO_OFF_RESERVED);
 G_STATIC_ASSERT (HELLO_OFF_RESERVED + HELLO_RESERVED_SIZE == QS_PROTO_HELLO_SIZE);
 G_STATIC_ASSERT (FRAME_OFF_LENGTH + 4 == QS_PROTO_FRAME_HEADER_SIZE);
 G_STATIC_ASSERT (BUFFER_OFF_FLAGS + 4 == QS_PROTO_BUFFER_HEADER_SIZE);
-G_STATIC_ASSERT (QS_PROTO_AUTH_SIZE == 32);      /* SHA-256 digest */
+G_STATIC_ASSERT (QS_PROTO_AUTH_SIZE == 32);      /* BLAKE2b-256 */
+G_STATIC_ASSERT (QS_PROTO_KEY_SIZE == crypto_aead_chacha20poly1305_ietf_KEYBYTES);
+G_STATIC_ASSERT (QS_PROTO_SEAL_TAG_SIZE == crypto_aead_chacha20poly1305_ietf_ABYTES);
+G_STATIC_ASSERT (SEAL_NONCE_SIZE == crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
+G_STATIC_ASSERT (sizeof (QS_PROTO_KEY_SALT) - 1 == crypto_pwhash_SALTBYTES);
 G_STATIC_ASSERT (QS_PROTO_ERROR_HEADER_SIZE == 4);
 G_STATIC_ASSERT (QS_PROTO_MIN_MAX_FRAME_SIZE >= QS_PROTO_BUFFER_HEADER_SIZE);
 G_STATIC_ASSERT (QS_PROTO_MIN_MAX_FRAME_SIZE <= QS_PROTO_DEFAULT_MAX_FRAME_SIZE);
@@ -113,6 +109,14 @@ get_be64 (const guint8 * p)
   return GUINT64_FROM_BE (v);
 }
 
+static void
+qs_proto_crypto_init (void)
+{
+  /* thread-safe and cheap once done */
+  if (sodium_init () < 0)
+    g_error ("qsound: libsodium could not initialise (no random source?)");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Parser                                                                   */
 
@@ -144,6 +148,13 @@ struct _QsProtoParser
   gboolean have_seq;
   guint64 next_seq;
 
+  /* after qs_proto_parser_set_open_key(): only SEALED frames */
+  gboolean sealed;
+  guint8 open_key[QS_PROTO_KEY_SIZE];
+  guint64 open_count;
+  guint8 *plain;                /* the frame opened last */
+  gsize plain_alloc;
+
   /* NUL-terminated copy for CAPS and ERROR text */
   gchar *text;
   gsize text_alloc;
@@ -157,6 +168,7 @@ qs_proto_parser_new (guint32 max_frame_size)
 {
   QsProtoParser *parser = g_new0 (QsProtoParser, 1);
 
+  qs_proto_crypto_init ();
   parser->max_frame_size = CLAMP (max_frame_size, QS_PROTO_MIN_MAX_FRAME_SIZE,
       QS_PROTO_MAX_MAX_FRAME_SIZE);
   qs_proto_parser_reset (parser);
@@ -170,7 +182,9 @@ qs_proto_parser_free (QsProtoParser * parser)
     return;
   g_free (parser->data);
   g_free (parser->text);
+  g_free (parser->plain);
   g_free (parser->error_message);
+  sodium_memzero (parser->open_key, sizeof (parser->open_key));
   g_free (parser);
 }
 
@@ -196,6 +210,9 @@ qs_proto_parser_reset (QsProtoParser * parser)
   parser->seen_auth = FALSE;
   parser->have_seq = FALSE;
   parser->next_seq = 0;
+  parser->sealed = FALSE;
+  parser->open_count = 0;
+  sodium_memzero (parser->open_key, sizeof (parser->open_key));
   parser->error = QS_PROTO_OK;
   g_clear_pointer (&parser->error_message, g_free);
 }
@@ -390,6 +407,8 @@ qs_proto_parser_parse_hello (QsProtoParser * parser, QsMessage * msg)
   msg->role = p[HELLO_OFF_ROLE];
   msg->hello_flags = p[HELLO_OFF_FLAGS] & HELLO_FLAGS_KNOWN;
   memcpy (msg->nonce, p + HELLO_OFF_NONCE, QS_PROTO_NONCE_SIZE);
+  msg->payload = p;
+  msg->payload_len = QS_PROTO_HELLO_SIZE;
 
   parser->start += QS_PROTO_HELLO_SIZE;
   parser->have_hello = TRUE;
@@ -474,6 +493,12 @@ qs_proto_parser_check_header (QsProtoParser * parser, guint type, guint32 len)
             "right after the HELLO is allowed; the peer is broken");
       }
       break;
+    case QS_MSG_SEALED:
+      /* a sealed frame is opened before this check: here it is one too many */
+      return qs_proto_parser_fail (parser, QS_PROTO_ERR_UNEXPECTED,
+          parser->sealed ? "the peer sealed a SEALED frame inside another; "
+          "the peer is broken" : "the peer sent a SEALED frame although no "
+          "key was agreed; the peer is broken");
     default:
       return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
           "the peer sent a frame of unknown type %u; install the same qsound "
@@ -495,13 +520,94 @@ qs_proto_parser_copy_text (QsProtoParser * parser, const guint8 * p, gsize len)
   return parser->text;
 }
 
+/* Opens the SEALED frame at the read offset into parser->plain.  On success
+ * *type, *payload and *len describe the frame inside, *consumed the bytes of
+ * the SEALED frame. */
+static QsParseResult
+qs_proto_parser_open (QsProtoParser * parser, const guint8 * p, gsize avail,
+    guint * type, const guint8 ** payload, guint32 * len, gsize * consumed)
+{
+  guint8 nonce[SEAL_NONCE_SIZE] = { 0, };
+  guint outer_type = p[FRAME_OFF_TYPE];
+  guint32 outer_len = get_be32 (p + FRAME_OFF_LENGTH);
+  guint32 inner_size;
+
+  if (outer_type != QS_MSG_SEALED) {
+    return qs_proto_parser_fail (parser, QS_PROTO_ERR_ALTERED,
+        "the stream was altered in transit (a frame of type %u came in clear "
+        "where only sealed frames are allowed); check what sits between the "
+        "two machines", outer_type);
+  }
+  if (outer_len < QS_PROTO_SEAL_OVERHEAD) {
+    return qs_proto_parser_fail (parser, QS_PROTO_ERR_ALTERED,
+        "the stream was altered in transit (a sealed frame of %"
+        G_GUINT32_FORMAT " bytes is too short to hold a frame); check what "
+        "sits between the two machines", outer_len);
+  }
+  if (outer_len - QS_PROTO_SEAL_OVERHEAD > parser->max_frame_size) {
+    return qs_proto_parser_fail (parser, QS_PROTO_ERR_FRAME_TOO_LARGE,
+        "a frame of %" G_GUINT32_FORMAT " bytes exceeds max-frame-size "
+        "(%" G_GUINT32_FORMAT " bytes); raise max-frame-size on the receiving "
+        "side or send smaller buffers", outer_len - QS_PROTO_SEAL_OVERHEAD,
+        parser->max_frame_size);
+  }
+  if (avail - QS_PROTO_FRAME_HEADER_SIZE < outer_len)
+    return QS_PARSE_NEED_MORE;
+
+  inner_size = outer_len - QS_PROTO_SEAL_TAG_SIZE;
+  if (parser->plain_alloc < inner_size) {
+    g_free (parser->plain);
+    parser->plain_alloc = MAX (inner_size, 256);
+    parser->plain = g_malloc (parser->plain_alloc);
+  }
+  put_be64 (nonce + 4, parser->open_count);
+  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached (parser->plain, NULL,
+          p + QS_PROTO_FRAME_HEADER_SIZE, inner_size,
+          p + QS_PROTO_FRAME_HEADER_SIZE + inner_size, p,
+          QS_PROTO_FRAME_HEADER_SIZE, nonce, parser->open_key) != 0) {
+    return qs_proto_parser_fail (parser, QS_PROTO_ERR_ALTERED,
+        "the stream was altered in transit (a sealed frame did not open); "
+        "check what sits between the two machines");
+  }
+  parser->open_count++;
+
+  *type = parser->plain[FRAME_OFF_TYPE];
+  *len = get_be32 (parser->plain + FRAME_OFF_LENGTH);
+  if (*len != inner_size - QS_PROTO_FRAME_HEADER_SIZE) {
+    return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
+        "the peer sealed a frame whose length field (%" G_GUINT32_FORMAT
+        ") does not match its size (%" G_GUINT32_FORMAT "); the peer is "
+        "broken", *len, inner_size - QS_PROTO_FRAME_HEADER_SIZE);
+  }
+  if (qs_proto_parser_check_header (parser, *type, *len) == QS_PARSE_ERROR)
+    return QS_PARSE_ERROR;
+  *payload = parser->plain + QS_PROTO_FRAME_HEADER_SIZE;
+  *consumed = QS_PROTO_FRAME_HEADER_SIZE + (gsize) outer_len;
+  return QS_PARSE_MESSAGE;
+}
+
+void
+qs_proto_parser_set_open_key (QsProtoParser * parser,
+    const guint8 key[QS_PROTO_KEY_SIZE])
+{
+  g_return_if_fail (parser != NULL);
+  g_return_if_fail (key != NULL);
+
+  memcpy (parser->open_key, key, QS_PROTO_KEY_SIZE);
+  parser->open_count = 0;
+  parser->sealed = TRUE;
+  /* the AUTH frames are behind: one inside the sealed stream is out of place */
+  parser->seen_auth = TRUE;
+}
+
 QsParseResult
 qs_proto_parser_next (QsProtoParser * parser, QsMessage * msg)
 {
-  const guint8 *p, *payload;
-  gsize avail;
-  guint type;
-  guint32 len;
+  const guint8 *p, *payload = NULL;
+  gsize avail, consumed = 0;
+  guint type = 0;
+  guint32 len = 0;
+  QsParseResult r;
 
   g_return_val_if_fail (parser != NULL, QS_PARSE_ERROR);
   g_return_val_if_fail (msg != NULL, QS_PARSE_ERROR);
@@ -526,15 +632,22 @@ qs_proto_parser_next (QsProtoParser * parser, QsMessage * msg)
   if (avail < QS_PROTO_FRAME_HEADER_SIZE)
     return QS_PARSE_NEED_MORE;
 
-  /* The flags and reserved bytes are reserved for minor versions: ignored. */
-  type = p[FRAME_OFF_TYPE];
-  len = get_be32 (p + FRAME_OFF_LENGTH);
-  if (qs_proto_parser_check_header (parser, type, len) == QS_PARSE_ERROR)
-    return QS_PARSE_ERROR;
-
-  if (avail - QS_PROTO_FRAME_HEADER_SIZE < len)
-    return QS_PARSE_NEED_MORE;
-  payload = p + QS_PROTO_FRAME_HEADER_SIZE;
+  if (parser->sealed) {
+    r = qs_proto_parser_open (parser, p, avail, &type, &payload, &len,
+        &consumed);
+    if (r != QS_PARSE_MESSAGE)
+      return r;
+  } else {
+    /* The flags and reserved bytes are reserved for minor versions: ignored. */
+    type = p[FRAME_OFF_TYPE];
+    len = get_be32 (p + FRAME_OFF_LENGTH);
+    if (qs_proto_parser_check_header (parser, type, len) == QS_PARSE_ERROR)
+      return QS_PARSE_ERROR;
+    if (avail - QS_PROTO_FRAME_HEADER_SIZE < len)
+      return QS_PARSE_NEED_MORE;
+    payload = p + QS_PROTO_FRAME_HEADER_SIZE;
+    consumed = QS_PROTO_FRAME_HEADER_SIZE + (gsize) len;
+  }
 
   msg->type = type;
   msg->payload = payload;
@@ -614,7 +727,7 @@ qs_proto_parser_next (QsProtoParser * parser, QsMessage * msg)
   if (type != QS_MSG_AUTH)
     parser->seen_frame = TRUE;
 
-  parser->start += QS_PROTO_FRAME_HEADER_SIZE + (gsize) len;
+  parser->start += consumed;
   return QS_PARSE_MESSAGE;
 }
 
@@ -741,132 +854,149 @@ qs_proto_build_auth (const guint8 mac[QS_PROTO_AUTH_SIZE])
 }
 
 /* ------------------------------------------------------------------------ */
-/* Authentication                                                           */
+/* Sealing and keys                                                         */
+
+struct _QsProtoSeal
+{
+  guint8 key[QS_PROTO_KEY_SIZE];
+  guint64 count;
+  guint8 *out;
+  gsize out_alloc;
+};
+
+QsProtoSeal *
+qs_proto_seal_new (const guint8 key[QS_PROTO_KEY_SIZE])
+{
+  QsProtoSeal *seal;
+
+  g_return_val_if_fail (key != NULL, NULL);
+  qs_proto_crypto_init ();
+  seal = g_new0 (QsProtoSeal, 1);
+  memcpy (seal->key, key, QS_PROTO_KEY_SIZE);
+  return seal;
+}
 
 void
-qs_proto_auth_compute (const gchar * key, QsRole role,
-    const guint8 nonce_self[QS_PROTO_NONCE_SIZE],
-    const guint8 nonce_peer[QS_PROTO_NONCE_SIZE], guint8 out[QS_PROTO_AUTH_SIZE])
+qs_proto_seal_free (QsProtoSeal * seal)
 {
-  GHmac *hmac;
-  guint8 role_byte = (guint8) role;
-  gsize digest_len = QS_PROTO_AUTH_SIZE;
+  if (seal == NULL)
+    return;
+  sodium_memzero (seal->key, sizeof (seal->key));
+  g_free (seal->out);
+  g_free (seal);
+}
 
-  g_return_if_fail (nonce_self != NULL);
-  g_return_if_fail (nonce_peer != NULL);
-  g_return_if_fail (out != NULL);
+const guint8 *
+qs_proto_seal_frame (QsProtoSeal * seal, const guint8 * head, gsize head_len,
+    const guint8 * body, gsize body_len, gsize * out_len)
+{
+  guint8 nonce[SEAL_NONCE_SIZE] = { 0, };
+  gsize inner, total;
 
-  if (key == NULL)
-    key = "";
-  hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) key, strlen (key));
-  g_hmac_update (hmac, (const guchar *) AUTH_LABEL, AUTH_LABEL_SIZE);
-  g_hmac_update (hmac, &role_byte, 1);
-  g_hmac_update (hmac, nonce_self, QS_PROTO_NONCE_SIZE);
-  g_hmac_update (hmac, nonce_peer, QS_PROTO_NONCE_SIZE);
-  g_hmac_get_digest (hmac, out, &digest_len);
-  g_hmac_unref (hmac);
-  g_assert (digest_len == QS_PROTO_AUTH_SIZE);
+  g_return_val_if_fail (seal != NULL, NULL);
+  g_return_val_if_fail (head != NULL && head_len >= QS_PROTO_FRAME_HEADER_SIZE,
+      NULL);
+  g_return_val_if_fail (body != NULL || body_len == 0, NULL);
+  g_return_val_if_fail (out_len != NULL, NULL);
+  g_return_val_if_fail (body_len <= QS_PROTO_MAX_MAX_FRAME_SIZE, NULL);
+  /* 2^64 frames is out of reach; a nonce must never repeat all the same */
+  g_return_val_if_fail (seal->count < G_MAXUINT64, NULL);
+
+  inner = head_len + body_len;
+  g_return_val_if_fail (inner <= QS_PROTO_MAX_MAX_FRAME_SIZE +
+      QS_PROTO_FRAME_HEADER_SIZE + QS_PROTO_BUFFER_HEADER_SIZE, NULL);
+  total = inner + QS_PROTO_SEAL_OVERHEAD;
+  if (seal->out_alloc < total) {
+    g_free (seal->out);
+    seal->out_alloc = MAX (total, 4096);
+    seal->out = g_malloc (seal->out_alloc);
+  }
+  qs_proto_write_frame_header (seal->out, QS_MSG_SEALED,
+      (guint32) (inner + QS_PROTO_SEAL_TAG_SIZE));
+  memcpy (seal->out + QS_PROTO_FRAME_HEADER_SIZE, head, head_len);
+  if (body_len)
+    memcpy (seal->out + QS_PROTO_FRAME_HEADER_SIZE + head_len, body, body_len);
+  put_be64 (nonce + 4, seal->count);
+  /* in place: libsodium's ChaCha20-Poly1305 allows c == m */
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached (seal->out +
+      QS_PROTO_FRAME_HEADER_SIZE, seal->out + QS_PROTO_FRAME_HEADER_SIZE +
+      inner, NULL, seal->out + QS_PROTO_FRAME_HEADER_SIZE, inner, seal->out,
+      QS_PROTO_FRAME_HEADER_SIZE, NULL, nonce, seal->key);
+  seal->count++;
+  *out_len = total;
+  return seal->out;
 }
 
 gboolean
-qs_proto_auth_verify (const gchar * key, QsRole peer_role,
-    const guint8 nonce_peer[QS_PROTO_NONCE_SIZE],
-    const guint8 nonce_self[QS_PROTO_NONCE_SIZE],
-    const guint8 mac[QS_PROTO_AUTH_SIZE])
+qs_proto_key_stretch (const gchar * passphrase, guint8 out[QS_PROTO_KEY_SIZE])
 {
-  guint8 expected[QS_PROTO_AUTH_SIZE];
-  volatile guint8 diff = 0;
-  guint i;
+  g_return_val_if_fail (passphrase != NULL, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
 
-  g_return_val_if_fail (mac != NULL, FALSE);
-
-  /* The peer computed it over its own role and nonce first. */
-  qs_proto_auth_compute (key, peer_role, nonce_peer, nonce_self, expected);
-  /* Constant time: look at every byte whatever the first difference. */
-  for (i = 0; i < QS_PROTO_AUTH_SIZE; i++)
-    diff |= expected[i] ^ mac[i];
-  memset (expected, 0, sizeof (expected));
-  return diff == 0;
+  qs_proto_crypto_init ();
+  return crypto_pwhash (out, QS_PROTO_KEY_SIZE, passphrase, strlen (passphrase),
+      (const guint8 *) QS_PROTO_KEY_SALT, QS_PROTO_KEY_OPSLIMIT,
+      QS_PROTO_KEY_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) == 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Nonces                                                                   */
-
-#ifdef G_OS_WIN32
-
-static gboolean
-random_bytes (guint8 * out, gsize len)
+/* BLAKE2b-256, keyed with the stretched key, over
+ * "qsound-v2" || purpose || HELLO of the connecting end || HELLO of the listening end */
+static void
+qs_proto_kdf (const guint8 key[QS_PROTO_KEY_SIZE], guint8 purpose,
+    const guint8 * hello_connector, const guint8 * hello_listener, guint8 * out)
 {
-  gsize i = 0;
+  crypto_generichash_state st;
 
-  /* rand_s() draws from RtlGenRandom, the system CSPRNG. */
-  while (i < len) {
-    unsigned int r;
-    gsize n;
-
-    if (rand_s (&r) != 0)
-      return FALSE;
-    n = MIN (len - i, sizeof (r));
-    memcpy (out + i, &r, n);
-    i += n;
-  }
-  return TRUE;
+  crypto_generichash_init (&st, key, QS_PROTO_KEY_SIZE, 32);
+  crypto_generichash_update (&st, (const guint8 *) KDF_LABEL, KDF_LABEL_SIZE);
+  crypto_generichash_update (&st, &purpose, 1);
+  crypto_generichash_update (&st, hello_connector, QS_PROTO_HELLO_SIZE);
+  crypto_generichash_update (&st, hello_listener, QS_PROTO_HELLO_SIZE);
+  crypto_generichash_final (&st, out, 32);
+  sodium_memzero (&st, sizeof (st));
 }
 
-#else
-
-static gboolean
-random_bytes (guint8 * out, gsize len)
+void
+qs_proto_session_derive (const guint8 key[QS_PROTO_KEY_SIZE],
+    const guint8 hello_connector[QS_PROTO_HELLO_SIZE],
+    const guint8 hello_listener[QS_PROTO_HELLO_SIZE], QsProtoSession * out)
 {
-  gsize got = 0;
-  int fd;
+  g_return_if_fail (key != NULL && hello_connector != NULL);
+  g_return_if_fail (hello_listener != NULL && out != NULL);
 
-#if defined(__linux__)
-  while (got < len) {
-    ssize_t r = getrandom (out + got, len - got, 0);
-
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      break;                    /* e.g. ENOSYS: try the device below */
-    }
-    got += r;
-  }
-  if (got == len)
-    return TRUE;
-  got = 0;
-#endif
-
-  do {
-    fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0)
-    return FALSE;
-  while (got < len) {
-    ssize_t r = read (fd, out + got, len - got);
-
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    got += r;
-  }
-  close (fd);
-  return got == len;
+  qs_proto_crypto_init ();
+  qs_proto_kdf (key, KDF_PROOF_CONNECTOR, hello_connector, hello_listener,
+      out->proof_connector);
+  qs_proto_kdf (key, KDF_PROOF_LISTENER, hello_connector, hello_listener,
+      out->proof_listener);
+  qs_proto_kdf (key, KDF_KEY_CONNECTOR, hello_connector, hello_listener,
+      out->key_connector);
+  qs_proto_kdf (key, KDF_KEY_LISTENER, hello_connector, hello_listener,
+      out->key_listener);
 }
 
-#endif
+gboolean
+qs_proto_proof_equal (const guint8 a[QS_PROTO_AUTH_SIZE],
+    const guint8 b[QS_PROTO_AUTH_SIZE])
+{
+  g_return_val_if_fail (a != NULL && b != NULL, FALSE);
+
+  return crypto_verify_32 (a, b) == 0;
+}
+
+void
+qs_proto_wipe (gpointer p, gsize len)
+{
+  sodium_memzero (p, len);
+}
 
 void
 qs_proto_random_nonce (guint8 out[QS_PROTO_NONCE_SIZE])
 {
   g_return_if_fail (out != NULL);
 
-  /* A guessable nonce would let a recorded handshake be replayed; there is
-   * no safe fallback, and no working system lacks this source. */
-  if (!random_bytes (out, QS_PROTO_NONCE_SIZE))
-    g_error ("qsound: the system's random number source is unavailable; "
-        "check that /dev/urandom exists");
+  qs_proto_crypto_init ();
+  randombytes_buf (out, QS_PROTO_NONCE_SIZE);
 }
 
 const gchar *
@@ -893,6 +1023,8 @@ qs_proto_error_to_string (QsProtoError code)
       return "message out of order";
     case QS_PROTO_ERR_PEER:
       return "the peer reported an error";
+    case QS_PROTO_ERR_ALTERED:
+      return "the stream was altered in transit";
   }
   return "unknown error";
 }

@@ -6,10 +6,12 @@
  * docs/PROTOCOL.md is the normative description; this header mirrors it.
  *
  * A connection starts with one HELLO from each side (fixed 32 bytes, starting
- * with the magic "QSND"), then, if either side has a key, one AUTH frame from
- * each side, then frames.  Every frame is an 8-byte header (type, flags,
- * reserved, payload length) followed by the payload.  All integers are
- * big-endian.
+ * with the magic "QSND").  With a key on both sides the connecting end then
+ * sends an AUTH proof, the listening end checks it and only then answers with
+ * its own, and every later frame travels sealed (ChaCha20-Poly1305 under
+ * per-connection, per-direction keys, inside a SEALED frame).  Every frame is
+ * an 8-byte header (type, flags, reserved, payload length) followed by the
+ * payload.  All integers are big-endian.
  *
  * The parser is incremental: feed it bytes as they arrive, then pull messages
  * until it answers "need more".  Errors are sticky: once the parser has failed
@@ -24,14 +26,24 @@
 G_BEGIN_DECLS
 
 #define QS_PROTO_MAGIC            "QSND"
-#define QS_PROTO_VERSION_MAJOR    1
+#define QS_PROTO_VERSION_MAJOR    2
 #define QS_PROTO_VERSION_MINOR    0
 
 #define QS_PROTO_HELLO_SIZE       32
 #define QS_PROTO_NONCE_SIZE       16
 #define QS_PROTO_FRAME_HEADER_SIZE 8
 #define QS_PROTO_BUFFER_HEADER_SIZE 36   /* seq u64, pts u64, dts u64, duration u64, flags u32 */
-#define QS_PROTO_AUTH_SIZE        32     /* HMAC-SHA256 */
+#define QS_PROTO_AUTH_SIZE        32     /* keyed BLAKE2b-256 proof */
+#define QS_PROTO_KEY_SIZE         32     /* stretched key, session keys */
+#define QS_PROTO_SEAL_TAG_SIZE    16     /* Poly1305 tag */
+/* A SEALED frame adds its own 8-byte header and the tag to the frame inside. */
+#define QS_PROTO_SEAL_OVERHEAD    (QS_PROTO_FRAME_HEADER_SIZE + QS_PROTO_SEAL_TAG_SIZE)
+
+/* Argon2id stretching of a passphrase (libsodium crypto_pwhash, fixed here
+ * because the result must be the same on both ends). */
+#define QS_PROTO_KEY_SALT         "qsound-v2-argon2"     /* 16 bytes */
+#define QS_PROTO_KEY_OPSLIMIT     2
+#define QS_PROTO_KEY_MEMLIMIT     (64 * 1024 * 1024)
 #define QS_PROTO_ERROR_HEADER_SIZE 4     /* code u32, then UTF-8 text */
 
 #define QS_PROTO_DEFAULT_MAX_FRAME_SIZE (1024 * 1024)
@@ -59,6 +71,7 @@ typedef enum {
   QS_MSG_HEARTBEAT = 4,
   QS_MSG_ERROR = 5,
   QS_MSG_AUTH = 6,
+  QS_MSG_SEALED = 7,     /* only on the wire: the parser opens it and returns the frame inside */
 } QsMsgType;
 
 /* Buffer flags on the wire (a stable subset, independent of GstBufferFlags) */
@@ -81,6 +94,7 @@ typedef enum {
   QS_PROTO_ERR_BAD_CAPS,          /* caps text is not valid */
   QS_PROTO_ERR_UNEXPECTED,        /* message out of order (e.g. AUTH after media) */
   QS_PROTO_ERR_PEER,              /* the peer sent an ERROR frame */
+  QS_PROTO_ERR_ALTERED,           /* a sealed frame did not open, or a frame came in clear */
 } QsProtoError;
 
 typedef struct {
@@ -104,7 +118,8 @@ typedef struct {
   /* QS_MSG_ERROR */
   guint32 error_code;             /* QsProtoError */
 
-  /* QS_MSG_CAPS: the caps string (NUL-terminated copy, valid like payload)
+  /* QS_MSG_HELLO: payload is the 32 raw bytes (they enter the key schedule)
+   * QS_MSG_CAPS: the caps string (NUL-terminated copy, valid like payload)
    * QS_MSG_ERROR: the message text (NUL-terminated copy)
    * QS_MSG_AUTH: payload is the 32-byte MAC
    * QS_MSG_BUFFER: payload is the media data
@@ -151,18 +166,49 @@ GBytes * qs_proto_build_heartbeat    (guint64 sender_time_ns);
 GBytes * qs_proto_build_eos          (void);
 GBytes * qs_proto_build_auth         (const guint8 mac[QS_PROTO_AUTH_SIZE]);
 
-/* Authentication: MAC = HMAC-SHA256(key, "qsound-auth-v1" || role || nonce_self || nonce_peer).
- * Each side sends the MAC over its own role and nonce first; the other side
- * recomputes it with the roles and nonces swapped. */
-void     qs_proto_auth_compute       (const gchar * key, QsRole role,
-                                      const guint8 nonce_self[QS_PROTO_NONCE_SIZE],
-                                      const guint8 nonce_peer[QS_PROTO_NONCE_SIZE],
-                                      guint8 out[QS_PROTO_AUTH_SIZE]);
-/* Constant-time check of the peer's MAC. */
-gboolean qs_proto_auth_verify        (const gchar * key, QsRole peer_role,
-                                      const guint8 nonce_peer[QS_PROTO_NONCE_SIZE],
-                                      const guint8 nonce_self[QS_PROTO_NONCE_SIZE],
-                                      const guint8 mac[QS_PROTO_AUTH_SIZE]);
+/* Sealing (with a key on both ends).  After the handshake every frame is
+ * sent as a SEALED frame: header (type 7, length = inner frame + 16) in clear
+ * as associated data, then the inner frame (its own 8-byte header and
+ * payload) encrypted with ChaCha20-Poly1305 (IETF), the nonce being 4 zero
+ * bytes and a 64-bit big-endian count of the frames sealed so far in that
+ * direction, then the 16-byte tag. */
+typedef struct _QsProtoSeal QsProtoSeal;
+
+QsProtoSeal * qs_proto_seal_new      (const guint8 key[QS_PROTO_KEY_SIZE]);
+void          qs_proto_seal_free     (QsProtoSeal * seal);
+/* Seals one frame given as head (at least its 8-byte header) followed by
+ * body; returns the bytes to send (out_len of them), owned by seal and valid
+ * until the next call. */
+const guint8 *qs_proto_seal_frame    (QsProtoSeal * seal, const guint8 * head, gsize head_len,
+                                      const guint8 * body, gsize body_len, gsize * out_len);
+/* From the next frame on, the parser accepts only SEALED frames and opens
+ * them with key (counting from 0); it returns the frames inside. */
+void          qs_proto_parser_set_open_key (QsProtoParser * parser,
+                                            const guint8 key[QS_PROTO_KEY_SIZE]);
+
+/* Keys.  The passphrase is stretched once (Argon2id, slow on purpose: about
+ * 64 MiB and a fraction of a second); returns FALSE when memory is short. */
+gboolean qs_proto_key_stretch        (const gchar * passphrase, guint8 out[QS_PROTO_KEY_SIZE]);
+
+/* Per connection: everything both ends said (the two HELLOs, in the order
+ * connecting end, listening end) keyed with the stretched key gives the two
+ * proofs and the two sealing keys. */
+typedef struct {
+  guint8 proof_connector[QS_PROTO_AUTH_SIZE];   /* sent first, by the end that connected */
+  guint8 proof_listener[QS_PROTO_AUTH_SIZE];    /* sent only after checking the other */
+  guint8 key_connector[QS_PROTO_KEY_SIZE];      /* seals what the connecting end sends */
+  guint8 key_listener[QS_PROTO_KEY_SIZE];       /* seals what the listening end sends */
+} QsProtoSession;
+
+void     qs_proto_session_derive     (const guint8 key[QS_PROTO_KEY_SIZE],
+                                      const guint8 hello_connector[QS_PROTO_HELLO_SIZE],
+                                      const guint8 hello_listener[QS_PROTO_HELLO_SIZE],
+                                      QsProtoSession * out);
+/* Constant-time comparison of two proofs. */
+gboolean qs_proto_proof_equal        (const guint8 a[QS_PROTO_AUTH_SIZE],
+                                      const guint8 b[QS_PROTO_AUTH_SIZE]);
+/* Wipes a session (or any key material). */
+void     qs_proto_wipe               (gpointer p, gsize len);
 
 void         qs_proto_random_nonce   (guint8 out[QS_PROTO_NONCE_SIZE]);
 const gchar *qs_proto_error_to_string (QsProtoError code);

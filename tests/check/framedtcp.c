@@ -12,6 +12,9 @@
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "qsoundproto.h"
 
@@ -841,6 +844,563 @@ GST_START_TEST (test_auth_key_on_receiver_only)
 
 GST_END_TEST;
 
+/* ---- sealed links, seen from the wire ---- */
+
+/* A relay between two connected sockets, one thread per direction; it
+ * records what passes and can flip one bit on the way. */
+typedef struct
+{
+  GSocket *from, *to;
+  GMutex *lock;
+  GByteArray *seen;             /* under lock */
+  gssize flip_at;               /* offset of the byte to alter, -1 for none */
+  GThread *thread;
+} Relay;
+
+static gpointer
+relay_thread (gpointer data)
+{
+  Relay *r = data;
+  guint8 buf[4096];
+  gsize total = 0;
+
+  for (;;) {
+    gssize n = g_socket_receive (r->from, (gchar *) buf, sizeof (buf), NULL,
+        NULL);
+
+    if (n <= 0)
+      break;
+    if (r->flip_at >= 0 && (gsize) r->flip_at >= total
+        && (gsize) r->flip_at < total + n)
+      buf[r->flip_at - total] ^= 0x10;
+    g_mutex_lock (r->lock);
+    g_byte_array_append (r->seen, buf, n);
+    g_mutex_unlock (r->lock);
+    total += n;
+    {
+      gssize off = 0;
+
+      while (off < n) {
+        gssize w = g_socket_send (r->to, (gchar *) buf + off, n - off, NULL,
+            NULL);
+
+        if (w <= 0)
+          break;
+        off += w;
+      }
+      if (off < n)
+        break;
+    }
+  }
+  g_socket_shutdown (r->to, FALSE, TRUE, NULL);
+  return NULL;
+}
+
+typedef struct
+{
+  GMutex lock;
+  Relay ab, ba;                 /* a -> b, b -> a */
+  GSocket *a, *b;
+} Splice;
+
+/* Relays between a and b until both directions end. */
+static Splice *
+splice_new (GSocket * a, GSocket * b, gssize flip_ab_at)
+{
+  Splice *sp = g_new0 (Splice, 1);
+
+  g_mutex_init (&sp->lock);
+  sp->a = a;
+  sp->b = b;
+  g_socket_set_blocking (a, TRUE);
+  g_socket_set_blocking (b, TRUE);
+  sp->ab = (Relay) {
+  a, b, &sp->lock, g_byte_array_new (), flip_ab_at, NULL};
+  sp->ba = (Relay) {
+  b, a, &sp->lock, g_byte_array_new (), -1, NULL};
+  sp->ab.thread = g_thread_new ("relay-ab", relay_thread, &sp->ab);
+  sp->ba.thread = g_thread_new ("relay-ba", relay_thread, &sp->ba);
+  return sp;
+}
+
+/* Waits until both ends have closed: then the records are complete. */
+static void
+splice_wait (Splice * sp)
+{
+  if (sp->ab.thread)
+    g_thread_join (sp->ab.thread);
+  if (sp->ba.thread)
+    g_thread_join (sp->ba.thread);
+  sp->ab.thread = sp->ba.thread = NULL;
+}
+
+static void
+splice_free (Splice * sp)
+{
+  g_socket_shutdown (sp->a, TRUE, TRUE, NULL);
+  g_socket_shutdown (sp->b, TRUE, TRUE, NULL);
+  splice_wait (sp);
+  g_object_unref (sp->a);
+  g_object_unref (sp->b);
+  g_byte_array_unref (sp->ab.seen);
+  g_byte_array_unref (sp->ba.seen);
+  g_mutex_clear (&sp->lock);
+  g_free (sp);
+}
+
+static gboolean
+contains (GByteArray * hay, const guint8 * needle, gsize len)
+{
+  gsize i;
+
+  for (i = 0; i + len <= hay->len; i++)
+    if (memcmp (hay->data + i, needle, len) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* A one-connection proxy: the receiver connects to it, it connects to the
+ * sender's server and relays (sender -> receiver is "ab"). */
+typedef struct
+{
+  GSocket *listener;
+  gint port;
+  gint target;
+  gssize flip_at;
+  Splice *splice;
+  GThread *thread;
+} Proxy;
+
+static gpointer
+proxy_thread (gpointer data)
+{
+  Proxy *px = data;
+  GSocket *client, *server;
+
+  g_socket_set_blocking (px->listener, TRUE);
+  client = g_socket_accept (px->listener, NULL, NULL);
+  fail_unless (client != NULL);
+  server = raw_connect (px->target);
+  px->splice = splice_new (server, client, px->flip_at);
+  return NULL;
+}
+
+static Proxy *
+proxy_new (gint target, gssize flip_at)
+{
+  Proxy *px = g_new0 (Proxy, 1);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, 0), *bound;
+
+  px->listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  fail_unless (g_socket_bind (px->listener, addr, TRUE, NULL));
+  fail_unless (g_socket_listen (px->listener, NULL));
+  bound = g_socket_get_local_address (px->listener, NULL);
+  px->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  px->target = target;
+  px->flip_at = flip_at;
+  px->thread = g_thread_new ("proxy", proxy_thread, px);
+  g_object_unref (bound);
+  g_object_unref (addr);
+  g_object_unref (lo);
+  return px;
+}
+
+static void
+proxy_wait (Proxy * px)
+{
+  if (px->thread)
+    g_thread_join (px->thread);
+  px->thread = NULL;
+  splice_wait (px->splice);
+}
+
+static void
+proxy_free (Proxy * px)
+{
+  proxy_wait (px);
+  splice_free (px->splice);
+  g_object_unref (px->listener);
+  g_free (px);
+}
+
+GST_START_TEST (test_key_seals_the_wire)
+{
+  const gchar *caps_text = "audio/x-raw, format=(string)S16LE";
+  guint pass;
+
+  /* in clear the recording shows the caps and the media; sealed it shows
+   * neither (the clear pass proves the recording works) */
+  for (pass = 0; pass < 2; pass++) {
+    const gchar *key = pass == 0 ? "" : "s3cret";
+    gchar *props = g_strdup_printf ("port=0 key=\"%s\"", key);
+    Pipe *sender = sender_new (props, TRUE);
+    Pipe *receiver;
+    Proxy *px;
+    GstCaps *caps = test_caps (44100);
+    gboolean any_media = FALSE;
+    guint i;
+
+    g_free (props);
+    g_object_set (sender->appsrc, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    pipe_play (sender);
+    px = proxy_new (pipe_port (sender), -1);
+    props = g_strdup_printf ("port=%d key=\"%s\"", px->port, key);
+    receiver = receiver_new (props);
+    g_free (props);
+    pipe_play (receiver);
+    wait_clients (sender, 1);
+    round_trip (sender, receiver, 0, 20, 600);
+    pipe_free (receiver);
+    pipe_free (sender);
+    proxy_wait (px);
+
+    fail_unless (px->splice->ab.seen->len > 20 * 600);
+    fail_unless_equals_int (contains (px->splice->ab.seen,
+            (const guint8 *) caps_text, strlen (caps_text)), pass == 0);
+    for (i = 0; i < 20; i++) {
+      GstBuffer *b = make_buffer (i, 600);
+      GstMapInfo map;
+
+      gst_buffer_map (b, &map, GST_MAP_READ);
+      /* any 16 bytes of a buffer in clear */
+      if (contains (px->splice->ab.seen, map.data + 100, 16))
+        any_media = TRUE;
+      gst_buffer_unmap (b, &map);
+      gst_buffer_unref (b);
+    }
+    fail_unless_equals_int (any_media, pass == 0);
+    proxy_free (px);
+  }
+}
+
+GST_END_TEST;
+
+/* One bit flipped in the sealed media: the receiver refuses the stream in
+ * one sentence, and what reached its downstream is exactly what was sent. */
+GST_START_TEST (test_key_flipped_bit_refused)
+{
+  Pipe *sender = sender_new ("port=0 key=s3cret", TRUE);
+  Pipe *receiver;
+  Proxy *px;
+  GstCaps *caps = test_caps (48000);
+  GstSample *sample;
+  gchar *props;
+  guint i, got = 0;
+
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  /* HELLO 32 + AUTH 40 + sealed CAPS ~120, then about 700 bytes a buffer:
+   * byte 3000 is inside the fourth or fifth sealed buffer */
+  px = proxy_new (pipe_port (sender), 3000);
+  props = g_strdup_printf ("port=%d key=s3cret reconnect=false", px->port);
+  receiver = receiver_new (props);
+  g_free (props);
+  pipe_play (receiver);
+  wait_clients (sender, 1);
+  for (i = 0; i < 20; i++)
+    push (sender, make_buffer (i, 600));
+
+  expect_message (receiver, GST_MESSAGE_ERROR,
+      "The stream was altered in transit");
+  while ((sample = gst_app_sink_try_pull_sample (GST_APP_SINK
+              (receiver->appsink), 0))) {
+    check_same_data (gst_sample_get_buffer (sample), got, 600);
+    gst_sample_unref (sample);
+    got++;
+  }
+  /* the buffers before the altered one, and none from it on */
+  fail_unless (got >= 2 && got < 5, "%u buffers passed", got);
+  pipe_free (receiver);
+  pipe_free (sender);
+  proxy_free (px);
+}
+
+GST_END_TEST;
+
+/* A stranger without the key connects to two keyed servers, a transmitter
+ * and a receiver, and relays between them: each waits for the other's proof,
+ * neither sends anything but its HELLO, and both give up. */
+GST_START_TEST (test_key_spliced_servers_refuse)
+{
+  Pipe *sender = sender_new ("port=0 key=s3cret", TRUE);
+  Pipe *receiver = receiver_new ("mode=server port=0 key=s3cret");
+  GstCaps *caps = test_caps (48000);
+  GstSample *sample;
+  Splice *sp;
+  guint i;
+
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  pipe_play (receiver);
+  sp = splice_new (raw_connect (pipe_port (sender)),
+      raw_connect (pipe_port (receiver)), -1);
+  for (i = 0; i < 5; i++)
+    push (sender, make_buffer (i, 100));
+
+  /* the first to give up says the peer did not prove the key; the other
+   * may see the connection close first */
+  expect_message (sender, GST_MESSAGE_WARNING, "Refused a connection");
+  expect_message (receiver, GST_MESSAGE_WARNING, "Refused a connection");
+  sample = gst_app_sink_try_pull_sample (GST_APP_SINK (receiver->appsink), 0);
+  fail_unless (sample == NULL);
+  fail_unless_equals_int (stats_uint (sender, "clients"), 0);
+  fail_unless_equals_uint64 (stats_uint64 (receiver, "buffers"), 0);
+  pipe_free (receiver);
+  pipe_free (sender);
+
+  /* each listening end sent its HELLO and nothing derived from the key */
+  splice_wait (sp);
+  fail_unless_equals_int (sp->ab.seen->len, QS_PROTO_HELLO_SIZE);
+  fail_unless_equals_int (sp->ba.seen->len, QS_PROTO_HELLO_SIZE);
+  splice_free (sp);
+}
+
+GST_END_TEST;
+
+/* ---- strangers cannot stall or kill a server ---- */
+
+GST_START_TEST (test_sink_max_clients)
+{
+  Pipe *sender, *first, *second;
+  gchar *props;
+  GstCaps *caps = test_caps (48000);
+
+  sender = sender_new ("port=0 max-clients=1", TRUE);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  props = g_strdup_printf ("port=%d", pipe_port (sender));
+  first = receiver_new (props);
+  pipe_play (first);
+  wait_clients (sender, 1);
+  second = receiver_new (props);
+  g_free (props);
+  pipe_play (second);
+
+  /* the second is closed at once, counted and reported; the first is served */
+  expect_message (sender, GST_MESSAGE_WARNING, "max-clients (1)");
+  fail_unless (stats_uint64 (sender, "refused") >= 1);
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  round_trip (sender, first, 0, 3, 100);
+  pipe_free (second);
+  pipe_free (first);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
+static gint free_port (void);
+
+static void
+limit_descriptors (gpointer data)
+{
+  /* gst-launch-1.0 with this pipeline holds 11 descriptors here: room for
+   * 13 more, of which the server keeps 8 free */
+  struct rlimit rl = { 24, 24 };
+
+  setrlimit (RLIMIT_NOFILE, &rl);
+}
+
+/* A transmitter under a low descriptor limit, and 300 idle connections:
+ * it stays up and serves a real receiver. */
+GST_START_TEST (test_sink_survives_idle_flood)
+{
+  gint port = free_port ();
+  gchar *pipe_desc = g_strdup_printf ("framedtcpsink port=%d", port);
+  gchar *argv[] = { (gchar *) "gst-launch-1.0", (gchar *) "-q",
+    (gchar *) "audiotestsrc", (gchar *) "is-live=true",
+    (gchar *) "samplesperbuffer=480", (gchar *) "!", (gchar *) "framedtcpsink",
+    NULL, NULL
+  };
+  GPtrArray *idle = g_ptr_array_new_with_free_func (g_object_unref);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *addr = g_inet_socket_address_new (lo, port);
+  GError *err = NULL;
+  Pipe *receiver;
+  GstSample *sample = NULL;
+  gchar *props;
+  GPid pid;
+  gint status, i;
+
+  argv[7] = g_strdup_printf ("port=%d", port);
+  fail_unless (g_spawn_async (NULL, argv, NULL, G_SPAWN_SEARCH_PATH |
+          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+          limit_descriptors, NULL, &pid, &err), "spawn: %s",
+      err ? err->message : "");
+
+  /* wait until it listens */
+  for (i = 0; i < 100; i++) {
+    GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+        G_SOCKET_PROTOCOL_TCP, NULL);
+    gboolean up = g_socket_connect (probe, addr, NULL, NULL);
+
+    g_object_unref (probe);
+    if (up)
+      break;
+    g_usleep (100 * 1000);
+  }
+
+  /* 300 strangers connect and say nothing */
+  for (i = 0; i < 300; i++) {
+    GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+        G_SOCKET_PROTOCOL_TCP, NULL);
+
+    g_socket_set_blocking (s, FALSE);
+    g_socket_connect (s, addr, NULL, NULL);     /* pending is fine */
+    g_ptr_array_add (idle, s);
+  }
+
+  /* a real receiver gets audio (it retries while the strangers hold the
+   * handshake slots: they time out after 5 s) */
+  props = g_strdup_printf ("port=%d", port);
+  receiver = receiver_new (props);
+  g_free (props);
+  pipe_play (receiver);
+  for (i = 0; i < 4 && !sample; i++)
+    sample = gst_app_sink_try_pull_sample (GST_APP_SINK (receiver->appsink),
+        WAIT_TIMEOUT);
+  fail_unless (sample != NULL, "the receiver got no audio within 40 s");
+  gst_sample_unref (sample);
+
+  /* and the transmitter is alive */
+  fail_unless_equals_int (waitpid (pid, &status, WNOHANG), 0);
+  pipe_free (receiver);
+  kill (pid, SIGTERM);
+  waitpid (pid, &status, 0);
+  g_spawn_close_pid (pid);
+
+  g_ptr_array_unref (idle);
+  g_object_unref (addr);
+  g_object_unref (lo);
+  g_free (argv[7]);
+  g_free (pipe_desc);
+}
+
+GST_END_TEST;
+
+/* An idle stranger mid-handshake does not keep a server receiver from
+ * taking a real sender. */
+GST_START_TEST (test_src_idle_stranger_does_not_delay)
+{
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  Pipe *sender;
+  GSocket *idle;
+  GstCaps *caps = test_caps (48000);
+  GstSample *sample;
+  GByteArray *seen = g_byte_array_new ();
+  guint8 buf[256];
+  gchar *props;
+  gssize n;
+
+  pipe_play (receiver);
+  idle = raw_connect (pipe_port (receiver));
+  props = g_strdup_printf ("mode=client port=%d", pipe_port (receiver));
+  sender = sender_new (props, TRUE);
+  g_free (props);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  wait_clients (sender, 1);
+  push (sender, make_buffer (0, 100));
+  sample = pull (receiver);
+  check_same_data (gst_sample_get_buffer (sample), 0, 100);
+  gst_sample_unref (sample);
+
+  /* the stranger is still in its handshake: it got the HELLO and the
+   * connection is open (no end of stream) */
+  g_socket_set_blocking (idle, FALSE);
+  while ((n = g_socket_receive (idle, (gchar *) buf, sizeof (buf), NULL,
+              NULL)) > 0)
+    g_byte_array_append (seen, buf, n);
+  fail_unless_equals_int (seen->len, QS_PROTO_HELLO_SIZE);
+  fail_unless (n < 0, "the stranger was already dropped");
+  fail_unless_equals_uint64 (stats_uint64 (receiver, "refused"), 0);
+
+  /* five more strangers: with the first, four are in the handshake at
+   * once; the rest are closed at once, counted and reported */
+  {
+    GSocket *more[5];
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS (more); i++)
+      more[i] = raw_connect (pipe_port (receiver));
+    expect_message (receiver, GST_MESSAGE_WARNING, "at once: too many senders");
+    fail_unless (stats_uint64 (receiver, "refused") >= 1);
+    for (i = 0; i < G_N_ELEMENTS (more); i++)
+      g_object_unref (more[i]);
+  }
+
+  g_byte_array_unref (seen);
+  g_object_unref (idle);
+  pipe_free (sender);
+  pipe_free (receiver);
+}
+
+GST_END_TEST;
+
+/* A peer's ERROR text reaches the log with its control characters escaped. */
+GST_START_TEST (test_peer_text_sanitised)
+{
+  Pipe *sender = sender_new ("port=0", TRUE);
+  GByteArray *a = g_byte_array_new ();
+  guint8 hello[QS_PROTO_HELLO_SIZE];
+  guint8 nonce[QS_PROTO_NONCE_SIZE] = { 0 };
+  GstBus *bus;
+  GSocket *socket;
+  GBytes *err_frame;
+  gboolean found = FALSE;
+  gint64 until;
+
+  pipe_play (sender);
+  qs_proto_write_hello (hello, QS_ROLE_RECEIVER, 0, nonce);
+  g_byte_array_append (a, hello, sizeof (hello));
+  err_frame = qs_proto_build_error (QS_PROTO_ERR_PEER,
+      "bye \x1b]0;owned\x07\x1b[2J\r\xc2\x9b" "31m\xe2\x80\xae" "evil");
+  g_byte_array_append (a, g_bytes_get_data (err_frame, NULL),
+      g_bytes_get_size (err_frame));
+  socket = raw_connect (pipe_port (sender));
+  raw_send (socket, a->data, a->len);
+
+  bus = gst_element_get_bus (sender->pipeline);
+  until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  while (!found && g_get_monotonic_time () < until) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+        GST_MESSAGE_WARNING);
+    GError *gerr = NULL;
+    const gchar *p;
+
+    if (!msg)
+      continue;
+    gst_message_parse_warning (msg, &gerr, NULL);
+    if (strstr (gerr->message, "bye")) {
+      found = TRUE;
+      for (p = gerr->message; *p; p++)
+        fail_if ((guint8) * p < 0x20 || *p == 0x7f, "raw control character "
+            "0x%02x in '%s'", (guint8) * p, gerr->message);
+      fail_if (strstr (gerr->message, "\xc2\x9b") != NULL);
+      fail_if (strstr (gerr->message, "\xe2\x80\xae") != NULL);
+      fail_unless (strstr (gerr->message, "\\x1b]0;owned\\x07") != NULL,
+          "%s", gerr->message);
+      fail_unless (strstr (gerr->message, "\\u202e") != NULL);
+    }
+    g_error_free (gerr);
+    gst_message_unref (msg);
+  }
+  fail_unless (found, "no warning with the receiver's text");
+  gst_object_unref (bus);
+  g_bytes_unref (err_frame);
+  g_byte_array_unref (a);
+  g_object_unref (socket);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
 /* ---- plain errors ---- */
 
 GST_START_TEST (test_address_in_use)
@@ -1067,7 +1627,7 @@ GST_START_TEST (test_eos_travels)
   GstBus *bus;
   GstMessage *msg;
 
-  connect_pair ("port=0", "", &sender, &receiver);
+  connect_pair ("port=0", "eos-ends=true", &sender, &receiver);
   round_trip (sender, receiver, 0, 3, 64);
   gst_app_src_end_of_stream (GST_APP_SRC (sender->appsrc));
   bus = gst_element_get_bus (receiver->pipeline);
@@ -1077,6 +1637,113 @@ GST_START_TEST (test_eos_travels)
   gst_object_unref (bus);
   pipe_free (receiver);
   pipe_free (sender);
+}
+
+GST_END_TEST;
+
+static gint
+sample_rate (GstSample * sample)
+{
+  gint rate = 0;
+
+  fail_unless (gst_sample_get_caps (sample) != NULL);
+  gst_structure_get_int (gst_caps_get_structure (gst_sample_get_caps (sample),
+          0), "rate", &rate);
+  return rate;
+}
+
+/* Receives n buffers and checks their data and rate. */
+static void
+receive_checked (Pipe * receiver, guint start, guint n, gsize size, gint rate)
+{
+  guint i;
+
+  for (i = start; i < start + n; i++) {
+    GstSample *sample = pull (receiver);
+
+    check_same_data (gst_sample_get_buffer (sample), i, size);
+    fail_unless_equals_int (sample_rate (sample), rate);
+    gst_sample_unref (sample);
+  }
+}
+
+static void
+expect_no_eos (Pipe * receiver)
+{
+  GstBus *bus = gst_element_get_bus (receiver->pipeline);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_EOS);
+
+  fail_unless (msg == NULL, "the sender's EOS ended the receiver");
+  fail_if (gst_app_sink_is_eos (GST_APP_SINK (receiver->appsink)));
+  gst_object_unref (bus);
+}
+
+/* A client receiver outlives its server: after the server's EOS it waits
+ * for it, and takes the restarted server's stream in another format. */
+GST_START_TEST (test_client_receiver_outlives_server)
+{
+  Pipe *sender, *receiver;
+  GstCaps *caps;
+  gchar *props;
+  gint port, i;
+
+  connect_pair ("port=0", "", &sender, &receiver);
+  port = pipe_port (sender);
+  for (i = 0; i < 3; i++)
+    push (sender, make_buffer (i, 64));
+  receive_checked (receiver, 0, 3, 64, 48000);
+  /* the server ends its stream and stops */
+  gst_app_src_end_of_stream (GST_APP_SRC (sender->appsrc));
+  pipe_free (sender);
+
+  props = g_strdup_printf ("port=%d", port);
+  sender = sender_new (props, TRUE);
+  g_free (props);
+  caps = test_caps (44100);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  wait_clients (sender, 1);
+  for (i = 3; i < 6; i++)
+    push (sender, make_buffer (i, 64));
+  receive_checked (receiver, 3, 3, 64, 44100);
+  expect_no_eos (receiver);
+  pipe_free (receiver);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
+/* A server receiver outlives its sender: the next one, in another format,
+ * is served after the first ends its stream. */
+GST_START_TEST (test_server_receiver_serves_next_sender)
+{
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  Pipe *sender;
+  gchar *props;
+  guint round;
+  gint i;
+
+  pipe_play (receiver);
+  props = g_strdup_printf ("mode=client port=%d", pipe_port (receiver));
+  for (round = 0; round < 2; round++) {
+    GstCaps *caps = test_caps (round == 0 ? 48000 : 32000);
+
+    sender = sender_new (props, TRUE);
+    g_object_set (sender->appsrc, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    pipe_play (sender);
+    wait_clients (sender, 1);
+    for (i = 0; i < 3; i++)
+      push (sender, make_buffer (round * 3 + i, 64));
+    receive_checked (receiver, round * 3, 3, 64, round == 0 ? 48000 : 32000);
+    gst_app_src_end_of_stream (GST_APP_SRC (sender->appsrc));
+    pipe_free (sender);
+  }
+  g_free (props);
+  expect_no_eos (receiver);
+  fail_unless (stats_uint (receiver, "reconnects") >= 1);
+  pipe_free (receiver);
 }
 
 GST_END_TEST;
@@ -1126,6 +1793,13 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_auth_wrong_key);
   tcase_add_test (tc, test_auth_key_on_sender_only);
   tcase_add_test (tc, test_auth_key_on_receiver_only);
+  tcase_add_test (tc, test_key_seals_the_wire);
+  tcase_add_test (tc, test_key_flipped_bit_refused);
+  tcase_add_test (tc, test_key_spliced_servers_refuse);
+  tcase_add_test (tc, test_sink_max_clients);
+  tcase_add_test (tc, test_sink_survives_idle_flood);
+  tcase_add_test (tc, test_src_idle_stranger_does_not_delay);
+  tcase_add_test (tc, test_peer_text_sanitised);
   tcase_add_test (tc, test_address_in_use);
   tcase_add_test (tc, test_refused_without_reconnect);
   tcase_add_test (tc, test_role_mismatch);
@@ -1134,6 +1808,8 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_slow_receiver_drops_oldest);
   tcase_add_test (tc, test_non_live_back_pressure);
   tcase_add_test (tc, test_eos_travels);
+  tcase_add_test (tc, test_client_receiver_outlives_server);
+  tcase_add_test (tc, test_server_receiver_serves_next_sender);
   tcase_add_test (tc, test_latency_query);
   return s;
 }

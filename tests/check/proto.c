@@ -13,6 +13,8 @@
 
 #include "qsoundproto.h"
 
+#include <sodium.h>
+
 #define TEST_KEY "correct horse battery staple"
 
 static const guint8 nonce_a[QS_PROTO_NONCE_SIZE] = {
@@ -186,12 +188,9 @@ static GByteArray *
 build_recorded_stream (void)
 {
   GByteArray *s = g_byte_array_new ();
-  guint8 mac[QS_PROTO_AUTH_SIZE];
 
-  append_hello (s, QS_ROLE_SENDER, QS_HELLO_FLAG_KEY, nonce_a);
-  /* the sender proves the key over its own role and nonce first */
-  qs_proto_auth_compute (TEST_KEY, QS_ROLE_SENDER, nonce_a, nonce_b, mac);
-  append_bytes (s, qs_proto_build_auth (mac));
+  /* a session in clear (no key); the sealed form is tested on its own */
+  append_hello (s, QS_ROLE_SENDER, 0, nonce_a);
   append_bytes (s, qs_proto_build_caps ("audio/mpeg, mpegversion=(int)1, "
           "layer=(int)3, rate=(int)48000, channels=(int)2, parsed=(boolean)true"));
   append_buffer (s, 100, 0, QS_PROTO_TIME_NONE, 24000000,
@@ -238,12 +237,12 @@ build_oversized_frame (void)
 }
 
 static GByteArray *
-build_version2_hello (void)
+build_version1_hello (void)
 {
   GByteArray *s = g_byte_array_new ();
 
   append_hello (s, QS_ROLE_RECEIVER, 0, nonce_b);
-  s->data[4] = 2;
+  s->data[4] = 1;
   s->data[5] = 3;
   return s;
 }
@@ -312,7 +311,7 @@ static const Fixture fixtures[] = {
   {"recorded-stream.bin", build_recorded_stream},
   {"http-request.bin", build_http_request},
   {"oversized-frame.bin", build_oversized_frame},
-  {"version2-hello.bin", build_version2_hello},
+  {"version1-hello.bin", build_version1_hello},
   {"receiver-session.bin", build_receiver_session},
   {"bad-caps-nul.bin", build_bad_caps},
   {"short-buffer.bin", build_short_buffer},
@@ -380,7 +379,7 @@ GST_START_TEST (test_hello_roundtrip)
     QsMessage m;
 
     qs_proto_write_hello (hello, cases[i].role, cases[i].flags_in, nonce_b);
-    fail_unless (memcmp (hello, "QSND\x01\x00", 6) == 0);
+    fail_unless (memcmp (hello, "QSND\x02\x00", 6) == 0);
     fail_unless_equals_int (hello[6], cases[i].role);
     fail_unless_equals_int (hello[7], cases[i].flags_out);
     fail_unless (memcmp (hello + 8, nonce_b, 16) == 0);
@@ -687,15 +686,15 @@ GST_START_TEST (test_recorded_stream_splits)
   fail_unless_equals_int (r, QS_PARSE_NEED_MORE);
   fail_unless_equals_int (qs_proto_parser_pending (p), 0);
   qs_proto_parser_free (p);
-  /* HELLO AUTH CAPS BUF BUF HB BUF BUF CAPS BUF HB ERROR EOS */
-  fail_unless_equals_int (ref->len, 13);
-  fail_unless (g_str_has_prefix (g_ptr_array_index (ref, 0), "type=0 v=1.0 role=1 hf=1"));
-  fail_unless (g_str_has_prefix (g_ptr_array_index (ref, 12), "type=3 "));
-  fail_unless (strstr (g_ptr_array_index (ref, 6), "seq=102 ") != NULL);
-  fail_unless (strstr (g_ptr_array_index (ref, 6), "gap=0 ") != NULL);
-  fail_unless (strstr (g_ptr_array_index (ref, 7), "seq=104 ") != NULL);
-  fail_unless (strstr (g_ptr_array_index (ref, 7), "gap=1 ") != NULL);
-  fail_unless (strstr (g_ptr_array_index (ref, 11),
+  /* HELLO CAPS BUF BUF HB BUF BUF CAPS BUF HB ERROR EOS */
+  fail_unless_equals_int (ref->len, 12);
+  fail_unless (g_str_has_prefix (g_ptr_array_index (ref, 0), "type=0 v=2.0 role=1 hf=0"));
+  fail_unless (g_str_has_prefix (g_ptr_array_index (ref, 11), "type=3 "));
+  fail_unless (strstr (g_ptr_array_index (ref, 5), "seq=102 ") != NULL);
+  fail_unless (strstr (g_ptr_array_index (ref, 5), "gap=0 ") != NULL);
+  fail_unless (strstr (g_ptr_array_index (ref, 6), "seq=104 ") != NULL);
+  fail_unless (strstr (g_ptr_array_index (ref, 6), "gap=1 ") != NULL);
+  fail_unless (strstr (g_ptr_array_index (ref, 10),
           "text=the capture device went away; plug it back in — or pick another")
       != NULL);
 
@@ -845,13 +844,13 @@ GST_END_TEST;
 
 GST_START_TEST (test_version_mismatch)
 {
-  GByteArray *s = build_version2_hello ();
+  GByteArray *s = build_version1_hello ();
   QsProtoParser *p;
   QsMessage m;
   const gchar *msg;
 
   expect_error (s->data, s->len, 0, QS_PROTO_ERR_VERSION,
-      "the peer speaks qsound protocol 2.x, this side speaks 1.x; "
+      "the peer speaks qsound protocol 1.x, this side speaks 2.x; "
       "install the same qsound version on both machines");
 
   /* judged as soon as the version byte is in */
@@ -870,7 +869,7 @@ GST_START_TEST (test_version_mismatch)
   expect_error (s->data, s->len, 0, QS_PROTO_ERR_VERSION, "protocol 255.x");
 
   /* unknown role */
-  s->data[4] = 1;
+  s->data[4] = QS_PROTO_VERSION_MAJOR;
   s->data[6] = 3;
   expect_error (s->data, s->len, 0, QS_PROTO_ERR_ROLE, "unknown role (3)");
   s->data[6] = 0;
@@ -984,7 +983,7 @@ hello_then (void)
 
 GST_START_TEST (test_bad_frames)
 {
-  static const guint bad_types[] = { 0, 7, 8, 0x42, 255 };
+  static const guint bad_types[] = { 0, 8, 9, 0x42, 255 };
   GByteArray *s;
   guint8 zeros[64] = { 0, };
   guint8 header[QS_PROTO_FRAME_HEADER_SIZE];
@@ -1146,7 +1145,7 @@ GST_START_TEST (test_sticky_error_and_reset)
   fail_unless_equals_int (qs_proto_parser_get_error (p, &msg), QS_PROTO_OK);
   qs_proto_parser_feed (p, good->data, good->len);
   fail_unless_equals_int (pull_all (p, out), QS_PARSE_NEED_MORE);
-  fail_unless_equals_int (out->len, 13);
+  fail_unless_equals_int (out->len, 12);
 
   /* reset mid-frame forgets the partial frame and the sequence */
   qs_proto_parser_reset (p);
@@ -1158,9 +1157,9 @@ GST_START_TEST (test_sticky_error_and_reset)
   qs_proto_parser_feed (p, good->data, good->len);
   g_ptr_array_set_size (out, 0);
   fail_unless_equals_int (pull_all (p, out), QS_PARSE_NEED_MORE);
-  fail_unless_equals_int (out->len, 13);
-  fail_unless (strstr (g_ptr_array_index (out, 3), "seq=100 ") != NULL);
-  fail_unless (strstr (g_ptr_array_index (out, 3), "gap=0 ") != NULL);
+  fail_unless_equals_int (out->len, 12);
+  fail_unless (strstr (g_ptr_array_index (out, 2), "seq=100 ") != NULL);
+  fail_unless (strstr (g_ptr_array_index (out, 2), "gap=0 ") != NULL);
 
   g_free (first);
   g_ptr_array_unref (out);
@@ -1225,88 +1224,380 @@ GST_START_TEST (test_sequence_gaps)
 GST_END_TEST;
 
 /* ------------------------------------------------------------------------ */
-/* authentication                                                           */
+/* keys and sealing                                                         */
 
-GST_START_TEST (test_auth)
+static const guint8 test_key[QS_PROTO_KEY_SIZE] = {
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+  0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+  0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+  0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f
+};
+
+static gchar *
+to_hex (const guint8 * d, gsize len)
 {
-  guint8 mac_s[QS_PROTO_AUTH_SIZE], mac_r[QS_PROTO_AUTH_SIZE];
-  guint8 bad[QS_PROTO_AUTH_SIZE], again[QS_PROTO_AUTH_SIZE];
-  guint i, bit;
+  GString *h = g_string_new (NULL);
+  gsize i;
 
-  /* the sender (nonce_a) and receiver (nonce_b) each prove the key */
-  qs_proto_auth_compute (TEST_KEY, QS_ROLE_SENDER, nonce_a, nonce_b, mac_s);
-  qs_proto_auth_compute (TEST_KEY, QS_ROLE_RECEIVER, nonce_b, nonce_a, mac_r);
-  fail_unless (memcmp (mac_s, mac_r, QS_PROTO_AUTH_SIZE) != 0);
-  qs_proto_auth_compute (TEST_KEY, QS_ROLE_SENDER, nonce_a, nonce_b, again);
-  fail_unless (memcmp (mac_s, again, QS_PROTO_AUTH_SIZE) == 0);
+  for (i = 0; i < len; i++)
+    g_string_append_printf (h, "%02x", d[i]);
+  return g_string_free (h, FALSE);
+}
 
-  /* the receiver checks the sender's MAC, and the other way round */
-  fail_unless (qs_proto_auth_verify (TEST_KEY, QS_ROLE_SENDER, nonce_a,
-          nonce_b, mac_s));
-  fail_unless (qs_proto_auth_verify (TEST_KEY, QS_ROLE_RECEIVER, nonce_b,
-          nonce_a, mac_r));
+GST_START_TEST (test_key_stretch)
+{
+  guint8 a[QS_PROTO_KEY_SIZE], b[QS_PROTO_KEY_SIZE], c[QS_PROTO_KEY_SIZE];
+  guint8 d[QS_PROTO_KEY_SIZE];
+  gchar *hex;
 
-  /* a different key */
-  fail_if (qs_proto_auth_verify ("correct horse battery stapler",
-          QS_ROLE_SENDER, nonce_a, nonce_b, mac_s));
-  fail_if (qs_proto_auth_verify ("", QS_ROLE_SENDER, nonce_a, nonce_b, mac_s));
-  fail_if (qs_proto_auth_verify (NULL, QS_ROLE_SENDER, nonce_a, nonce_b,
-          mac_s));
-  /* swapped roles or nonces: a reflected MAC is useless */
-  fail_if (qs_proto_auth_verify (TEST_KEY, QS_ROLE_RECEIVER, nonce_a,
-          nonce_b, mac_s));
-  fail_if (qs_proto_auth_verify (TEST_KEY, QS_ROLE_SENDER, nonce_b,
-          nonce_a, mac_s));
-  fail_if (qs_proto_auth_verify (TEST_KEY, QS_ROLE_RECEIVER, nonce_b,
-          nonce_a, mac_s));
-  fail_if (qs_proto_auth_verify (TEST_KEY, QS_ROLE_SENDER, nonce_a,
-          nonce_b, mac_r));
-  /* the MAC covers every nonce byte */
-  for (i = 0; i < QS_PROTO_NONCE_SIZE; i++) {
-    guint8 n[QS_PROTO_NONCE_SIZE];
+  fail_unless (qs_proto_key_stretch ("secret", a));
+  fail_unless (qs_proto_key_stretch ("secret", b));
+  fail_unless (qs_proto_key_stretch ("secreT", c));
+  fail_unless (memcmp (a, b, sizeof (a)) == 0);
+  fail_if (memcmp (a, c, sizeof (a)) == 0);
+  /* the construction docs/PROTOCOL.md gives, by libsodium's own call */
+  fail_unless (crypto_pwhash (d, sizeof (d), "secret", 6,
+          (const guint8 *) "qsound-v2-argon2", 2, 64 * 1024 * 1024,
+          crypto_pwhash_ALG_ARGON2ID13) == 0);
+  fail_unless (memcmp (a, d, sizeof (a)) == 0);
+  /* and the value printed there */
+  hex = to_hex (a, sizeof (a));
+  fail_unless_equals_string (hex,
+      "06c818e8614e12407e46ffc83413bb82dc5f922305e5d27a6e47b28e503f4ea6");
+  g_free (hex);
+}
 
-    memcpy (n, nonce_b, sizeof (n));
-    n[i] ^= 0x01;
-    fail_if (qs_proto_auth_verify (TEST_KEY, QS_ROLE_SENDER, nonce_a, n,
-            mac_s));
+GST_END_TEST;
+
+GST_START_TEST (test_session_keys)
+{
+  guint8 hc[QS_PROTO_HELLO_SIZE], hl[QS_PROTO_HELLO_SIZE];
+  guint8 other_key[QS_PROTO_KEY_SIZE];
+  QsProtoSession s, again, swapped, other, changed;
+  guint8 msg[9 + 1 + 64], out[32];
+  const guint8 *parts[4];
+  guint i;
+
+  qs_proto_write_hello (hc, QS_ROLE_SENDER, QS_HELLO_FLAG_KEY, nonce_a);
+  qs_proto_write_hello (hl, QS_ROLE_RECEIVER, QS_HELLO_FLAG_KEY, nonce_b);
+  qs_proto_session_derive (test_key, hc, hl, &s);
+  qs_proto_session_derive (test_key, hc, hl, &again);
+  fail_unless (memcmp (&s, &again, sizeof (s)) == 0);
+
+  /* four different values */
+  parts[0] = s.proof_connector;
+  parts[1] = s.proof_listener;
+  parts[2] = s.key_connector;
+  parts[3] = s.key_listener;
+  for (i = 0; i < 4; i++) {
+    guint j;
+
+    for (j = i + 1; j < 4; j++)
+      fail_if (memcmp (parts[i], parts[j], 32) == 0);
   }
-  /* any single flipped bit of the MAC */
-  for (i = 0; i < QS_PROTO_AUTH_SIZE; i++) {
-    for (bit = 0; bit < 8; bit++) {
-      memcpy (bad, mac_s, sizeof (bad));
-      bad[i] ^= 1u << bit;
-      fail_if (qs_proto_auth_verify (TEST_KEY, QS_ROLE_SENDER, nonce_a,
-              nonce_b, bad));
-    }
+
+  /* which end listened is bound: swapping the HELLOs changes everything */
+  qs_proto_session_derive (test_key, hl, hc, &swapped);
+  fail_if (qs_proto_proof_equal (s.proof_connector, swapped.proof_connector));
+  fail_if (qs_proto_proof_equal (s.proof_listener, swapped.proof_listener));
+  fail_if (memcmp (s.key_connector, swapped.key_connector, 32) == 0);
+  /* a proof is never the other direction's proof */
+  fail_if (qs_proto_proof_equal (s.proof_connector, swapped.proof_listener));
+
+  /* another key */
+  memcpy (other_key, test_key, sizeof (other_key));
+  other_key[31] ^= 1;
+  qs_proto_session_derive (other_key, hc, hl, &other);
+  fail_if (qs_proto_proof_equal (s.proof_connector, other.proof_connector));
+
+  /* every byte of both HELLOs is bound (roles, flags, nonces, reserved) */
+  for (i = 0; i < 2 * QS_PROTO_HELLO_SIZE; i++) {
+    guint8 c[QS_PROTO_HELLO_SIZE], l[QS_PROTO_HELLO_SIZE];
+
+    memcpy (c, hc, sizeof (c));
+    memcpy (l, hl, sizeof (l));
+    if (i < QS_PROTO_HELLO_SIZE)
+      c[i] ^= 0x80;
+    else
+      l[i - QS_PROTO_HELLO_SIZE] ^= 0x80;
+    qs_proto_session_derive (test_key, c, l, &changed);
+    fail_if (qs_proto_proof_equal (s.proof_connector, changed.proof_connector));
+    fail_if (qs_proto_proof_equal (s.proof_listener, changed.proof_listener));
+  }
+
+  /* the construction docs/PROTOCOL.md gives: keyed BLAKE2b-256 over
+   * "qsound-v2" || purpose || HELLO of the connecting end || of the listening end */
+  memcpy (msg, "qsound-v2", 9);
+  memcpy (msg + 10, hc, 32);
+  memcpy (msg + 42, hl, 32);
+  for (i = 1; i <= 4; i++) {
+    msg[9] = i;
+    crypto_generichash (out, 32, msg, sizeof (msg), test_key, 32);
+    fail_unless (memcmp (out, parts[i - 1], 32) == 0, "purpose %u", i);
+  }
+
+  /* constant-time comparison is still a comparison */
+  fail_unless (qs_proto_proof_equal (s.proof_connector, again.proof_connector));
+  for (i = 0; i < 32 * 8; i++) {
+    guint8 bad[32];
+
+    memcpy (bad, s.proof_connector, 32);
+    bad[i / 8] ^= 1u << (i % 8);
+    fail_if (qs_proto_proof_equal (s.proof_connector, bad));
   }
 }
 
 GST_END_TEST;
 
-/* The MAC is exactly the construction docs/PROTOCOL.md gives. */
-GST_START_TEST (test_auth_known_answer)
+/* A clear stream of frames (after a HELLO) and the same frames sealed. */
+static void
+build_sealed_pair (GByteArray * clear, GByteArray * sealed,
+    GArray * frame_offsets)
 {
-  guint8 mac[QS_PROTO_AUTH_SIZE];
-  gchar *hex;
-  GString *h = g_string_new (NULL);
-  guint i;
-  GHmac *hmac;
+  QsProtoSeal *seal = qs_proto_seal_new (test_key);
+  GByteArray *frames = g_byte_array_new ();
+  gsize off = 0;
 
-  /* the construction, recomputed by hand */
-  hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) "k", 1);
-  g_hmac_update (hmac, (const guchar *) "qsound-auth-v1", 14);
-  g_hmac_update (hmac, (const guchar *) "\x02", 1);
-  g_hmac_update (hmac, nonce_b, 16);
-  g_hmac_update (hmac, nonce_a, 16);
-  hex = g_strdup (g_hmac_get_string (hmac));
-  g_hmac_unref (hmac);
+  append_hello (clear, QS_ROLE_SENDER, QS_HELLO_FLAG_KEY, nonce_a);
+  append_hello (sealed, QS_ROLE_SENDER, QS_HELLO_FLAG_KEY, nonce_a);
+  append_bytes (frames, qs_proto_build_caps ("audio/x-opus, rate=(int)48000, "
+          "channels=(int)2"));
+  append_buffer (frames, 5, 0, QS_PROTO_TIME_NONE, 5000000,
+      QS_BUF_FLAG_DISCONT, 120);
+  append_buffer (frames, 6, 5000000, QS_PROTO_TIME_NONE, 5000000, 0, 0);
+  append_bytes (frames, qs_proto_build_heartbeat (42));
+  append_buffer (frames, 8, 15000000, QS_PROTO_TIME_NONE, 5000000, 0, 3000);
+  append_bytes (frames, qs_proto_build_error (QS_PROTO_ERR_PEER, "bye"));
+  append_bytes (frames, qs_proto_build_eos ());
+  g_byte_array_append (clear, frames->data, frames->len);
 
-  qs_proto_auth_compute ("k", QS_ROLE_RECEIVER, nonce_b, nonce_a, mac);
-  for (i = 0; i < QS_PROTO_AUTH_SIZE; i++)
-    g_string_append_printf (h, "%02x", mac[i]);
-  fail_unless_equals_string (h->str, hex);
-  g_free (hex);
-  g_string_free (h, TRUE);
+  while (off < frames->len) {
+    guint32 len = GST_READ_UINT32_BE (frames->data + off + 4);
+    gsize out_len;
+    const guint8 *out;
+
+    out = qs_proto_seal_frame (seal, frames->data + off, 8,
+        frames->data + off + 8, len, &out_len);
+    fail_unless_equals_int (out_len, 8 + len + 8 + 16);
+    fail_unless_equals_int (out[0], QS_MSG_SEALED);
+    /* nothing of the frame is left in clear */
+    fail_if (memcmp (out + 8, frames->data + off, 8 + MIN (len, 8)) == 0);
+    if (frame_offsets)
+      g_array_append_val (frame_offsets, sealed->len);
+    g_byte_array_append (sealed, out, out_len);
+    off += 8 + len;
+  }
+  g_byte_array_unref (frames);
+  qs_proto_seal_free (seal);
+}
+
+static QsProtoParser *
+sealed_parser (const guint8 * hello)
+{
+  QsProtoParser *p = qs_proto_parser_new (QS_PROTO_DEFAULT_MAX_FRAME_SIZE);
+  QsMessage m;
+
+  qs_proto_parser_feed (p, hello, QS_PROTO_HELLO_SIZE);
+  fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_MESSAGE);
+  qs_proto_parser_set_open_key (p, test_key);
+  return p;
+}
+
+GST_START_TEST (test_seal_roundtrip)
+{
+  GByteArray *clear = g_byte_array_new (), *sealed = g_byte_array_new ();
+  GPtrArray *ref = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *got;
+  QsParseResult r;
+  QsProtoParser *p;
+  gsize piece;
+
+  build_sealed_pair (clear, sealed, NULL);
+  p = parse_all (clear->data, clear->len, QS_PROTO_DEFAULT_MAX_FRAME_SIZE,
+      ref, &r);
+  fail_unless_equals_int (r, QS_PARSE_NEED_MORE);
+  fail_unless_equals_int (ref->len, 8);
+  qs_proto_parser_free (p);
+
+  /* the same messages, whatever the pieces the sealed stream comes in */
+  for (piece = 1; piece <= 97; piece += 6) {
+    gsize off = QS_PROTO_HELLO_SIZE;
+    guint j;
+
+    p = sealed_parser (sealed->data);
+    got = g_ptr_array_new_with_free_func (g_free);
+    g_ptr_array_add (got, g_strdup (g_ptr_array_index (ref, 0)));
+    while (off < sealed->len) {
+      gsize n = MIN (piece, sealed->len - off);
+
+      qs_proto_parser_feed (p, sealed->data + off, n);
+      off += n;
+      fail_unless (pull_all (p, got) == QS_PARSE_NEED_MORE);
+    }
+    fail_unless_equals_int (got->len, ref->len);
+    for (j = 0; j < ref->len; j++)
+      fail_unless_equals_string (g_ptr_array_index (got, j),
+          g_ptr_array_index (ref, j));
+    fail_unless_equals_int (qs_proto_parser_pending (p), 0);
+    g_ptr_array_unref (got);
+    qs_proto_parser_free (p);
+  }
+
+  g_ptr_array_unref (ref);
+  g_byte_array_unref (clear);
+  g_byte_array_unref (sealed);
+}
+
+GST_END_TEST;
+
+/* Parses a sealed stream; returns how many messages came out after the HELLO. */
+static guint
+parse_sealed (const guint8 * data, gsize len, QsParseResult * last,
+    QsProtoError * code, const gchar ** text, QsProtoParser ** keep)
+{
+  QsProtoParser *p = sealed_parser (data);
+  GPtrArray *got = g_ptr_array_new_with_free_func (g_free);
+  guint n;
+
+  qs_proto_parser_feed (p, data + QS_PROTO_HELLO_SIZE,
+      len - QS_PROTO_HELLO_SIZE);
+  *last = pull_all (p, got);
+  *code = qs_proto_parser_get_error (p, text);
+  n = got->len;
+  g_ptr_array_unref (got);
+  *keep = p;
+  return n;
+}
+
+GST_START_TEST (test_seal_refuses_alterations)
+{
+  GByteArray *clear = g_byte_array_new (), *sealed = g_byte_array_new ();
+  GArray *offs = g_array_new (FALSE, FALSE, sizeof (guint));
+  QsParseResult r;
+  QsProtoError code;
+  const gchar *text;
+  QsProtoParser *p;
+  GByteArray *s;
+  guint i, n, f;
+
+  build_sealed_pair (clear, sealed, offs);
+  g_array_append_val (offs, sealed->len);
+
+  /* any single flipped bit: nothing from that frame on comes out, and the
+   * error says the stream was altered (or, for a length bit, that the frame
+   * is too large or still incomplete) */
+  for (i = QS_PROTO_HELLO_SIZE; i < sealed->len; i++) {
+    guint bit = i % 8;
+
+    for (f = 0; g_array_index (offs, guint, f + 1) <= i; f++);
+    sealed->data[i] ^= 1u << bit;
+    n = parse_sealed (sealed->data, sealed->len, &r, &code, &text, &p);
+    sealed->data[i] ^= 1u << bit;
+    fail_unless (n <= f, "byte %u: %u messages, frame %u", i, n, f);
+    if (r == QS_PARSE_ERROR) {
+      fail_unless (code == QS_PROTO_ERR_ALTERED
+          || code == QS_PROTO_ERR_FRAME_TOO_LARGE, "byte %u: %s", i, text);
+      if (code == QS_PROTO_ERR_ALTERED)
+        fail_unless (g_str_has_prefix (text,
+                "the stream was altered in transit"));
+    } else {
+      fail_unless_equals_int (r, QS_PARSE_NEED_MORE);
+      fail_unless (qs_proto_parser_pending (p) > 0);
+    }
+    qs_proto_parser_free (p);
+  }
+
+  /* a frame dropped, or two swapped: the count no longer fits */
+  s = g_byte_array_new ();
+  g_byte_array_append (s, sealed->data, g_array_index (offs, guint, 1));
+  g_byte_array_append (s, sealed->data + g_array_index (offs, guint, 2),
+      sealed->len - g_array_index (offs, guint, 2));
+  n = parse_sealed (s->data, s->len, &r, &code, &text, &p);
+  fail_unless_equals_int (n, 1);
+  fail_unless_equals_int (code, QS_PROTO_ERR_ALTERED);
+  qs_proto_parser_free (p);
+  g_byte_array_unref (s);
+
+  s = g_byte_array_new ();
+  g_byte_array_append (s, sealed->data, g_array_index (offs, guint, 1));
+  g_byte_array_append (s, sealed->data + g_array_index (offs, guint, 2),
+      g_array_index (offs, guint, 3) - g_array_index (offs, guint, 2));
+  g_byte_array_append (s, sealed->data + g_array_index (offs, guint, 1),
+      g_array_index (offs, guint, 2) - g_array_index (offs, guint, 1));
+  n = parse_sealed (s->data, s->len, &r, &code, &text, &p);
+  fail_unless_equals_int (n, 1);
+  fail_unless_equals_int (code, QS_PROTO_ERR_ALTERED);
+  qs_proto_parser_free (p);
+  g_byte_array_unref (s);
+
+  /* a frame in clear where sealed ones are due (a forged EOS, say) */
+  s = g_byte_array_new ();
+  g_byte_array_append (s, sealed->data, g_array_index (offs, guint, 2));
+  append_bytes (s, qs_proto_build_eos ());
+  n = parse_sealed (s->data, s->len, &r, &code, &text, &p);
+  fail_unless_equals_int (n, 2);
+  fail_unless_equals_int (code, QS_PROTO_ERR_ALTERED);
+  fail_unless (strstr (text, "came in clear") != NULL);
+  qs_proto_parser_free (p);
+  g_byte_array_unref (s);
+
+  /* the other direction's key, or the right key from another connection */
+  p = qs_proto_parser_new (0);
+  qs_proto_parser_feed (p, sealed->data, sealed->len);
+  {
+    QsMessage m;
+    guint8 wrong[QS_PROTO_KEY_SIZE];
+
+    fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_MESSAGE);
+    memcpy (wrong, test_key, sizeof (wrong));
+    wrong[0] ^= 0x01;
+    qs_proto_parser_set_open_key (p, wrong);
+    fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_ERROR);
+    fail_unless_equals_int (qs_proto_parser_get_error (p, NULL),
+        QS_PROTO_ERR_ALTERED);
+  }
+  qs_proto_parser_free (p);
+
+  /* a SEALED frame where no key was agreed */
+  s = g_byte_array_new ();
+  append_hello (s, QS_ROLE_SENDER, 0, nonce_a);
+  g_byte_array_append (s, sealed->data + QS_PROTO_HELLO_SIZE, 40);
+  expect_error (s->data, s->len, 0, QS_PROTO_ERR_UNEXPECTED, "SEALED");
+  g_byte_array_unref (s);
+
+  /* an AUTH inside the sealed stream */
+  {
+    QsProtoSeal *seal = qs_proto_seal_new (test_key);
+    GBytes *auth = qs_proto_build_auth (test_key);
+    gsize out_len;
+    const guint8 *out = qs_proto_seal_frame (seal, g_bytes_get_data (auth,
+            NULL), g_bytes_get_size (auth), NULL, 0, &out_len);
+
+    s = g_byte_array_new ();
+    append_hello (s, QS_ROLE_SENDER, QS_HELLO_FLAG_KEY, nonce_a);
+    g_byte_array_append (s, out, out_len);
+    n = parse_sealed (s->data, s->len, &r, &code, &text, &p);
+    fail_unless_equals_int (n, 0);
+    fail_unless_equals_int (code, QS_PROTO_ERR_UNEXPECTED);
+    qs_proto_parser_free (p);
+    g_byte_array_unref (s);
+    g_bytes_unref (auth);
+    qs_proto_seal_free (seal);
+  }
+
+  /* a sealed length beyond max-frame-size is refused from its header */
+  s = g_byte_array_new ();
+  append_hello (s, QS_ROLE_SENDER, QS_HELLO_FLAG_KEY, nonce_a);
+  append_frame (s, QS_MSG_SEALED, NULL, 0);
+  s->data[s->len - 4] = 0x7f;
+  n = parse_sealed (s->data, s->len, &r, &code, &text, &p);
+  fail_unless_equals_int (code, QS_PROTO_ERR_FRAME_TOO_LARGE);
+  qs_proto_parser_free (p);
+  g_byte_array_unref (s);
+
+  g_array_unref (offs);
+  g_byte_array_unref (clear);
+  g_byte_array_unref (sealed);
 }
 
 GST_END_TEST;
@@ -1329,7 +1620,7 @@ GST_START_TEST (test_error_strings)
   GHashTable *seen = g_hash_table_new (g_str_hash, g_str_equal);
   guint i;
 
-  for (i = QS_PROTO_OK; i <= QS_PROTO_ERR_PEER; i++) {
+  for (i = QS_PROTO_OK; i <= QS_PROTO_ERR_ALTERED; i++) {
     const gchar *s = qs_proto_error_to_string (i);
 
     fail_unless (s != NULL && *s != '\0');
@@ -1376,23 +1667,26 @@ pull_n (QsProtoParser * p, QsMessage * m, guint n, const QsMsgType * types)
     fail_unless_equals_int (qs_proto_parser_next (p, &m[i]), QS_PARSE_MESSAGE);
     fail_unless_equals_int (m[i].type, types[i]);
   }
-  fail_unless_equals_int (qs_proto_parser_next (p, &m[n]), QS_PARSE_NEED_MORE);
 }
 
 GST_START_TEST (test_protocol_doc_example)
 {
-  static const QsMsgType s_types[] = { QS_MSG_HELLO, QS_MSG_AUTH,
-    QS_MSG_HEARTBEAT, QS_MSG_CAPS, QS_MSG_BUFFER, QS_MSG_EOS
-  };
-  static const QsMsgType r_types[] = { QS_MSG_HELLO, QS_MSG_AUTH,
-    QS_MSG_HEARTBEAT, QS_MSG_HEARTBEAT, QS_MSG_ERROR
-  };
+  static const QsMsgType hello_auth[] = { QS_MSG_HELLO, QS_MSG_AUTH };
+  static const QsMsgType s_types[] = { QS_MSG_CAPS, QS_MSG_BUFFER, QS_MSG_EOS };
+  static const QsMsgType r_types[] = { QS_MSG_HEARTBEAT };
+  static const QsMsgType x_types[] = { QS_MSG_HELLO, QS_MSG_ERROR };
   const gchar *root = g_getenv ("QSOUND_SOURCE_ROOT");
   gchar *path, *doc, **lines, *section;
   GByteArray *s_bytes = g_byte_array_new (), *r_bytes = g_byte_array_new ();
+  GByteArray *x_bytes = g_byte_array_new ();
   GByteArray *cur = NULL;
   QsProtoParser *ps = qs_proto_parser_new (0), *pr = qs_proto_parser_new (0);
-  QsMessage sm[7], rm[6];
+  QsProtoParser *px = qs_proto_parser_new (0);
+  QsMessage sm[4], rm[4], xm[2], m;
+  guint8 hello_s[QS_PROTO_HELLO_SIZE], hello_r[QS_PROTO_HELLO_SIZE];
+  guint8 k[QS_PROTO_KEY_SIZE];
+  QsProtoSession session;
+  gboolean para_start = TRUE;
   guint i;
 
   fail_unless (root != NULL);
@@ -1402,61 +1696,87 @@ GST_START_TEST (test_protocol_doc_example)
   section = strstr (doc, "\n## Example session");
   fail_unless (section != NULL);
   lines = g_strsplit (section, "\n", -1);
+  /* the first line of each paragraph says whose bytes the block after it holds */
   for (i = 0; lines[i]; i++) {
     gchar *lower;
 
     if (g_str_has_prefix (lines[i], "    ")) {
       if (cur)
         parse_hex_line (lines[i], cur);
+      para_start = TRUE;
       continue;
     }
-    if (*lines[i] == '\0')
+    if (*lines[i] == '\0') {
+      para_start = TRUE;
       continue;
+    }
+    if (!para_start)
+      continue;
+    para_start = FALSE;
     lower = g_ascii_strdown (lines[i], -1);
-    if (strstr (lower, "sender → receiver"))
+    if (strstr (lower, "had the keys differed"))
+      cur = x_bytes;
+    else if (strstr (lower, "sender → receiver"))
       cur = s_bytes;
     else if (strstr (lower, "receiver → sender"))
       cur = r_bytes;
-    else if (strstr (lower, "had the keys differed"))
-      cur = r_bytes;            /* the receiver's ERROR ends its side */
     else
       cur = NULL;
     g_free (lower);
   }
 
   qs_proto_parser_feed (ps, s_bytes->data, s_bytes->len);
-  pull_n (ps, sm, G_N_ELEMENTS (s_types), s_types);
+  pull_n (ps, sm, 2, hello_auth);
   qs_proto_parser_feed (pr, r_bytes->data, r_bytes->len);
-  pull_n (pr, rm, G_N_ELEMENTS (r_types), r_types);
-
+  pull_n (pr, rm, 2, hello_auth);
+  memcpy (hello_s, sm[0].payload, sizeof (hello_s));
+  memcpy (hello_r, rm[0].payload, sizeof (hello_r));
   fail_unless_equals_int (sm[0].role, QS_ROLE_SENDER);
   fail_unless_equals_int (sm[0].hello_flags, QS_HELLO_FLAG_KEY);
   fail_unless_equals_int (rm[0].role, QS_ROLE_RECEIVER);
   fail_unless_equals_int (rm[0].hello_flags, QS_HELLO_FLAG_KEY);
-  fail_unless (qs_proto_auth_verify ("secret", QS_ROLE_SENDER, sm[0].nonce,
-          rm[0].nonce, sm[1].payload));
-  fail_unless (qs_proto_auth_verify ("secret", QS_ROLE_RECEIVER, rm[0].nonce,
-          sm[0].nonce, rm[1].payload));
-  fail_unless_equals_string (sm[3].text,
+
+  /* the receiver connected: its HELLO first */
+  fail_unless (qs_proto_key_stretch ("secret", k));
+  qs_proto_session_derive (k, hello_r, hello_s, &session);
+  fail_unless (qs_proto_proof_equal (rm[1].payload, session.proof_connector));
+  fail_unless (qs_proto_proof_equal (sm[1].payload, session.proof_listener));
+  qs_proto_parser_set_open_key (ps, session.key_listener);
+  qs_proto_parser_set_open_key (pr, session.key_connector);
+  pull_n (ps, sm, 3, s_types);
+  fail_unless_equals_int (qs_proto_parser_next (ps, &m), QS_PARSE_NEED_MORE);
+  fail_unless_equals_int (qs_proto_parser_pending (ps), 0);
+  pull_n (pr, rm, 1, r_types);
+  fail_unless_equals_int (qs_proto_parser_next (pr, &m), QS_PARSE_NEED_MORE);
+  fail_unless_equals_int (qs_proto_parser_pending (pr), 0);
+
+  fail_unless_equals_string (sm[0].text,
       "audio/x-opus, rate=(int)48000, channels=(int)2");
-  fail_unless_equals_uint64 (sm[4].seq, 7);
-  fail_unless_equals_uint64 (sm[4].pts, 20000000);
-  fail_unless_equals_uint64 (sm[4].dts, QS_PROTO_TIME_NONE);
-  fail_unless_equals_uint64 (sm[4].duration, 20000000);
-  fail_unless_equals_int (sm[4].buffer_flags, QS_BUF_FLAG_DISCONT);
-  fail_unless_equals_int (sm[4].payload_len, 3);
-  fail_unless (memcmp (sm[4].payload, "\xaa\xbb\xcc", 3) == 0);
-  fail_unless_equals_uint64 (rm[3].pts, 1500000000);
-  fail_unless_equals_int (rm[4].error_code, QS_PROTO_ERR_AUTH);
-  fail_unless_equals_string (rm[4].text, "Authentication failed");
+  fail_unless_equals_uint64 (sm[1].seq, 7);
+  fail_unless_equals_uint64 (sm[1].pts, 20000000);
+  fail_unless_equals_uint64 (sm[1].dts, QS_PROTO_TIME_NONE);
+  fail_unless_equals_uint64 (sm[1].duration, 20000000);
+  fail_unless_equals_int (sm[1].buffer_flags, QS_BUF_FLAG_DISCONT);
+  fail_unless_equals_int (sm[1].payload_len, 3);
+  fail_unless (memcmp (sm[1].payload, "\xaa\xbb\xcc", 3) == 0);
+  fail_unless_equals_uint64 (rm[0].pts, 1500000000);
+
+  /* the refusal, after the sender's HELLO */
+  qs_proto_parser_feed (px, hello_s, sizeof (hello_s));
+  qs_proto_parser_feed (px, x_bytes->data, x_bytes->len);
+  pull_n (px, xm, 2, x_types);
+  fail_unless_equals_int (xm[1].error_code, QS_PROTO_ERR_AUTH);
+  fail_unless_equals_string (xm[1].text, "Authentication failed");
 
   g_strfreev (lines);
   g_free (doc);
   g_free (path);
   g_byte_array_unref (s_bytes);
   g_byte_array_unref (r_bytes);
+  g_byte_array_unref (x_bytes);
   qs_proto_parser_free (ps);
   qs_proto_parser_free (pr);
+  qs_proto_parser_free (px);
 }
 
 GST_END_TEST;
@@ -1484,8 +1804,10 @@ proto_suite (void)
   tcase_add_test (tc, test_bad_caps);
   tcase_add_test (tc, test_sticky_error_and_reset);
   tcase_add_test (tc, test_sequence_gaps);
-  tcase_add_test (tc, test_auth);
-  tcase_add_test (tc, test_auth_known_answer);
+  tcase_add_test (tc, test_key_stretch);
+  tcase_add_test (tc, test_session_keys);
+  tcase_add_test (tc, test_seal_roundtrip);
+  tcase_add_test (tc, test_seal_refuses_alterations);
   tcase_add_test (tc, test_random_nonce);
   tcase_add_test (tc, test_error_strings);
   tcase_add_test (tc, test_protocol_doc_example);

@@ -13,7 +13,11 @@ with the null sinks ``play`` and ``out``.  Cases:
   print-run     the --print descriptions run by gst-launch-1.0 deliver too
   client-first  a client started 3 s before its server delivers audio
   port-in-use   a server on a taken port: exit 2, message names the port
-  wrong-key     a receiver with the wrong key: exit 2, the server serves on
+  wrong-key     a receiver with the wrong key (from QSOUND_KEY): exit 2, the
+                server serves on and never prints its key
+  next-sender   mode 3 serves a second client of another codec after the
+                first stops with Ctrl-C
+  server-restart  mode 2 waits for its server and resumes when it is back
 
 Exit status 77 (skipped by meson) when a case needs the qsound elements and
 they are still placeholders, or when no PulseAudio server is reachable.
@@ -51,9 +55,11 @@ def launch_env():
     return env
 
 
-def run_launch(args, timeout=30):
+def run_launch(args, timeout=30, env=None):
+    e = launch_env()
+    e.update(env or {})
     return subprocess.run([LAUNCH] + args, capture_output=True, text=True,
-                          timeout=timeout, env=launch_env(),
+                          timeout=timeout, env=e,
                           stdin=subprocess.DEVNULL)
 
 
@@ -127,6 +133,15 @@ def case_usage():
           and '0.0.0.0' in r.stdout and '--gst' in run_launch(
               ['--help-all']).stdout,
           '--help explains the modes, the pairings and the GStreamer options')
+    keys = [run_launch(['--new-key']) for _ in range(2)]
+    check(all(k.returncode == 0 and re.fullmatch(
+        r'([a-z2-7]{4}-){6}[a-z2-7]{4}\n', k.stdout) for k in keys)
+          and keys[0].stdout != keys[1].stdout,
+          '--new-key prints a fresh 140-bit key in groups (%r)'
+          % [k.stdout for k in keys])
+    r = run_launch(['-m', '1', '--print'], env={'QSOUND_KEY': 'from-env'})
+    check(r.returncode == 0 and 'key=from-env' in r.stdout,
+          '-k defaults to $QSOUND_KEY (%r)' % r.stdout)
     r = run_launch(['--version'])
     check(r.returncode == 0 and re.match(r'qsound-launch \d', r.stdout),
           '--version prints the version (%r)' % r.stdout)
@@ -271,13 +286,15 @@ def case_wrong_key():
     need()
     env = launch_env()
     work = q.tempfile.mkdtemp(prefix='qsound-key-')
+    secret = 'sesame-r1ght-k3y'
     server = q.spawn([LAUNCH, '-m', '1', '-p', '0', '-d', 'play', '-k',
-                      'right'], os.path.join(work, 'server.log'), env=env)
+                      secret], os.path.join(work, 'server.log'), env=env)
     try:
         port = q.port_from_log(server)
         check(port is not None, 'the server announced its port')
-        r = run_launch(['-m', '2', '-p', str(port), '-o', 'out', '-k',
-                        'wrong'], timeout=60)
+        # the receiver's key from the environment
+        r = run_launch(['-m', '2', '-p', str(port), '-o', 'out'], timeout=60,
+                       env={'QSOUND_KEY': 'wrong'})
         last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''
         check(r.returncode == 2, 'a receiver with the wrong key exits 2 '
               '(got %s)' % r.returncode)
@@ -285,9 +302,106 @@ def case_wrong_key():
         check(server.poll() is None, 'the server keeps serving')
         check(q.wait_for_log(server, 'warning:', 5),
               'the server warns about the refused peer')
+        with open(os.path.join(work, 'server.log'), errors='replace') as f:
+            log = f.read()
+        check(secret not in log and '(hidden)' in log,
+              'the key never appears in the server\'s output')
     finally:
         check(q.stop(server) == 0, 'the server exits 0 on Ctrl-C')
         q.shutil.rmtree(work, ignore_errors=True)
+
+
+def wait_for_re(p, pattern, timeout):
+    """Wait until ``pattern`` matches ``p``'s log after what it held at the
+    call; the match or None."""
+    start = len(q.read_log(p))
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = re.search(pattern, q.read_log(p)[start:])
+        if m or p.poll() is not None:
+            return m
+        time.sleep(0.05)
+    return None
+
+
+def dump_work(work):
+    """On failure, the tail of each log in work; then work goes."""
+    if failures:
+        for name in sorted(os.listdir(work)):
+            with open(os.path.join(work, name), errors='replace') as f:
+                print('--- %s\n%s' % (name, f.read()[-3000:]))
+    q.shutil.rmtree(work, ignore_errors=True)
+
+
+def case_next_sender():
+    """Mode 3 serves a second client of another codec after the first stops
+    with Ctrl-C."""
+    need()
+    env = launch_env()
+    work = q.tempfile.mkdtemp(prefix='qsound-next-')
+    recv = q.spawn([LAUNCH, '-m', '3', '-p', '0', '-o', 'out'],
+                   os.path.join(work, 'm3.log'), env=env)
+    senders = []
+    try:
+        port = q.port_from_log(recv)
+        check(port is not None, 'the receiver announced its port')
+        for i, (codec, dec) in enumerate((('mp3', 'mpg123audiodec'),
+                                           ('opus', 'opusdec'))):
+            s = q.spawn([LAUNCH, '-m', '4', '-p', str(port), '-d', 'play',
+                         '-c', codec], os.path.join(work, 'm4-%d.log' % i),
+                        env=env)
+            senders.append(s)
+            m = wait_for_re(recv, r'%s, ([0-9]+) kbps' % dec, 30)
+            check(m is not None and int(m.group(1)) > 0,
+                  'sender %d (%s): the receiver decodes it with %s and '
+                  'receives audio' % (i + 1, codec, dec))
+            check(q.stop(s) == 0, 'sender %d exits 0 on Ctrl-C' % (i + 1))
+            check(q.wait_for_log(recv, 'listening on', 5)
+                  and recv.poll() is None,
+                  'the receiver is still there, listening, after sender %d '
+                  'left' % (i + 1))
+        check('not-negotiated' not in q.read_log(recv)
+              and 'error' not in q.read_log(recv).lower(),
+              'the receiver reported no error')
+    finally:
+        for s in senders:
+            q.stop(s)
+        check(q.stop(recv) == 0, 'the receiver exits 0 on Ctrl-C')
+        dump_work(work)
+
+
+def case_server_restart():
+    """Mode 2 waits for its server, says so, and resumes when it is back
+    (with another codec)."""
+    need()
+    env = launch_env()
+    work = q.tempfile.mkdtemp(prefix='qsound-restart-')
+    server = q.spawn([LAUNCH, '-m', '1', '-p', '0', '-d', 'play', '-c',
+                      'opus'], os.path.join(work, 'm1-a.log'), env=env)
+    client = None
+    try:
+        port = q.port_from_log(server)
+        check(port is not None, 'the server announced its port')
+        client = q.spawn([LAUNCH, '-m', '2', '-p', str(port), '-o', 'out'],
+                         os.path.join(work, 'm2.log'), env=env)
+        m = wait_for_re(client, r'opusdec, ([0-9]+) kbps', 30)
+        check(m is not None and int(m.group(1)) > 0,
+              'the client receives the first server\'s Opus')
+        check(q.stop(server) == 0, 'the first server exits 0 on Ctrl-C')
+        check(q.wait_for_log(client, 'waiting for server at 127.0.0.1:%d'
+                             % port, 15) and client.poll() is None,
+              'the client stays and says it waits for its server')
+        server = q.spawn([LAUNCH, '-m', '1', '-p', str(port), '-d', 'play',
+                          '-c', 'mp3'], os.path.join(work, 'm1-b.log'),
+                         env=env)
+        m = wait_for_re(client, r'mpg123audiodec, ([0-9]+) kbps', 30)
+        check(m is not None and int(m.group(1)) > 0,
+              'the client resumes with the restarted server (now mp3)')
+    finally:
+        check(q.stop(server) == 0, 'the server exits 0 on Ctrl-C')
+        if client:
+            check(q.stop(client) == 0, 'the client exits 0 on Ctrl-C')
+        dump_work(work)
 
 
 def case_port_in_use():
@@ -327,6 +441,8 @@ def main():
         'client-first': case_client_first,
         'port-in-use': case_port_in_use,
         'wrong-key': case_wrong_key,
+        'next-sender': case_next_sender,
+        'server-restart': case_server_restart,
     }
     if case not in cases:
         print('unknown case %s; one of %s' % (case, ', '.join(cases)))

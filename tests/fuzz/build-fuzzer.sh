@@ -9,4 +9,4 @@ shift 2
 exec "$cc" -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -DPARSER_MIN_ALLOC=32 -DPARSER_KEEP_ALLOC=512 \
-  "$@" $(pkg-config --cflags --libs glib-2.0) -o "$out"
+  "$@" $(pkg-config --cflags --libs glib-2.0 libsodium) -o "$out"

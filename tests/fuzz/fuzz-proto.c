@@ -11,6 +11,16 @@
  * satisfy the invariants of qsoundproto.h, and the parser must never hold
  * more than it was fed.  Any difference aborts, which libFuzzer reports.
  *
+ * Version 2 seals frames after a keyed handshake, and random bytes never
+ * open, so the input is also run sealed: its first 32 bytes as the HELLO,
+ * then each frame as its header announces it (cut short at the end of the
+ * input), sealed with a fixed key by the reference writer, and parsed by a
+ * parser given that key after the HELLO, again three ways.  When the input
+ * is whole frames and no AUTH or SEALED among them, the sealed parse must
+ * yield exactly what the clear one did.  Then one bit of one sealed frame
+ * (chosen by the input's hash) is flipped: nothing from that frame on may
+ * come out.
+ *
  * It also round-trips the input through the CAPS and ERROR builders.
  *
  * Build: see tests/fuzz/meson.build (clang -fsanitize=fuzzer,address,undefined).
@@ -34,6 +44,7 @@ int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
 
 typedef struct
 {
+  const guint8 *open_key;       /* set on the parser right after the HELLO */
   guint64 digest;               /* FNV-1a over every message, fields and payload */
   guint n_messages;
   QsParseResult last;
@@ -64,7 +75,10 @@ check_message (const QsMessage * m, guint32 max_frame_size)
       CHECK (m->version_major == QS_PROTO_VERSION_MAJOR);
       CHECK (m->role == QS_ROLE_SENDER || m->role == QS_ROLE_RECEIVER);
       CHECK ((m->hello_flags & ~QS_HELLO_FLAG_KEY) == 0);
-      CHECK (m->payload == NULL && m->payload_len == 0 && m->text == NULL);
+      /* the raw HELLO, for the key schedule */
+      CHECK (m->payload != NULL && m->payload_len == QS_PROTO_HELLO_SIZE);
+      CHECK (memcmp (m->payload, QS_PROTO_MAGIC, 4) == 0);
+      CHECK (m->text == NULL);
       break;
     case QS_MSG_CAPS:
       CHECK (m->text != NULL);
@@ -134,6 +148,8 @@ pull (QsProtoParser * p, Outcome * o, guint32 max_frame_size, gsize fed)
   CHECK (qs_proto_parser_pending (p) <= fed);
   while ((r = qs_proto_parser_next (p, &m)) == QS_PARSE_MESSAGE) {
     check_message (&m, max_frame_size);
+    if (m.type == QS_MSG_HELLO && o->open_key)
+      qs_proto_parser_set_open_key (p, o->open_key);
     o->digest = hash_message (o->digest, &m);
     o->n_messages++;
     CHECK (o->last != QS_PARSE_ERROR);
@@ -153,11 +169,12 @@ pull (QsProtoParser * p, Outcome * o, guint32 max_frame_size, gsize fed)
 
 static void
 run (QsProtoParser * p, const guint8 * data, gsize size, guint32 max_frame_size,
-    gsize piece, guint64 seed, Outcome * o)
+    gsize piece, guint64 seed, const guint8 * open_key, Outcome * o)
 {
   gsize off = 0;
 
   memset (o, 0, sizeof (*o));
+  o->open_key = open_key;
   o->digest = 0xcbf29ce484222325ull;
   o->last = QS_PARSE_NEED_MORE;
   while (off < size) {
@@ -232,6 +249,103 @@ roundtrip_builders (const guint8 * data, gsize size)
   g_free (text);
 }
 
+static const guint8 fuzz_key[QS_PROTO_KEY_SIZE] = {
+  0x71, 0x73, 0x6f, 0x75, 0x6e, 0x64, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x2d,
+  0x6b, 0x65, 0x79, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
+  0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11
+};
+
+/* Seals the frames of data after its first 32 bytes; returns the sealed
+ * stream, the offset of each sealed frame in it (plus its end), and whether
+ * the input was whole frames with no AUTH or SEALED among them. */
+static GByteArray *
+seal_input (const guint8 * data, gsize size, GArray * offsets,
+    gboolean * comparable)
+{
+  QsProtoSeal *seal = qs_proto_seal_new (fuzz_key);
+  GByteArray *out = g_byte_array_new ();
+  gsize off = QS_PROTO_HELLO_SIZE;
+
+  *comparable = TRUE;
+  g_byte_array_append (out, data, QS_PROTO_HELLO_SIZE);
+  while (off + QS_PROTO_FRAME_HEADER_SIZE <= size) {
+    guint32 len = ((guint32) data[off + 4] << 24) | ((guint32) data[off + 5]
+        << 16) | ((guint32) data[off + 6] << 8) | data[off + 7];
+    gsize n = MIN ((gsize) len, size - off - QS_PROTO_FRAME_HEADER_SIZE);
+    const guint8 *sealed;
+    gsize sealed_len;
+
+    if (n < len || data[off] == QS_MSG_AUTH || data[off] == QS_MSG_SEALED)
+      *comparable = FALSE;
+    sealed = qs_proto_seal_frame (seal, data + off, QS_PROTO_FRAME_HEADER_SIZE,
+        data + off + QS_PROTO_FRAME_HEADER_SIZE, n, &sealed_len);
+    CHECK (sealed != NULL && sealed_len == n + 32);
+    g_array_append_val (offsets, out->len);
+    g_byte_array_append (out, sealed, sealed_len);
+    off += QS_PROTO_FRAME_HEADER_SIZE + n;
+  }
+  g_array_append_val (offsets, out->len);
+  if (off < size) {
+    /* a partial header: sent in clear, where only sealed frames belong */
+    *comparable = FALSE;
+    g_byte_array_append (out, data + off, size - off);
+  }
+  qs_proto_seal_free (seal);
+  return out;
+}
+
+static void
+run_sealed (const guint8 * data, gsize size, guint32 max_frame_size,
+    guint64 h, const Outcome * clear)
+{
+  GArray *offsets = g_array_new (FALSE, FALSE, sizeof (guint));
+  QsProtoParser *p = qs_proto_parser_new (max_frame_size);
+  Outcome whole, bytewise, pieces, prefix, flipped;
+  gboolean comparable;
+  GByteArray *s;
+  guint frames, f, start, end;
+
+  if (size < QS_PROTO_HELLO_SIZE) {
+    g_array_unref (offsets);
+    qs_proto_parser_free (p);
+    return;
+  }
+  s = seal_input (data, size, offsets, &comparable);
+
+  run (p, s->data, s->len, max_frame_size, s->len, 0, fuzz_key, &whole);
+  qs_proto_parser_reset (p);
+  run (p, s->data, s->len, max_frame_size, 1, 0, fuzz_key, &bytewise);
+  qs_proto_parser_reset (p);
+  run (p, s->data, s->len, max_frame_size, 0, h | 1, fuzz_key, &pieces);
+  compare (&whole, &bytewise);
+  compare (&whole, &pieces);
+  if (comparable)
+    compare (&whole, clear);
+
+  /* one flipped bit in one sealed frame */
+  frames = offsets->len - 1;
+  if (frames > 0) {
+    f = (guint) ((h >> 8) % frames);
+    start = g_array_index (offsets, guint, f);
+    end = g_array_index (offsets, guint, f + 1);
+    qs_proto_parser_reset (p);
+    run (p, s->data, start, max_frame_size, start, 0, fuzz_key, &prefix);
+    s->data[start + (h >> 16) % (end - start)] ^= 1u << ((h >> 40) % 8);
+    qs_proto_parser_reset (p);
+    run (p, s->data, s->len, max_frame_size, s->len, 0, fuzz_key, &flipped);
+    CHECK (flipped.n_messages <= prefix.n_messages);
+    g_free (prefix.error_message);
+    g_free (flipped.error_message);
+  }
+
+  g_free (whole.error_message);
+  g_free (bytewise.error_message);
+  g_free (pieces.error_message);
+  g_byte_array_unref (s);
+  g_array_unref (offsets);
+  qs_proto_parser_free (p);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
@@ -242,14 +356,15 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   QsProtoParser *p = qs_proto_parser_new (max_frame_size);
   Outcome whole, bytewise, pieces;
 
-  run (p, data, size, max_frame_size, size ? size : 1, 0, &whole);
+  run (p, data, size, max_frame_size, size ? size : 1, 0, NULL, &whole);
   qs_proto_parser_reset (p);
-  run (p, data, size, max_frame_size, 1, 0, &bytewise);
+  run (p, data, size, max_frame_size, 1, 0, NULL, &bytewise);
   qs_proto_parser_reset (p);
-  run (p, data, size, max_frame_size, 0, h | 1, &pieces);
+  run (p, data, size, max_frame_size, 0, h | 1, NULL, &pieces);
 
   compare (&whole, &bytewise);
   compare (&whole, &pieces);
+  run_sealed (data, size, max_frame_size, h, &whole);
 
   g_free (whole.error_message);
   g_free (bytewise.error_message);
