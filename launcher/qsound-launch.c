@@ -209,12 +209,12 @@ qs_pipelines_dir (const gchar * file, gchar ** path_out)
 }
 
 /* The receiver's audio sink.  audiojitterbuffer before it holds the room
- * for jitter, measuring the delay of the sound by the sink's own clock
- * (docs/LATENCY.md): so the sink plays what it is given as it comes
+ * for jitter and keeps the sink's buffer full, so the sink paces the
+ * stream (docs/LATENCY.md): it plays what it is given as it comes
  * (sync=false: no placement by timestamps, no clock slaving of its own),
- * with a buffer that holds the room and a margin for this machine's
- * scheduling: 20 ms in 5 ms segments (10 ms was too little here with both
- * cores busy: the sound server ran dry).  On Linux that is
+ * and its buffer is the margin for this machine's scheduling: 20 ms in 5 ms
+ * segments (10 ms was too little here with both cores busy: the sound
+ * server ran dry).  On Linux that is
  * pulsesink (PulseAudio or PipeWire, as loopbacksrc), for the default output
  * too: autoaudiosink would pick it with its 200 ms default buffer. */
 #define QS_PULSESINK_SETTINGS "buffer-time=20000 latency-time=5000 sync=false"

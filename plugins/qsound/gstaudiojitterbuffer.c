@@ -27,14 +27,13 @@
  *
  * With an audio sink downstream (any #GstAudioBaseSink, also inside
  * autoaudiosink, after elements such as audioconvert and audioresample),
- * the delay is the sink's own: its write position against the position its
- * clock says the sound card is playing.  Audio goes to the sink as soon as
- * it is there, so the room is held in the sink's buffer (in the sound
- * server, for pulsesink), up to its size, and beyond that here.  So what the controller holds is
- * the delay of the sound as the card plays it, whatever clock the pipeline
- * runs on, however the card's rate differs from it, and whatever the sink
- * does when it runs short.  Give that sink `sync=false` (it plays what it is
- * given as it comes) and a buffer a little larger than the target, e.g.
+ * the sink sets the pace: the element fills the sink's buffer at once and
+ * then gives it audio as soon as it is there; the sink blocks until its
+ * sound card has room.  So what waits here leaves at the card's rate, and
+ * the delay the controller holds is the delay of the sound as the card
+ * plays it, whatever clock the pipeline runs on and however the card's rate
+ * differs from it.  Give that sink `sync=false` (it plays what it is given
+ * as it comes, with no clock slaving of its own) and a small buffer, e.g.
  * pulsesink `buffer-time=20000 latency-time=5000 sync=false`, as
  * qsound-launch does.  Without an audio sink (fakesink, a test harness),
  * chunks leave on the pipeline clock at their timestamp plus the target;
@@ -100,15 +99,16 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define PUSH_LEAD       (2 * GST_MSECOND)
 /* how many elements downstream the audio sink may be */
 #define SINK_SEARCH_HOPS 16
-/* how the sink's own figure of when it plays what it was given is followed:
- * a tenth of the difference a push (pushes come every few ms), all of it
- * past this */
-#define PLAY_ALPHA      0.1
-#define PLAY_SNAP       (5.0 * GST_MSECOND)
+/* silence sent at once when locking with an audio sink downstream: it fills
+ * the sink's buffer, so that the sink blocks, and so paces the output, from
+ * the start; what is beyond the target stays here and settling drops it */
+#define PREROLL_MIN     (40 * GST_MSECOND)
 /* the sample fades around a splice where a re-lock drops a backlog */
 #define FADE_TIME       (3 * GST_MSECOND)
 /* timestamp jumps smaller than this are the decoder's rounding, not gaps */
 #define GAP_TOLERANCE   (20 * GST_MSECOND)
+/* a gap's audio that comes less late than this came on time */
+#define GAP_LATE_MIN    (1.0 * GST_MSECOND)
 /* longer jumps are a new timeline (a reconnect), not a gap to fill */
 #define GAP_MAX         (1 * GST_SECOND)
 /* how far the first window after a lock may be off before it is centred */
@@ -199,20 +199,9 @@ struct _GstAudioJitterBuffer
   GstClockTime last_push;       /* when the last chunk was taken (see
                                  * gst_audio_jitter_buffer_measure) */
   guint in_flight;              /* frames of the chunk being pushed */
-  GstAudioBaseSink *sink;       /* the audio sink downstream, if any:
-                                 * the room is held in its buffer */
+  GstAudioBaseSink *sink;       /* the audio sink downstream, if any: it
+                                 * paces the output */
   gboolean sink_searched;
-
-  gdouble sink_backlog;         /* ns until what was written last plays,
-                                 * as the sink said after the last push */
-  gdouble play_at;              /* when (our clock, ns) what was written
-                                 * last plays: the sink's figures smoothed */
-  gboolean play_valid;
-  gdouble sink_base;            /* what the sink holds in steady state: its
-                                 * full buffer and the device's latency */
-  gdouble base_sum;
-  guint base_n, base_waits;
-  gboolean base_known;
 
   /* controller */
   gdouble step;                 /* input frames per output frame */
@@ -383,56 +372,33 @@ gst_audio_jitter_buffer_available (GstAudioJitterBuffer * self)
       gst_audio_resampler_get_out_frames (self->resampler, in) : 0);
 }
 
-/* The room: how long audio appended now waits before it is played, beyond
- * what the output itself always holds.
+/* The room: how long audio appended now waits here before it leaves.
  *
- * With an audio sink downstream, audio goes to it as soon as it is there:
- * the room is in the sink's buffer, and here once that is full.  What is
- * queued here plus what
- * the sink held when the last chunk went in (its write position less the
- * position its own clock says the sound card is playing), less the time
- * since, is the delay of the sound as the sink plays it; less what the
- * sink holds in steady state (learnt while locking), it is the room.
- * Whatever the sink does (a sound card faster or slower than the pipeline
- * clock, silence it plays when it ran dry, a resync) shows here, and no
- * other clock rate enters.
+ * With an audio sink downstream, the sink paces the output: its buffer is
+ * kept full (it blocks until its sound card has room), so a chunk leaves
+ * when the card has played one, and what is queued here leaves at the
+ * card's rate from the moment the last chunk went in; subtracting the time
+ * since then makes the room smooth and not a saw-tooth of chunks.  Held at
+ * the target, that is the delay of the sound as the card plays it (less
+ * the sink's buffer, constant): whatever clock the pipeline runs on and
+ * however the card's rate differs from it.
  *
- * Without one (paced by the clock), it is how long it waits here: what is
- * queued leaves at the output rate from when the next chunk is due (its
- * timestamp plus the target). */
+ * Without one (paced by the clock), what is queued leaves at the output
+ * rate from when the next chunk is due (its timestamp plus the target). */
 static gdouble
-gst_audio_jitter_buffer_measure_full (GstAudioJitterBuffer * self,
-    GstClockTime now, gdouble * dry, gdouble * sink_left)
+gst_audio_jitter_buffer_measure (GstAudioJitterBuffer * self, GstClockTime now)
 {
   guint rate = GST_AUDIO_INFO_RATE (&self->info);
   gdouble queued = self->pending_silence + self->in_flight +
       (gdouble) (self->in_total - self->rd + self->rs_latency) / self->step;
-  gdouble here = queued * GST_SECOND / rate, left;
+  gdouble here = queued * GST_SECOND / rate;
 
-  if (sink_left)
-    *sink_left = 0.0;
-  if (dry)
-    *dry = 0.0;
   if (!self->sink)
-    /* paced by the clock: what is queued goes from when the next chunk is
-     * due */
     return (gdouble) gst_audio_jitter_buffer_out_next (self) +
         (gdouble) self->target + here - (gdouble) now;
-  /* the sink drains what it held, no more: once it is empty it plays
-   * silence of its own, which delays nothing queued here */
-  left = self->play_valid ? self->play_at - (gdouble) now : 0.0;
-  if (left < 0.0 && here <= 0.0 && dry)
-    *dry = -left;
-  left = MAX (left, 0.0);
-  if (sink_left)
-    *sink_left = left;
-  return here + left - (self->base_known ? self->sink_base : left);
-}
-
-static gdouble
-gst_audio_jitter_buffer_measure (GstAudioJitterBuffer * self, GstClockTime now)
-{
-  return gst_audio_jitter_buffer_measure_full (self, now, NULL, NULL);
+  if (GST_CLOCK_TIME_IS_VALID (self->last_push) && now > self->last_push)
+    here -= (gdouble) (now - self->last_push);
+  return here;
 }
 
 /* Finds the audio sink that plays what this element sends: downstream
@@ -479,33 +445,6 @@ gst_audio_jitter_buffer_find_sink (GstAudioJitterBuffer * self)
   return sink;
 }
 
-/* How long until what the sink was given last is played: its write
- * position less the position its clock reports played; -1 if it cannot
- * tell (not started, no clock of its own).  Called in the streaming thread
- * right after a push, where the sink's write position is written. */
-static gdouble
-gst_audio_jitter_buffer_sink_backlog (GstAudioBaseSink * sink)
-{
-  GstClock *clock = sink->provided_clock;
-  GstAudioRingBuffer *rb = sink->ringbuffer;
-  GstAudioClock *aclock;
-  GstClockTime played;
-  guint rate;
-
-  if (!clock || !GST_IS_AUDIO_CLOCK (clock) || !rb
-      || !gst_audio_ring_buffer_is_acquired (rb)
-      || sink->next_sample == (guint64) - 1)
-    return -1.0;
-  rate = GST_AUDIO_INFO_RATE (&rb->spec.info);
-  aclock = GST_AUDIO_CLOCK (clock);
-  if (rate == 0 || !aclock->func)
-    return -1.0;
-  played = aclock->func (clock, aclock->user_data);
-  if (!GST_CLOCK_TIME_IS_VALID (played))
-    return -1.0;
-  return (gdouble) gst_util_uint64_scale_int (sink->next_sample, GST_SECOND,
-      rate) - (gdouble) played;
-}
 
 static void
 gst_audio_jitter_buffer_window_reset (GstAudioJitterBuffer * self,
@@ -626,27 +565,6 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
      * on the target at once (part of locking, not a re-lock).  A straggler
      * is jitter, not placement: it would leave the latency too high by as
      * much, to be steered out over tens of seconds. */
-    if (self->sink && !self->base_known) {
-      /* first learn what the sink holds in steady state (from the
-       * arrivals of the second and third windows, see _chain: the first
-       * is its start), which the room is counted from; nothing is placed
-       * before */
-      if (++self->base_waits >= 3 && self->base_n > 0) {
-        self->sink_base = self->base_sum / self->base_n;
-        self->base_known = TRUE;
-        GST_INFO_OBJECT (self, "the sink holds %.2f ms in steady state",
-            self->sink_base / GST_MSECOND);
-      } else if (self->base_waits >= 25) {
-        /* it never said (no clock of its own that runs): count the room
-         * here only */
-        self->sink_base = 0.0;
-        self->base_known = TRUE;
-        GST_INFO_OBJECT (self, "the sink does not report what it holds: "
-            "counting the room here only");
-      }
-      gst_audio_jitter_buffer_window_reset (self, now);
-      return;
-    }
     self->settling--;
     self->spread = mean - low;
     self->win_last = low;
@@ -726,10 +644,9 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   self->step = 1.0 + c;
   gst_audio_jitter_buffer_resampler_steer (self);
   GST_LOG_OBJECT (self, "latency %.2f ms (window min %.2f, mean %.2f, max "
-      "%.2f, %u arrivals), correction %.1f ppm, sink holds %.2f ms",
-      self->ema / GST_MSECOND, self->win_low[0] / GST_MSECOND,
-      mean / GST_MSECOND, self->win_max / GST_MSECOND, self->win_n, c * 1e6,
-      self->sink_backlog / GST_MSECOND);
+      "%.2f, %u arrivals), correction %.1f ppm", self->ema / GST_MSECOND,
+      self->win_low[0] / GST_MSECOND, mean / GST_MSECOND,
+      self->win_max / GST_MSECOND, self->win_n, c * 1e6);
   gst_audio_jitter_buffer_window_reset (self, now);
 }
 
@@ -747,8 +664,7 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
   self->out_samples = 0;
   self->last_push = GST_CLOCK_TIME_NONE;
   self->in_flight = 0;
-  self->sink_backlog = 0.0;
-  self->play_valid = FALSE;
+
   self->expected_pts = GST_CLOCK_TIME_NONE;
   self->step = 1.0;
   if (self->resampler) {
@@ -812,9 +728,6 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
     gst_audio_jitter_buffer_fifo_clear (self);
     if (self->resampler)
       gst_audio_resampler_reset (self->resampler);
-    self->base_known = FALSE;
-    self->base_sum = 0.0;
-    self->base_n = self->base_waits = 0;
     if (!self->ever_locked) {
       GstClockTime anchor = GST_CLOCK_TIME_IS_VALID (now) ? now :
           GST_CLOCK_TIME_IS_VALID (rt) ? rt : 0;
@@ -849,9 +762,14 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
     gdouble gap_ns = (gdouble) (rt - self->expected_pts), fill_ns = gap_ns;
     guint64 fill;
 
-    if (GST_CLOCK_TIME_IS_VALID (now))
+    if (GST_CLOCK_TIME_IS_VALID (now)) {
       fill_ns = CLAMP (self->ema - gst_audio_jitter_buffer_measure (self, now),
           0.0, gap_ns);
+      /* the room wobbles by a fraction of a millisecond as the ratio is
+       * steered: that is no lateness */
+      if (fill_ns < GAP_LATE_MIN)
+        fill_ns = 0.0;
+    }
     fill = (guint64) (fill_ns * rate / GST_SECOND + 0.5);
     GST_INFO_OBJECT (self, "gap of %.1f ms in the input (arrived %.1f ms "
         "late): %.1f ms of silence", gap_ns / GST_MSECOND, fill_ns /
@@ -863,23 +781,8 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
   }
 
   if (GST_CLOCK_TIME_IS_VALID (now)) {
-    gdouble dry, sink_left, m = gst_audio_jitter_buffer_measure_full (self,
-        now, &dry, &sink_left);
+    gdouble m = gst_audio_jitter_buffer_measure (self, now);
 
-    /* learn what the sink holds in steady state while locking, once its
-     * buffer is full (after the first window) */
-    if (self->sink && self->play_valid && !self->base_known
-        && self->base_waits >= 1) {
-      self->base_sum += sink_left;
-      self->base_n++;
-    }
-    if (self->base_known && dry > 0.0 && !self->starved) {
-      /* the sink ran dry before this arrived: it has played silence */
-      self->underruns++;
-      self->starved = TRUE;
-      GST_INFO_OBJECT (self, "underrun: the sink ran dry %.1f ms ago",
-          dry / GST_MSECOND);
-    }
     if (self->starved) {
       /* audio is back after running dry: give it the full jitter room */
       if (m < (gdouble) self->target)
@@ -1012,8 +915,6 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
   GstFlowReturn ret;
   GstClockTime pts, next, chunk_time = 0;
   guint frames = 0, rate, gen, lacking = 0;
-  GstAudioBaseSink *sink;
-  gdouble backlog;
 
 
   g_mutex_lock (&self->lock);
@@ -1038,9 +939,13 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
       self->sink_searched = TRUE;
       gst_object_replace ((GstObject **) & self->sink, (GstObject *) found);
       if (found) {
-        GST_INFO_OBJECT (self, "measuring the delay by %" GST_PTR_FORMAT
-            "'s own clock", found);
+        GST_INFO_OBJECT (self, "%" GST_PTR_FORMAT " paces the output",
+            found);
         gst_object_unref (found);
+        /* fill its buffer at once, so that it blocks from the start */
+        if (self->out_samples == 0 && self->target < PREROLL_MIN)
+          self->pending_silence += gst_util_uint64_scale_int (PREROLL_MIN -
+              self->target, GST_AUDIO_INFO_RATE (&self->info), GST_SECOND);
 
       } else {
         GST_INFO_OBJECT (self, "no audio sink downstream: pacing the "
@@ -1059,11 +964,12 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
       frames = MIN (frames, (guint) have);
       break;
     }
+    now = gst_audio_jitter_buffer_now (self);
     if (self->sink) {
-      /* what is there goes at once: the room is held in the sink's
-       * buffer, and here once that is full (the sink blocks); when nothing
-       * comes it runs dry and plays silence of its own, which the room
-       * shows (see _measure) */
+      /* paced by the sink: what is there goes at once, the push blocks
+       * until the sink has room.  When nothing comes the sink's buffer
+       * covers the gap, and beyond that it plays silence of its own; the
+       * room shows both (see _measure) */
       if (have > 0) {
         frames = MIN (have, gst_util_uint64_scale_int (CHUNK_MAX, rate,
                 GST_SECOND));
@@ -1073,7 +979,6 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
           g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND);
       continue;
     }
-    now = gst_audio_jitter_buffer_now (self);
     if (!GST_CLOCK_TIME_IS_VALID (now)) {
       /* no clock: nothing to pace against but downstream */
       if (have >= frames)
@@ -1146,39 +1051,14 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
     return;
   }
   self->in_flight = frames;
-  sink = self->sink ? gst_object_ref (self->sink) : NULL;
   g_mutex_unlock (&self->lock);
   ret = gst_pad_push (self->srcpad, buf);
-  backlog = sink ? gst_audio_jitter_buffer_sink_backlog (sink) : 0.0;
   g_mutex_lock (&self->lock);
   self->in_flight = 0;
   self->last_push = gst_audio_jitter_buffer_now (self);
 
-  if (sink && GST_CLOCK_TIME_IS_VALID (self->last_push)) {
-    /* when what the sink was given last plays: advanced by what went in,
-     * pulled towards what the sink says (its figures jitter by a segment
-     * with where in it the push returned); a jump is taken at once (the
-     * sink ran dry, resynced) */
-    gdouble now = (gdouble) self->last_push;
-
-    if (self->play_valid)
-      self->play_at = MAX (self->play_at, now) + (gdouble) frames *
-          GST_SECOND / GST_AUDIO_INFO_RATE (&self->info);
-    if (backlog >= 0.0) {
-      gdouble said = now + backlog;
-
-      self->sink_backlog = backlog;
-      if (!self->play_valid || fabs (said - self->play_at) > PLAY_SNAP)
-        self->play_at = said;
-      else
-        self->play_at += PLAY_ALPHA * (said - self->play_at);
-      self->play_valid = TRUE;
-    }
-  }
   g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->push_lock);
-  if (sink)
-    gst_object_unref (sink);
 
   if (ret != GST_FLOW_OK) {
     GST_DEBUG_OBJECT (self, "pausing: %s", gst_flow_get_name (ret));

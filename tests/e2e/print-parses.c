@@ -167,11 +167,12 @@ GST_START_TEST (test_defaults_parse)
   const gchar *args[] = { NULL };
   gchar *desc = run_print (args);
   GstElement *p = parse_ok (desc), *net, *sink;
-  guint64 deadline = G_MAXUINT64;
+  gint64 buffer_time = 0;
+  gboolean sync = TRUE;
   gint port = 0;
 
   /* default: mode 2, 127.0.0.1:5000, the default output through pulsesink
-   * with the small buffers the jitter buffer lets it have */
+   * with the small buffer the jitter buffer lets it have */
   net = gst_bin_get_by_name (GST_BIN (p), "net");
   fail_unless (net != NULL);
   fail_unless_equals_string (GST_OBJECT_NAME (gst_element_get_factory (net)),
@@ -182,9 +183,11 @@ GST_START_TEST (test_defaults_parse)
   fail_unless (has_factory (p, "pulsesink"));
   sink = gst_bin_get_by_name (GST_BIN (p), "sink");
   fail_unless (sink != NULL);
-  /* the jitter buffer holds the room: the sink adds none to the latency */
-  g_object_get (sink, "processing-deadline", &deadline, NULL);
-  fail_unless_equals_uint64 (deadline, 0);
+  /* the jitter buffer holds the delay by the sink's own clock: the sink
+   * plays what it is given as it comes, from a 20 ms buffer */
+  g_object_get (sink, "sync", &sync, "buffer-time", &buffer_time, NULL);
+  fail_unless (!sync);
+  fail_unless_equals_int64 (buffer_time, 20000);
   gst_object_unref (sink);
   gst_object_unref (net);
   gst_object_unref (p);

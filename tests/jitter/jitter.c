@@ -496,7 +496,8 @@ script_check_untouched (const Script * r)
   fail_unless_equals_uint64 (r->dropped, 0);
   fail_unless_equals_int (r->underruns, 0);
   fail_unless_equals_int (r->corrections, 0);
-  fail_unless (r->out->len >= r->in - 16 && r->out->len <= r->in,
+  /* the resampler's ratio is steered: a few frames either way */
+  fail_unless (r->out->len + 16 >= r->in && r->out->len <= r->in + 16,
       "%u out for %" G_GUINT64_FORMAT " in", r->out->len, r->in);
 }
 
