@@ -1,0 +1,557 @@
+#!/usr/bin/env python3
+"""The Windows zip under Wine, next to the Linux build.
+
+Usage: test_windows.py CASE LINUX_QSOUND_LAUNCH
+
+Run by meson test under tests/run.sh, which builds the zip first
+(packaging/windows/build.sh BUILD/windows) and starts a private PulseAudio
+with the null sinks ``play`` and ``out``.  The zip is unpacked into a folder
+whose name has a space, away from where it was built, and run from there
+with wine64 in a private 64-bit prefix whose audio driver is PulseAudio.
+Cases:
+
+  inspect       gst-inspect-1.0.exe finds qsound's four elements and the
+                codecs the modes use
+  print         qsound-launch.exe --print, every mode and codec: the same
+                pipeline as the Linux launcher prints (the sink aside)
+  interop-CODEC (mp3, opus, pcm) a Windows sender to a Linux receiver and a
+                Linux sender to a Windows receiver over 127.0.0.1 with a
+                key; the decoded audio is a sine of the frequency sent, at
+                the level sent, with nothing else in it
+  e2e-CODEC     qsound-launch.exe -m 4 under Wine captures an input (a
+                PulseAudio source that carries what plays into ``play``) and
+                sends it to a Linux qsound-launch -m 3 that plays into
+                ``out``: every burst arrives; the latency is measured
+  ctrl-c        Ctrl-C (SIGINT, which Wine delivers as the console's Ctrl-C)
+                ends a Windows sender cleanly: it exits 0, and the Linux
+                receiver is told (end of stream) and ends by itself
+  reverse       a Linux qsound-launch -m 1 to qsound-launch.exe -m 2, which
+                plays through Wine's audio into ``out`` (PulseAudio's default
+                sink while it runs): every burst arrives
+
+Exit status 77 (skipped by meson) when the zip, wine64 or the PulseAudio
+server is missing.
+"""
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'e2e'))
+import qsmeasure as q  # noqa: E402
+import numpy as np  # noqa: E402
+
+SKIP = 77
+KEY = 'wine-and-linux-share-this-key'
+LINUX_LAUNCH = None
+failures = []
+BUILD = os.environ.get('QSOUND_BUILD_ROOT', os.path.join(HERE, '..', '..',
+                                                         'build'))
+WORK = os.path.join(BUILD, 'tests', 'windows')
+ZIP = os.environ.get('QSOUND_WINDOWS_ZIP',
+                     os.path.join(BUILD, 'windows', 'qsound-windows-x86_64.zip'))
+# the unzipped folder: a name with a space, far from the build
+APP = os.path.join(WORK, 'Program Files', 'qsound-windows-x86_64')
+ENCODERS = {
+    'mp3': 'audio/x-raw,rate=48000,channels=2 ! lamemp3enc target=bitrate '
+           'cbr=true bitrate=192',
+    'opus': 'audio/x-raw,rate=48000,channels=2 ! opusenc '
+            'audio-type=restricted-lowdelay frame-size=5 bitrate=128000',
+    'pcm': 'audio/x-raw,format=S16LE,rate=48000,channels=2',
+}
+DECODERS = {'mp3': 'mpg123audiodec', 'opus': 'opusdec', 'pcm': None}
+
+
+def check(cond, what):
+    print(('ok    ' if cond else 'FAIL  ') + what, flush=True)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def skip(why):
+    print('SKIP: ' + why)
+    sys.exit(SKIP)
+
+
+# -------------------------------------------------------------------- wine --
+
+def wine64():
+    for w in ('/usr/lib/wine/wine64', shutil.which('wine64') or ''):
+        if w and os.access(w, os.X_OK):
+            return w
+    return None
+
+
+def wineserver():
+    for w in ('/usr/lib/wine/wineserver64', '/usr/lib/wine/wineserver',
+              shutil.which('wineserver') or ''):
+        if w and os.access(w, os.X_OK):
+            return w
+    return None
+
+
+def wine_env():
+    env = dict(os.environ)
+    env.update(WINEPREFIX=os.path.join(WORK, 'prefix'), WINEARCH='win64',
+               WINEDEBUG='-all', WINEDLLOVERRIDES='mscoree,mshtml=')
+    env['WINELOADER'] = wine64()
+    env['WINESERVER'] = wineserver() or ''
+    for k in ('DISPLAY', 'WAYLAND_DISPLAY', 'GST_PLUGIN_PATH',
+              'GST_PLUGIN_PATH_1_0', 'GST_REGISTRY_1_0',
+              'GST_PLUGIN_SYSTEM_PATH_1_0', 'QSOUND_PIPELINES_DIR'):
+        env.pop(k, None)
+    return env
+
+
+def exe(name):
+    return os.path.join(APP, 'bin', name)
+
+
+def wine_argv(name, args):
+    return [wine64(), exe(name)] + list(args)
+
+
+def wine_run(name, args, timeout=120):
+    return subprocess.run(wine_argv(name, args), capture_output=True,
+                          text=True, errors='replace', timeout=timeout,
+                          env=wine_env(), stdin=subprocess.DEVNULL)
+
+
+def winpath(path):
+    """A Linux path as Wine sees it (drive Z: is /), with forward slashes:
+    gst-launch syntax eats backslashes."""
+    return 'Z:' + os.path.abspath(path)
+
+
+def setup(pulse=True):
+    if not os.path.isfile(ZIP):
+        skip('%s is missing; tests/run.sh builds it with '
+             'packaging/windows/build.sh %s' % (ZIP, os.path.dirname(ZIP)))
+    if not wine64():
+        skip('wine64 is missing (apt-get install wine64)')
+    if pulse and not q_pulse_is_up():
+        skip('no PulseAudio with the null sinks play and out (run the suite '
+             'with tests/run.sh)')
+    os.makedirs(WORK, exist_ok=True)
+    stamp = os.path.join(WORK, 'unzipped-from')
+    want = '%s %d' % (ZIP, os.stat(ZIP).st_mtime_ns)
+    if not (os.path.isdir(APP) and os.path.isfile(stamp)
+            and open(stamp).read() == want):
+        shutil.rmtree(os.path.dirname(APP), ignore_errors=True)
+        with zipfile.ZipFile(ZIP) as z:
+            z.extractall(os.path.dirname(APP))
+        with open(stamp, 'w') as f:
+            f.write(want)
+    env = wine_env()
+    if not os.path.isfile(os.path.join(env['WINEPREFIX'], 'system.reg')):
+        print('creating the Wine prefix (a minute the first time)', flush=True)
+        subprocess.run([wine64(), 'wineboot', '-i'], env=env,
+                       capture_output=True, timeout=400)
+        if env['WINESERVER']:
+            subprocess.run([env['WINESERVER'], '-w'], env=env, timeout=120)
+    if not os.path.isfile(os.path.join(env['WINEPREFIX'], 'system.reg')):
+        check(False, 'wineboot created the Wine prefix')
+        finish()
+    # PulseAudio only (no fallback to ALSA)
+    subprocess.run([wine64(), 'reg', 'add', r'HKCU\Software\Wine\Drivers',
+                    '/v', 'Audio', '/d', 'pulse', '/f'], env=env,
+                   capture_output=True, timeout=120)
+
+
+def stop_wineserver():
+    env = wine_env()
+    if env['WINESERVER']:
+        subprocess.run([env['WINESERVER'], '-k'], env=env,
+                       capture_output=True, timeout=60)
+
+
+def q_pulse_is_up():
+    r = subprocess.run(['pactl', 'list', 'short', 'sinks'],
+                       capture_output=True, text=True)
+    names = [line.split('\t')[1] for line in r.stdout.splitlines()
+             if '\t' in line]
+    return r.returncode == 0 and 'play' in names and 'out' in names
+
+
+def linux_env():
+    env = dict(os.environ)
+    root = os.environ.get('QSOUND_SOURCE_ROOT')
+    if root:
+        env['QSOUND_PIPELINES_DIR'] = os.path.join(root, 'pipelines')
+    return env
+
+
+def finish():
+    stop_wineserver()
+    if failures:
+        print('%d check(s) failed' % len(failures))
+        sys.exit(1)
+    sys.exit(0)
+
+
+# ------------------------------------------------------------------ cases --
+
+def case_inspect():
+    setup(pulse=False)
+    for element in ('loopbacksrc', 'framedtcpsink', 'framedtcpsrc',
+                    'audiojitterbuffer', 'lamemp3enc', 'mpg123audiodec',
+                    'opusenc', 'opusdec', 'mpegaudioparse', 'wasapisink',
+                    'wasapisrc', 'decodebin', 'level'):
+        r = wine_run('gst-inspect-1.0.exe', [element])
+        check(r.returncode == 0 and 'Factory Details' in r.stdout
+              and element in r.stdout,
+              'gst-inspect-1.0.exe %s (exit %d%s)' % (
+                  element, r.returncode,
+                  '' if r.returncode == 0 else ': ' + r.stderr.strip()[-300:]))
+    r = wine_run('gst-inspect-1.0.exe', ['qsound'])
+    check(r.returncode == 0 and all(e in r.stdout for e in (
+        'loopbacksrc', 'framedtcpsink', 'framedtcpsrc', 'audiojitterbuffer')),
+        'gst-inspect-1.0.exe qsound: the plugin with its four elements, '
+        'loaded from lib/gstreamer-1.0 of the unzipped folder')
+    r = wine_run('gst-inspect-1.0.exe', ['loopbacksrc'])
+    check('or an input' in r.stdout, 'loopbacksrc documents input capture')
+    finish()
+
+
+def case_print():
+    setup(pulse=False)
+    linux_sink = None
+    for mode in (1, 2, 3, 4):
+        for codec in ('mp3', 'opus', 'pcm'):
+            args = ['-m', str(mode), '-c', codec, '-p', '5123', '-k', KEY,
+                    '--print']
+            if mode in (1, 4):
+                args += ['-d', 'Line In (USB Audio)']
+            w = wine_run('qsound-launch.exe', args)
+            lx = subprocess.run([LINUX_LAUNCH] + args, capture_output=True,
+                                text=True, env=linux_env())
+            want = lx.stdout.strip()
+            if mode in (2, 3):
+                # the one platform difference: the audio sink
+                i = want.index('pulsesink name=sink')
+                linux_sink = want[i:]
+                want = want[:i] + 'wasapisink name=sink low-latency=true'
+            got = w.stdout.strip().replace('\r', '')
+            check(w.returncode == 0 and lx.returncode == 0 and got == want,
+                  'qsound-launch.exe -m %d -c %s --print prints what Linux '
+                  'prints%s' % (mode, codec, '' if got == want else
+                                ':\n  wine:  %r\n  linux: %r' % (got, want)))
+    check(linux_sink is not None, 'the Linux receiver plays to pulsesink')
+    r = wine_run('qsound-launch.exe', ['-m', '9'])
+    check(r.returncode == 1 and 'unknown mode "9"' in r.stderr,
+          'qsound-launch.exe -m 9: exit 1 and one sentence (%r)' %
+          r.stderr.strip())
+    r = wine_run('qsound-launch.exe', ['--version'])
+    check(r.returncode == 0 and r.stdout.startswith('qsound-launch '),
+          'qsound-launch.exe --version (%r)' % r.stdout.strip())
+    finish()
+
+
+def read_raw(path):
+    try:
+        data = np.fromfile(path, dtype='<i2')
+    except OSError:
+        return np.zeros((0, 2))
+    return data[:len(data) // 2 * 2].reshape(-1, 2).astype(np.float64) / 32768
+
+
+def sine_report(x, freq):
+    """(duration s, dominant Hz, rms, share of energy within 30 Hz of freq)
+    of the non-silent part of channel 0 (the codecs' lead-in trimmed)."""
+    if len(x) == 0:
+        return 0.0, 0.0, 0.0, 0.0
+    ch = x[:, 0]
+    loud = np.nonzero(np.abs(ch) > 0.05)[0]
+    if len(loud) == 0:
+        return len(ch) / 48000, 0.0, 0.0, 0.0
+    ch = ch[loud[0] + 4800:loud[-1] - 4800]     # 100 ms off each end
+    if len(ch) < 4800:
+        return len(ch) / 48000, 0.0, 0.0, 0.0
+    win = np.hanning(len(ch))
+    spec = np.abs(np.fft.rfft(ch * win)) ** 2
+    hz = np.fft.rfftfreq(len(ch), 1 / 48000)
+    peak = hz[np.argmax(spec)]
+    near = spec[np.abs(hz - freq) <= 30].sum() / max(spec.sum(), 1e-30)
+    return (len(ch) / 48000, float(peak), float(np.sqrt(np.mean(ch ** 2))),
+            float(near))
+
+
+def check_sine(label, path, freq, seconds, ch_check=True):
+    x = read_raw(path)
+    dur, peak, rms, near = sine_report(x, freq)
+    print('      %s: %.2f s of audio, peak at %.1f Hz, rms %.3f, %.4f of '
+          'the energy within 30 Hz of %d Hz' % (label, dur, peak, rms, near,
+                                                freq), flush=True)
+    # all of it: the sent seconds less the 0.2 s trimmed (and a codec's
+    # lead-in, a few ms)
+    check(dur >= seconds - 0.3, '%s: at least %.1f s of decoded audio arrived '
+          '(%.2f s)' % (label, seconds - 0.3, dur))
+    check(abs(peak - freq) <= 2.0, '%s: the sine is at %d Hz (%.1f Hz)'
+          % (label, freq, peak))
+    # amplitude 0.5 -> rms 0.354
+    check(0.30 <= rms <= 0.40, '%s: at the level sent (rms %.3f, sent 0.354)'
+          % (label, rms))
+    check(near > 0.999, '%s: nothing else in it (%.5f of the energy at the '
+          'sine)' % (label, near))
+    if ch_check and len(x):
+        check(np.allclose(x[:, 0], x[:, 1], atol=0.02),
+              '%s: both channels carry it' % label)
+
+
+def sender_desc(codec, freq, seconds, mode, port):
+    n = int(seconds * 100)
+    return ('audiotestsrc wave=sine freq=%d volume=0.5 samplesperbuffer=480 '
+            'num-buffers=%d ! audioconvert ! audioresample ! %s ! '
+            'framedtcpsink mode=%s host=127.0.0.1 port=%d key=%s'
+            % (freq, n, ENCODERS[codec], mode, port, KEY))
+
+
+def receiver_desc(mode, port, location):
+    return ('framedtcpsrc mode=%s host=127.0.0.1 port=%d key=%s latency=0 '
+            '! decodebin ! audioconvert ! audioresample ! '
+            'audio/x-raw,format=S16LE,rate=48000,channels=2 ! '
+            'filesink location=%s' % (mode, port, KEY, location))
+
+
+def run_pair(label, rx_argv, tx_argv, rx_env, tx_env, tmp):
+    rx = q.spawn(rx_argv, os.path.join(tmp, 'rx.log'), env=rx_env)
+    time.sleep(1.0)
+    tx = q.spawn(tx_argv, os.path.join(tmp, 'tx.log'), env=tx_env)
+    try:
+        tx.wait(90)
+        rx.wait(30)
+    except subprocess.TimeoutExpired:
+        pass
+    for p in (tx, rx):
+        if p.poll() is None:
+            q.stop(p)
+    ok = check(tx.returncode == 0 and rx.returncode == 0,
+               '%s: sender and receiver end at EOS with status 0 (%s, %s)'
+               % (label, tx.returncode, rx.returncode))
+    if not ok:
+        for p in (tx, rx):
+            print('--- %s\n%s' % (os.path.basename(p.qs_log),
+                                  q.read_log(p)[-2000:]))
+
+
+def case_interop(codec):
+    setup(pulse=False)
+    seconds = 3.0
+    freq = {'mp3': 1000, 'opus': 660, 'pcm': 1500}[codec]
+    tmp = tempfile.mkdtemp(prefix='qsound-interop-', dir=WORK)
+    try:
+        # Windows (Wine) sends, Linux receives (a server)
+        port = q.free_port()
+        out = os.path.join(tmp, 'wine-to-linux.raw')
+        run_pair('Windows to Linux %s' % codec,
+                 [q.gst_launch(), '-q'] + receiver_desc(
+                     'server', port, out).split(),
+                 wine_argv('gst-launch-1.0.exe', ['-q'] + sender_desc(
+                     codec, freq, seconds, 'client', port).split()),
+                 os.environ, wine_env(), tmp)
+        check_sine('Windows to Linux %s' % codec, out, freq, seconds)
+        # Linux sends, Windows (Wine) receives (a server)
+        port = q.free_port()
+        out = os.path.join(tmp, 'linux-to-wine.raw')
+        run_pair('Linux to Windows %s' % codec,
+                 wine_argv('gst-launch-1.0.exe', ['-q'] + receiver_desc(
+                     'server', port, winpath(out)).split()),
+                 [q.gst_launch(), '-q'] + sender_desc(
+                     codec, freq + 100, seconds, 'client', port).split(),
+                 wine_env(), os.environ, tmp)
+        check_sine('Linux to Windows %s' % codec, out, freq + 100, seconds)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    finish()
+
+
+def load_line_in():
+    """A PulseAudio input (a source, no monitor) that carries what plays
+    into play; Wine lists it as a recording device named qsound-line-in."""
+    r = subprocess.run(['pactl', 'load-module', 'module-remap-source',
+                        'source_name=qsound_line_in', 'master=play.monitor',
+                        'source_properties=device.description=qsound-line-in'],
+                       capture_output=True, text=True)
+    if not check(r.returncode == 0, 'pactl load-module module-remap-source'):
+        finish()
+    return r.stdout.strip()
+
+
+def report_result(label, res):
+    print('%-34s %s' % (label, res), flush=True)
+
+
+def case_e2e(codec):
+    setup()
+    module = load_line_in()
+    rig = q.Rig()
+    try:
+        def start(rig):
+            server = rig.spawn([LINUX_LAUNCH, '-m', '3', '-p', '0', '-o', 'out',
+                                '-k', KEY], 'linux-m3', env=linux_env())
+            port = q.port_from_log(server)
+            if port is None:
+                return [server]
+            client = rig.spawn(wine_argv('qsound-launch.exe', [
+                '-m', '4', '-p', str(port), '-c', codec, '-d',
+                'qsound-line-in', '-k', KEY]), 'wine-m4', env=wine_env())
+            return [server, client]
+        res = rig.measure('wine-m4-%s' % codec, start,
+                          ready=q.both_connected, ready_timeout=60.0,
+                          settle_s=2.0)
+        label = 'Wine -m 4 -> Linux -m 3 %s' % codec
+        report_result(label, res)
+        check(res.sent == rig.bursts, '%s: the rig saw all %d bursts sent'
+              % (label, rig.bursts))
+        ok = check(res.sent > 0 and res.delivered == res.sent,
+                   '%s: every burst delivered (%d/%d)' % (
+                       label, res.delivered, res.sent))
+        check(res.latency_ms is not None and 0 < res.latency_ms < 5000,
+              '%s: latency finite and positive (%s ms)' % (
+                  label, res.latency_ms))
+        logs = {os.path.basename(p): t for p, t in res.logs.items()}
+        check('capturing qsound-line-in' in logs.get('wine-m4.log', ''),
+              '%s: the Windows sender says it captures qsound-line-in' % label)
+        check(res.exit_codes == [0, 0], '%s: both ends exit 0 when stopped '
+              '(%s)' % (label, res.exit_codes))
+        dec = DECODERS[codec]
+        if dec:
+            check('decoding with %s' % dec in logs.get('linux-m3.log', ''),
+                  '%s: the Linux receiver decodes with %s' % (label, dec))
+        if not ok or failures:
+            for name, text in logs.items():
+                print('--- %s\n%s' % (name, text[-3000:]))
+    finally:
+        rig.close()
+        subprocess.run(['pactl', 'unload-module', module],
+                       capture_output=True)
+    finish()
+
+
+def case_ctrl_c():
+    """SIGINT to the Windows sender, which Wine turns into the console's
+    Ctrl-C: it ends the stream (EOS goes out) and exits 0; the Linux
+    receiver is told and ends by itself."""
+    setup()
+    module = load_line_in()
+    tmp = tempfile.mkdtemp(prefix='qsound-ctrlc-', dir=WORK)
+    procs = []
+    try:
+        server = q.spawn([LINUX_LAUNCH, '-m', '3', '-p', '0', '-o', 'out',
+                          '-c', 'pcm', '-k', KEY],
+                         os.path.join(tmp, 'linux-m3.log'), env=linux_env())
+        procs.append(server)
+        port = q.port_from_log(server)
+        check(port is not None, 'the Linux -m 3 server listens')
+        client = q.spawn(wine_argv('qsound-launch.exe', [
+            '-m', '4', '-p', str(port or 1), '-c', 'pcm', '-d',
+            'qsound-line-in', '-k', KEY]), os.path.join(tmp, 'wine-m4.log'),
+            env=wine_env())
+        procs.append(client)
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not q.both_connected(procs):
+            time.sleep(0.1)
+        check(q.both_connected(procs), 'both ends connected')
+        time.sleep(1.0)
+        client.send_signal(2)           # SIGINT: Ctrl-C in Wine's console
+        try:
+            client.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+        check(client.returncode == 0, 'Ctrl-C: the Windows sender exits 0 '
+              '(%s)' % client.returncode)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+        rx = q.read_log(server)
+        check(server.returncode == 0 and 'end of stream' in rx,
+              'the Linux receiver is told: it says "end of stream" and exits '
+              '0 by itself (%s)' % server.returncode)
+        if failures:
+            for p in procs:
+                print('--- %s\n%s' % (os.path.basename(p.qs_log),
+                                      q.read_log(p)[-3000:]))
+    finally:
+        for p in procs:
+            q.stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run(['pactl', 'unload-module', module],
+                       capture_output=True)
+    finish()
+
+
+def case_reverse():
+    setup()
+    old = subprocess.run(['pactl', 'get-default-sink'], capture_output=True,
+                         text=True).stdout.strip()
+    # Wine's default output is PulseAudio's default sink
+    subprocess.run(['pactl', 'set-default-sink', 'out'], check=True)
+    rig = q.Rig()
+    try:
+        def start(rig):
+            server = rig.spawn([LINUX_LAUNCH, '-m', '1', '-p', '0', '-c',
+                                'opus', '-d', 'play', '-k', KEY], 'linux-m1',
+                               env=linux_env())
+            port = q.port_from_log(server)
+            if port is None:
+                return [server]
+            client = rig.spawn(wine_argv('qsound-launch.exe', [
+                '-m', '2', '-p', str(port), '-k', KEY]), 'wine-m2',
+                env=wine_env())
+            return [server, client]
+        res = rig.measure('wine-m2', start, ready=q.both_connected,
+                          ready_timeout=60.0, settle_s=2.0)
+        label = 'Linux -m 1 -> Wine -m 2 opus'
+        report_result(label, res)
+        check(res.sent == rig.bursts, '%s: the rig saw all %d bursts sent'
+              % (label, rig.bursts))
+        ok = check(res.sent > 0 and res.delivered == res.sent,
+                   '%s: every burst delivered through Wine\'s audio (%d/%d)'
+                   % (label, res.delivered, res.sent))
+        check(res.latency_ms is not None and 0 < res.latency_ms < 5000,
+              '%s: latency finite and positive (%s ms)' % (
+                  label, res.latency_ms))
+        if not ok:
+            for p, text in res.logs.items():
+                print('--- %s\n%s' % (os.path.basename(p), text[-3000:]))
+    finally:
+        rig.close()
+        if old:
+            subprocess.run(['pactl', 'set-default-sink', old])
+    finish()
+
+
+def main():
+    global LINUX_LAUNCH
+    if len(sys.argv) != 3:
+        print(__doc__)
+        sys.exit(2)
+    case, LINUX_LAUNCH = sys.argv[1], sys.argv[2]
+    if case == 'inspect':
+        case_inspect()
+    elif case == 'print':
+        case_print()
+    elif case.startswith('interop-'):
+        case_interop(case.split('-', 1)[1])
+    elif case.startswith('e2e-'):
+        case_e2e(case.split('-', 1)[1])
+    elif case == 'ctrl-c':
+        case_ctrl_c()
+    elif case == 'reverse':
+        case_reverse()
+    else:
+        print('unknown case %r; see --help' % case)
+        sys.exit(2)
+
+
+if __name__ == '__main__':
+    main()
