@@ -22,6 +22,8 @@ Cases:
                 PulseAudio source that carries what plays into ``play``) and
                 sends it to a Linux qsound-launch -m 3 that plays into
                 ``out``: every burst arrives; the latency is measured
+  devices       loopback capture under Wine (which refuses it) is one clear
+                error, not a crash; a wrong -d lists the outputs and inputs
   ctrl-c        Ctrl-C (SIGINT, which Wine delivers as the console's Ctrl-C)
                 ends a Windows sender cleanly: it exits 0, and the Linux
                 receiver is told (end of stream) and ends by itself
@@ -436,6 +438,38 @@ def case_e2e(codec):
     finish()
 
 
+def case_devices():
+    """What Wine allows of capture: loopback on an output is refused (Wine
+    8), which must be one clear sentence and not a crash; a wrong name lists
+    the outputs and inputs there are."""
+    setup()
+    module = load_line_in()
+    try:
+        r = wine_run('qsound-launch.exe', ['-m', '1', '-p', '0', '-c', 'pcm'],
+                     timeout=60)
+        err = r.stderr.strip()
+        print('      qsound-launch.exe -m 1 said: %s' % ' | '.join(
+            line for line in err.splitlines() if 'pipeline:' not in line))
+        check(r.returncode == 2 and 'AUDCLNT_E_WRONG_ENDPOINT_TYPE' in err
+              and 'Traceback' not in err and 'crash' not in err.lower(),
+              'loopback on the default output under Wine: exit 2 and the '
+              'refusal named (AUDCLNT_E_WRONG_ENDPOINT_TYPE)')
+        r = wine_run('qsound-launch.exe', ['-m', '1', '-p', '0', '-c', 'pcm',
+                                           '-d', 'no-such-device'],
+                     timeout=60)
+        err = r.stderr.strip()
+        print('      qsound-launch.exe -d no-such-device said: %s' % ' | '.join(
+            line for line in err.splitlines() if 'pipeline:' not in line))
+        check(r.returncode == 2 and "there is no audio output or input named "
+              "'no-such-device'" in err and 'qsound-line-in' in err,
+              'a wrong -d: exit 2, one sentence listing the outputs and the '
+              'inputs (qsound-line-in among them)')
+    finally:
+        subprocess.run(['pactl', 'unload-module', module],
+                       capture_output=True)
+    finish()
+
+
 def case_ctrl_c():
     """SIGINT to the Windows sender, which Wine turns into the console's
     Ctrl-C: it ends the stream (EOS goes out) and exits 0; the Linux
@@ -544,6 +578,8 @@ def main():
         case_interop(case.split('-', 1)[1])
     elif case.startswith('e2e-'):
         case_e2e(case.split('-', 1)[1])
+    elif case == 'devices':
+        case_devices()
     elif case == 'ctrl-c':
         case_ctrl_c()
     elif case == 'reverse':
