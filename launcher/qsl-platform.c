@@ -18,6 +18,8 @@
 
 #ifdef G_OS_UNIX
 #include <glib-unix.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #else
 #include <windows.h>
 #endif
@@ -134,6 +136,23 @@ qsl_platform_firewall_hint (const gchar * host, gint port)
       "firewall (for example sudo ufw allow %d/tcp, or sudo firewall-cmd "
       "--add-port=%d/tcp)", port, port, port);
 #endif
+}
+
+guint
+qsl_platform_console_width (void)
+{
+#ifdef G_OS_WIN32
+  CONSOLE_SCREEN_BUFFER_INFO info;
+
+  if (GetConsoleScreenBufferInfo (GetStdHandle (STD_ERROR_HANDLE), &info))
+    return (guint) (info.srWindow.Right - info.srWindow.Left + 1);
+#else
+  struct winsize ws;
+
+  if (ioctl (STDERR_FILENO, TIOCGWINSZ, &ws) == 0)
+    return ws.ws_col;
+#endif
+  return 0;
 }
 
 #ifdef G_OS_UNIX

@@ -744,7 +744,13 @@ qs_status_tick (gpointer user_data)
   if (app->set->quiet) {
     /* nothing */
   } else if (app->tty) {
-    guint len = strlen (line);
+    guint len, width = qsl_platform_console_width ();
+
+    /* a line wider than the console wraps, and \r goes back only to the
+     * start of its last row: cut it to fit */
+    if (width > 1 && strlen (line) >= width)
+      line[width - 1] = '\0';
+    len = strlen (line);
     g_printerr ("\r%s%*s", line, app->status_width > len ?
         app->status_width - len : 0, "");
     app->status_width = len;
