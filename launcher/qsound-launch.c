@@ -216,18 +216,22 @@ qs_pipelines_dir (const gchar * file, gchar ** path_out)
 #define QS_PULSESINK_SETTINGS "buffer-time=10000 latency-time=2500 " \
     "processing-deadline=0 drift-tolerance=20000"
 
+#define QS_WASAPISINK_SETTINGS "low-latency=true"
+
 static gchar *
 qs_sink_description (const QsSettings * set)
 {
   gchar *q, *ret;
 
 #ifdef G_OS_WIN32
-  /* WASAPI in shared mode, with the small buffer of its low-latency mode */
+  /* WASAPI in shared mode, with the small buffer of its low-latency mode
+   * (processing-deadline=0, as on pulsesink, lost bursts and doubled the
+   * spread under Wine: docs/WINDOWS.md) */
   if (set->output == NULL)
-    return g_strdup ("wasapisink name=sink low-latency=true");
+    return g_strdup ("wasapisink name=sink " QS_WASAPISINK_SETTINGS);
   q = qs_quote (set->output);
-  ret = g_strdup_printf ("wasapisink name=sink device=%s low-latency=true",
-      q);
+  ret = g_strdup_printf ("wasapisink name=sink device=%s "
+      QS_WASAPISINK_SETTINGS, q);
 #else
   if (set->output == NULL)
     return g_strdup ("pulsesink name=sink " QS_PULSESINK_SETTINGS);

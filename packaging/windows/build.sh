@@ -52,6 +52,9 @@ meson setup "$qbuild" "$src" --cross-file "$cross" --prefix / --libdir lib \
 meson compile -C "$qbuild" -j "$jobs" >"$out/qsound-build.log" 2>&1 \
   || { tail -60 "$out/qsound-build.log"; die "the Windows build of qsound failed"; }
 DESTDIR=$stage meson install -C "$qbuild" --no-rebuild >/dev/null
+# where the runtime is, for the tests that run qsound's own unit tests from
+# $qbuild under Wine against it (tests/windows)
+echo "$prefix" >"$out/runtime-prefix"
 
 # -------------------------------------------------------------- 4. the zip
 mkdir -p "$stage/bin" "$stage/lib/gstreamer-1.0" "$stage/libexec/gstreamer-1.0"

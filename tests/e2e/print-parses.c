@@ -17,6 +17,13 @@
 #include <string.h>
 #include <gst/check/gstcheck.h>
 
+/* the receiver's audio sink on this platform */
+#ifdef G_OS_WIN32
+#define QS_TEST_SINK "wasapisink"
+#else
+#define QS_TEST_SINK "pulsesink"
+#endif
+
 static gchar *
 run_print (const gchar * const *args)
 {
@@ -146,8 +153,8 @@ GST_START_TEST (test_every_mode_and_codec_parses)
         fail_unless (has_factory (p, "loopbacksrc"));
       } else {
         fail_unless (has_factory (p, "decodebin"));
-        fail_unless (has_factory (p, "pulsesink")
-            || has_factory (p, "wasapi2sink"), "-o out ignored: %s", desc);
+        fail_unless (has_factory (p, QS_TEST_SINK), "-o out ignored: %s",
+            desc);
       }
       g_free (host);
       g_free (key);
@@ -171,7 +178,8 @@ GST_START_TEST (test_defaults_parse)
   gint port = 0;
 
   /* default: mode 2, 127.0.0.1:5000, the default output through pulsesink
-   * with the small buffers the jitter buffer lets it have */
+   * (wasapisink on Windows) with the small buffers the jitter buffer lets it
+   * have */
   net = gst_bin_get_by_name (GST_BIN (p), "net");
   fail_unless (net != NULL);
   fail_unless_equals_string (GST_OBJECT_NAME (gst_element_get_factory (net)),
@@ -179,12 +187,15 @@ GST_START_TEST (test_defaults_parse)
   fail_unless (get_enum_nick_is (G_OBJECT (net), "mode", "client"));
   g_object_get (net, "port", &port, NULL);
   fail_unless_equals_int (port, 5000);
-  fail_unless (has_factory (p, "pulsesink"));
+  fail_unless (has_factory (p, QS_TEST_SINK));
   sink = gst_bin_get_by_name (GST_BIN (p), "sink");
   fail_unless (sink != NULL);
-  /* the jitter buffer holds the room: the sink adds none to the latency */
+  /* the jitter buffer holds the room: the sink adds none to the latency
+   * (on Linux; wasapisink keeps its own, see docs/WINDOWS.md) */
   g_object_get (sink, "processing-deadline", &deadline, NULL);
+#ifndef G_OS_WIN32
   fail_unless_equals_uint64 (deadline, 0);
+#endif
   gst_object_unref (sink);
   gst_object_unref (net);
   gst_object_unref (p);

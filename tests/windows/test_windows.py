@@ -22,6 +22,9 @@ Cases:
                 PulseAudio source that carries what plays into ``play``) and
                 sends it to a Linux qsound-launch -m 3 that plays into
                 ``out``: every burst arrives; the latency is measured
+  unit          qsound's GstCheck tests (protocol, transport, capture ring,
+                every --print parses), cross-built by build.sh with the
+                default options, under Wine against the runtime
   devices       loopback capture under Wine (which refuses it) is one clear
                 error, not a crash; a wrong -d lists the outputs and inputs
   ctrl-c        Ctrl-C (SIGINT, which Wine delivers as the console's Ctrl-C)
@@ -438,6 +441,53 @@ def case_e2e(codec):
     finish()
 
 
+def case_unit():
+    """qsound's own GstCheck tests, cross-built by build.sh with the
+    project's default options, run under Wine against the runtime."""
+    setup(pulse=False)
+    out = os.path.dirname(ZIP)
+    qbuild = os.path.join(out, 'build-qsound')
+    try:
+        prefix = open(os.path.join(out, 'runtime-prefix')).read().strip()
+    except OSError:
+        skip('%s/runtime-prefix is missing: build.sh did not finish' % out)
+    env = wine_env()
+    # the runtime's DLLs (libgstcheck among them), then the zip's (it has
+    # mingw-w64's libwinpthread-1.dll, which the wasapi plugin imports)
+    env['WINEPATH'] = '%s;%s' % (winpath(os.path.join(prefix, 'bin')),
+                                 winpath(os.path.join(APP, 'bin')))
+    env['GST_PLUGIN_SYSTEM_PATH_1_0'] = winpath(
+        os.path.join(prefix, 'lib', 'gstreamer-1.0'))
+    env['GST_PLUGIN_PATH_1_0'] = winpath(
+        os.path.join(qbuild, 'plugins', 'qsound'))
+    env['GST_REGISTRY_1_0'] = winpath(os.path.join(WORK, 'unit-registry.bin'))
+    env['QSOUND_PIPELINES_DIR'] = winpath(os.path.join(qbuild, 'pipelines'))
+    env['QSOUND_LAUNCH'] = winpath(os.path.join(qbuild, 'launcher',
+                                                'qsound-launch.exe'))
+    tests = [('proto', 'tests/check/proto.exe'),
+             ('framedtcp', 'tests/check/framedtcp.exe'),
+             ('capture-ring', 'tests/capture/qsring.exe'),
+             ('print-parses', 'tests/e2e/print-parses.exe')]
+    for name, rel in tests:
+        path = os.path.join(qbuild, rel)
+        if not check(os.path.isfile(path), '%s was cross-built with the '
+                     'default options' % rel):
+            continue
+        try:
+            r = subprocess.run([wine64(), path], capture_output=True,
+                               text=True, errors='replace', timeout=240,
+                               env=env, stdin=subprocess.DEVNULL)
+            rc, text = r.returncode, r.stdout + r.stderr
+        except subprocess.TimeoutExpired as e:
+            rc, text = 'timeout', str(e.stdout or '')
+        summary = [line for line in text.splitlines() if 'Checks:' in line]
+        print('      %s: %s' % (name, summary[-1].strip() if summary
+                                else text.strip()[-300:]))
+        check(rc == 0 and summary and 'Failures: 0, Errors: 0' in summary[-1],
+              '%s under Wine: every check passes (exit %s)' % (name, rc))
+    finish()
+
+
 def case_devices():
     """What Wine allows of capture: loopback on an output is refused (Wine
     8), which must be one clear sentence and not a crash; a wrong name lists
@@ -578,6 +628,8 @@ def main():
         case_interop(case.split('-', 1)[1])
     elif case.startswith('e2e-'):
         case_e2e(case.split('-', 1)[1])
+    elif case == 'unit':
+        case_unit()
     elif case == 'devices':
         case_devices()
     elif case == 'ctrl-c':
