@@ -53,6 +53,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'e2e'))
 import qsmeasure as q  # noqa: E402
+import test_e2e as e2e  # noqa: E402
 import numpy as np  # noqa: E402
 
 SKIP = 77
@@ -159,7 +160,7 @@ def setup(pulse=True):
              'packaging/windows/build.sh %s' % (ZIP, os.path.dirname(ZIP)))
     if not wine64():
         skip('wine64 is missing (apt-get install wine64)')
-    if pulse and not q_pulse_is_up():
+    if pulse and not e2e.pulse_is_up():
         skip('no PulseAudio with the null sinks play and out (run the suite '
              'with tests/run.sh)')
     os.makedirs(WORK, exist_ok=True)
@@ -198,14 +199,6 @@ def stop_wineserver():
         subprocess.run([env['WINESERVER'], '-k'], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        timeout=60)
-
-
-def q_pulse_is_up():
-    r = subprocess.run(['pactl', 'list', 'short', 'sinks'],
-                       capture_output=True, text=True)
-    names = [line.split('\t')[1] for line in r.stdout.splitlines()
-             if '\t' in line]
-    return r.returncode == 0 and 'play' in names and 'out' in names
 
 
 def linux_env():
