@@ -11,10 +11,11 @@
 #include <gst/app/gstappsink.h>
 #include <gio/gio.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <gio/gnetworking.h>
 
 #include "qsoundproto.h"
 
+#undef WAIT_TIMEOUT                   /* winerror.h has one */
 #define WAIT_TIMEOUT (10 * GST_SECOND)
 
 /* ---- helpers ---- */
