@@ -247,11 +247,7 @@ def run_rig(workdir, name, start_chain, seconds, seed=1, settle_s=2.0,
     try:
         procs = start_chain(spawn)
         if ready is not None:
-            end = time.monotonic() + ready_timeout
-            while time.monotonic() < end and not ready(procs):
-                if any(p.poll() is not None for p in procs):
-                    break
-                time.sleep(0.05)
+            qsmeasure.wait_ready(procs, ready, ready_timeout)
         time.sleep(settle_s)
         subprocess.run(play_argv(sig), check=True, timeout=seconds + 30,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

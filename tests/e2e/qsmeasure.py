@@ -144,6 +144,16 @@ def stop(p, timeout=8.0):
     return p.returncode
 
 
+def wait_ready(procs, ready, timeout):
+    """Wait up to ``timeout`` s until ``ready(procs)``, or one of them
+    exits."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not ready(procs):
+        if any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.05)
+
+
 def read_log(p):
     try:
         with open(p.qs_log, 'r', errors='replace') as f:
@@ -439,11 +449,7 @@ class Rig:
         try:
             procs = chain(self)
             if ready is not None:
-                end = time.monotonic() + ready_timeout
-                while time.monotonic() < end and not ready(procs):
-                    if any(p.poll() is not None for p in procs):
-                        break
-                    time.sleep(0.05)
+                wait_ready(procs, ready, ready_timeout)
             time.sleep(settle_s)
             dead = [p for p in procs if p.poll() is not None]
             subprocess.run(play_argv(self.signal), check=True,
