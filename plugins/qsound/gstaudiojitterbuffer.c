@@ -128,10 +128,6 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define CTRL_KI         0.04
 #define CTRL_EMA_TAU    1.0
 #define CTRL_SPREAD_TAU 10.0
-/* a rise of the latest arrivals' room this far (or twice their usual
- * spread) above the controlled delay, two windows running, is a step in the
- * delay, taken out at once */
-#define STEP_MIN        (5.0 * GST_MSECOND)
 
 enum
 {
@@ -174,7 +170,6 @@ struct _GstAudioJitterBuffer
   gboolean out_discont;
   gboolean ever_locked;
   guint settling;               /* windows left to centre after a lock */
-  guint step_windows;           /* windows running the delay stepped up */
 
   /* input FIFO: interleaved floats, frames [fifo_first, in_total); the
    * resampler has taken those before rd */
@@ -588,25 +583,6 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     self->corrections++;
     gst_audio_jitter_buffer_relock_reset (self, now);
     return;
-  }
-  if (low > self->ema + MAX (STEP_MIN, 2.0 * self->spread)) {
-    /* even the latest arrivals have that much more room than the controller
-     * holds, beyond twice the usual spread of arrivals: the delay grew at
-     * once (the sink ran short and played silence, a sender sent a burst).
-     * Jitter makes the latest arrivals later, not earlier, so two such
-     * windows running are no jitter: take the step out at once (a re-lock,
-     * with a fade) rather than slide it out over seconds */
-    if (++self->step_windows >= 2) {
-      GST_INFO_OBJECT (self, "re-lock: the delay grew %.1f ms at once, "
-          "dropping it", (low - target) / GST_MSECOND);
-      gst_audio_jitter_buffer_drop (self, low - target);
-      self->corrections++;
-      self->step_windows = 0;
-      gst_audio_jitter_buffer_relock_reset (self, now);
-      return;
-    }
-  } else {
-    self->step_windows = 0;
   }
   if (self->win_max < target - thr) {
     /* everything arrived too late: restore the jitter room with silence */
