@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Playout steadiness and transparency, judged by the sound a real sink plays.
 
-Usage: playout-bench.py [--seconds 60] [--repeat 1] [--only NAME,...]
+Usage: playout-bench.py [--seconds 60] [--repeat 1] [--only NAME,...] [--keep]
                         [--long MINUTES] [--build DIR]
 
 On a private PulseAudio with the rig of DESIGN.md (tests/e2e/mixrig.py:
@@ -66,14 +66,15 @@ def receiver_events(procs):
     return relocks, underruns
 
 
-def measure(workdir, name, launch, seconds, run):
+def measure(workdir, name, launch, seconds, run, keep=False):
     rec, procs = mixrig.run_rig(workdir, '%s-%d' % (name, run),
                                 chain_for(name, launch), seconds,
                                 settle_s=2.5)
     po = mixrig.analyse(rec, ('out',), max_latency_s=2.0)['out']
     relocks, underruns = receiver_events(procs) if name != 'stock-pcm' \
         else (None, None)
-    os.unlink(rec)
+    if not keep:
+        os.unlink(rec)
     return po, relocks, underruns
 
 
@@ -154,6 +155,9 @@ def main():
     ap.add_argument('--long', type=int, default=0, metavar='MINUTES')
     ap.add_argument('--build', default=os.path.join(HERE, '..', 'build'))
     ap.add_argument('--no-cpu', action='store_true')
+    ap.add_argument('--keep', action='store_true',
+                    help='keep the recordings and logs (their folder is '
+                         'printed at the end)')
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
@@ -184,11 +188,15 @@ def main():
             for run in range(args.repeat):
                 for name in names:
                     po, relocks, underruns = measure(workdir, name, launch,
-                                                     args.seconds, run)
+                                                     args.seconds, run,
+                                                     args.keep)
                     print(fmt_row(name, po, relocks, underruns), flush=True)
     finally:
         server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep:
+            print('recordings and logs kept in %s' % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
