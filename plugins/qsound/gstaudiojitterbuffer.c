@@ -34,7 +34,7 @@
  * plays it, whatever clock the pipeline runs on and however the card's rate
  * differs from it.  Give that sink `sync=false` (it plays what it is given
  * as it comes, with no clock slaving of its own) and a small buffer, e.g.
- * pulsesink `buffer-time=20000 latency-time=5000 sync=false`, as
+ * pulsesink `buffer-time=40000 latency-time=5000 sync=false`, as
  * qsound-launch does.  Without an audio sink (fakesink, a test harness),
  * chunks leave on the pipeline clock at their timestamp plus the target;
  * #GstAudioJitterBuffer:stats says which (`pacing`).
@@ -43,8 +43,9 @@
  * real gap (the sender stalled, frames were lost) is filled with silence and
  * counted; when audio comes back it re-locks to the target within a second:
  * after running dry it inserts just enough silence, and a stale backlog that
- * arrives in a burst is dropped rather than played late.  All of it is
- * counted in #GstAudioJitterBuffer:stats.
+ * arrives in a burst is dropped rather than played late: cut out where the
+ * audio pauses, if a pause comes within a second.  All of it is counted in
+ * #GstAudioJitterBuffer:stats.
  *
  * LATENCY queries answer upstream's latency plus the target.  When it follows
  * framedtcpsrc, set framedtcpsrc's own latency to 0 (the jitter room is
@@ -57,7 +58,7 @@
  * |[
  * gst-launch-1.0 framedtcpsrc host=sender.local port=5000 latency=0 ! \
  *     decodebin ! audioconvert ! audiojitterbuffer latency=80000000 ! \
- *     audioconvert ! pulsesink buffer-time=20000 latency-time=5000 sync=false
+ *     audioconvert ! pulsesink buffer-time=40000 latency-time=5000 sync=false
  * gst-launch-1.0 loopbacksrc ! audioconvert ! lamemp3enc target=bitrate \
  *     cbr=true ! framedtcpsink host=0.0.0.0 port=5000
  * ]| Receive what sender.local plays with 80 ms of room for network jitter,
@@ -65,7 +66,7 @@
  * |[
  * gst-launch-1.0 framedtcpsrc mode=server port=5000 latency=0 ! \
  *     audioconvert ! audiojitterbuffer latency=30000000 ! \
- *     pulsesink buffer-time=20000 latency-time=5000 sync=false
+ *     pulsesink buffer-time=40000 latency-time=5000 sync=false
  * gst-launch-1.0 loopbacksrc ! audioconvert ! \
  *     audio/x-raw,format=S16LE,rate=48000,channels=2 ! \
  *     framedtcpsink mode=client port=5000
@@ -101,10 +102,24 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define SINK_SEARCH_HOPS 16
 /* silence sent at once when locking with an audio sink downstream: it fills
  * the sink's buffer, so that the sink blocks, and so paces the output, from
- * the start; what is beyond the target stays here and settling drops it */
+ * the start; what is beyond the target stays here and settling drops it.
+ * This much at least, and a sink's buffer-time and half of this if that is
+ * more */
 #define PREROLL_MIN     (40 * GST_MSECOND)
 /* the sample fades around a splice where a re-lock drops a backlog */
 #define FADE_TIME       (3 * GST_MSECOND)
+/* a backlog is cut where the queue is quiet (mean power below -60 dBFS,
+ * fades included): it waits up to this many windows for a pause, then
+ * it is cut where the queue is quietest; one this far beyond the target
+ * is cut at once */
+#define QUIET_POWER     1e-6
+/* a window whose arrivals (but the worst tenth) all have this much more
+ * than the target is a backlog, or half the target if that is more: it
+ * came in a burst, or the chain behind the sender stalled and caught up.
+ * The controller's 2000 ppm would take 10 s for each 20 ms of it */
+#define BACKLOG_MIN     (10.0 * GST_MSECOND)
+#define CUT_WAIT_WINDOWS 5
+#define CUT_WAIT_MAX    (100 * GST_MSECOND)
 /* timestamp jumps smaller than this are the decoder's rounding, not gaps */
 #define GAP_TOLERANCE   (20 * GST_MSECOND)
 /* a gap's audio that comes less late than this came on time */
@@ -170,6 +185,7 @@ struct _GstAudioJitterBuffer
   gboolean out_discont;
   gboolean ever_locked;
   guint settling;               /* windows left to centre after a lock */
+  guint cut_wait;               /* windows a backlog waited for a pause */
 
   /* input FIFO: interleaved floats, frames [fifo_first, in_total); the
    * resampler has taken those before rd */
@@ -487,45 +503,76 @@ gst_audio_jitter_buffer_relock_reset (GstAudioJitterBuffer * self,
 {
   self->ema = (gdouble) self->target;
   self->settling = SETTLE_WINDOWS;
+  self->cut_wait = 0;
   gst_audio_jitter_buffer_window_reset (self, now);
 }
 
 /* Drops about @amount ns of queued audio (silence first), for a re-lock.
- * Audio is cut out of the FIFO with a short fade out before the cut and a
- * fade in after it, so the splice does not click. */
-static void
-gst_audio_jitter_buffer_drop (GstAudioJitterBuffer * self, gdouble amount)
+ * The audio is cut out of the FIFO where it is quietest, fades included:
+ * a short fade out before the cut and a fade in after it, so the splice
+ * does not click.  Unless @force, it is cut only where that is silence
+ * (below QUIET_POWER); returns FALSE if there is no such place yet. */
+static gboolean
+gst_audio_jitter_buffer_drop (GstAudioJitterBuffer * self, gdouble amount,
+    gboolean force)
 {
   guint rate = GST_AUDIO_INFO_RATE (&self->info);
   guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
   gdouble out_frames = amount * rate / GST_SECOND;
-  guint64 from_silence = MIN ((guint64) out_frames, self->pending_silence);
-  guint64 avail = self->in_total - self->rd, n, fade, i, c, cut;
+  guint64 from_silence = MIN ((guint64) MAX (out_frames, 0.0),
+      self->pending_silence);
+  guint64 avail = self->in_total - self->rd, n, fade, i, c, span, at, s;
+  gdouble sum = 0.0, best;
   gfloat *base;
 
-  self->pending_silence -= from_silence;
   out_frames -= from_silence;
-  n = (guint64) floor (out_frames * self->step);
+  n = (guint64) floor (MAX (out_frames, 0.0) * self->step);
   fade = gst_util_uint64_scale_int (FADE_TIME, rate, GST_SECOND);
-  if (n == 0 || avail <= 2 * fade)
-    return;
-  n = MIN (n, avail - 2 * fade);
   base = self->fifo + (self->rd - self->fifo_first) * channels;
-  /* fade out the frames before the cut, fade in those after it */
-  for (i = 0; i < fade; i++) {
-    gfloat g_out = (gfloat) (fade - i) / (fade + 1);
-    gfloat g_in = (gfloat) (i + 1) / (fade + 1);
+  if (n > 0 && avail > 2 * fade) {
+    n = MIN (n, avail - 2 * fade);
+    /* the quietest stretch of n frames and their fades: a sliding sum of
+     * the power over [s, s + span) */
+    span = n + 2 * fade;
+    for (i = 0; i < span * channels; i++)
+      sum += (gdouble) base[i] * base[i];
+    best = sum;
+    at = 0;
+    for (s = 1; s + span <= avail; s++) {
+      const gfloat *gone = base + (s - 1) * channels;
+      const gfloat *come = base + (s - 1 + span) * channels;
 
-    for (c = 0; c < channels; c++) {
-      base[i * channels + c] *= g_out;
-      base[(fade + n + i) * channels + c] *= g_in;
+      for (c = 0; c < channels; c++)
+        sum += (gdouble) come[c] * come[c] - (gdouble) gone[c] * gone[c];
+      if (sum < best) {
+        best = sum;
+        at = s;
+      }
     }
+    best = MAX (best, 0.0) / (span * channels);
+    if (!force && best > QUIET_POWER)
+      return FALSE;
+    base += at * channels;
+    /* fade out the frames before the cut, fade in those after it */
+    for (i = 0; i < fade; i++) {
+      gfloat g_out = (gfloat) (fade - i) / (fade + 1);
+      gfloat g_in = (gfloat) (i + 1) / (fade + 1);
+
+      for (c = 0; c < channels; c++) {
+        base[i * channels + c] *= g_out;
+        base[(fade + n + i) * channels + c] *= g_in;
+      }
+    }
+    memmove (base + fade * channels, base + (fade + n) * channels,
+        (avail - at - fade - n) * channels * sizeof (gfloat));
+    self->in_total -= n;
+    self->dropped += n;
+    GST_DEBUG_OBJECT (self, "cut %" G_GUINT64_FORMAT " frames at %.1f ms "
+        "into the queue, %.1f dBFS there", n, at * 1000.0 / rate,
+        10.0 * log10 (best + 1e-12));
   }
-  cut = fade;
-  memmove (base + cut * channels, base + (cut + n) * channels,
-      (avail - cut - n) * channels * sizeof (gfloat));
-  self->in_total -= n;
-  self->dropped += n;
+  self->pending_silence -= from_silence;
+  return TRUE;
 }
 
 static void
@@ -564,7 +611,7 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     self->spread = mean - low;
     self->win_last = low;
     if (low > target + SETTLE_TOLERANCE)
-      gst_audio_jitter_buffer_drop (self, low - target);
+      gst_audio_jitter_buffer_drop (self, low - target, TRUE);
     else if (low < target - SETTLE_TOLERANCE)
       gst_audio_jitter_buffer_insert_silence (self, target - low);
     else
@@ -575,15 +622,29 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     gst_audio_jitter_buffer_window_reset (self, now);
     return;
   }
-  if (room > target + thr) {
-    /* everything arrived far too early: a stale backlog came in a burst */
+  if (low > target + MAX (BACKLOG_MIN, target / 2.0)) {
+    /* (nearly) everything arrived far too early: a stale backlog.  It is
+     * cut in a pause if one comes soon (nothing audible lost), else where
+     * the queue is quietest */
+    gboolean force = self->cut_wait >= CUT_WAIT_WINDOWS ||
+        low - target > CUT_WAIT_MAX;
+
+    if (!gst_audio_jitter_buffer_drop (self, low - target, force)) {
+      self->cut_wait++;
+      GST_DEBUG_OBJECT (self, "%.1f ms of backlog beyond the target: "
+          "waiting for a pause to cut it", (low - target) / GST_MSECOND);
+      gst_audio_jitter_buffer_window_reset (self, now);
+      return;
+    }
     GST_INFO_OBJECT (self, "re-lock: %.1f ms of backlog beyond the target, "
-        "dropping it", (room - target) / GST_MSECOND);
-    gst_audio_jitter_buffer_drop (self, room - target);
+        "dropped%s", (low - target) / GST_MSECOND, force ? "" :
+        " in a pause");
+    self->cut_wait = 0;
     self->corrections++;
     gst_audio_jitter_buffer_relock_reset (self, now);
     return;
   }
+  self->cut_wait = 0;
   if (self->win_max < target - thr) {
     /* everything arrived too late: restore the jitter room with silence */
     GST_INFO_OBJECT (self, "re-lock: %.1f ms short of the target, inserting "
@@ -908,9 +969,12 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
     }
     if (!self->sink_searched) {
       GstAudioBaseSink *found;
+      gint64 buffer_time = 0;   /* the sink's, in microseconds */
 
       g_mutex_unlock (&self->lock);
       found = gst_audio_jitter_buffer_find_sink (self);
+      if (found)
+        g_object_get (found, "buffer-time", &buffer_time, NULL);
       g_mutex_lock (&self->lock);
       self->sink_searched = TRUE;
       gst_object_replace ((GstObject **) & self->sink, (GstObject *) found);
@@ -919,9 +983,14 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
             found);
         gst_object_unref (found);
         /* fill its buffer at once, so that it blocks from the start */
-        if (self->out_samples == 0 && self->target < PREROLL_MIN)
-          self->pending_silence += gst_util_uint64_scale_int (PREROLL_MIN -
-              self->target, GST_AUDIO_INFO_RATE (&self->info), GST_SECOND);
+        if (self->out_samples == 0) {
+          GstClockTime fill = MAX (PREROLL_MIN, buffer_time * GST_USECOND +
+              PREROLL_MIN / 2);
+
+          if (self->target < fill)
+            self->pending_silence += gst_util_uint64_scale_int (fill -
+                self->target, GST_AUDIO_INFO_RATE (&self->info), GST_SECOND);
+        }
 
       } else {
         GST_INFO_OBJECT (self, "no audio sink downstream: pacing the "

@@ -357,24 +357,35 @@ GST_START_TEST (test_codec_mp3)
 GST_END_TEST;
 
 /* A scripted receiver on a test clock: every 10 ms step pushes one 10 ms
- * buffer of a sine, except that at step @burst_at @burst_n more arrive at
- * once, from step @gap_at @gap_n buffers are lost (with @gap_late they
- * leave their time empty: lost on the way; else the sender skipped ahead
- * and the next ones come on time), and the buffer of step @late_at is held
- * two steps (20 ms) and comes with the next two. */
+ * buffer of a sine, except as the case says (a field left 0 is no event). */
+typedef struct
+{
+  gdouble freq;
+  guint burst_at, burst_n;      /* at step burst_at, burst_n more arrive at
+                                 * once */
+  guint gap_at, gap_n;          /* from step gap_at, gap_n buffers are lost */
+  gboolean gap_late;            /* they leave their time empty (lost on the
+                                 * way); else the sender skipped ahead and the
+                                 * next ones come on time */
+  guint late_at;                /* this step's buffer is held two steps
+                                 * (20 ms) and comes with the next two */
+  guint gate;                   /* the sine sounds for this many buffers, then
+                                 * is silent for as many, and so on */
+} ScriptCase;
+
 typedef struct
 {
   guint64 in, dropped, silence;
+  gdouble energy_in;            /* sum of squares */
   guint corrections, underruns, gaps, clicks;
   GArray *out;
 } Script;
 
 static void
-run_script (Script * r, gdouble freq, guint burst_at, guint burst_n,
-    guint gap_at, guint gap_n, gboolean gap_late, guint late_at)
+run_script (Script * r, const ScriptCase * sc)
 {
   GstHarness *h = gst_harness_new ("audiojitterbuffer");
-  gdouble phase_step = 2.0 * G_PI * freq / RIG_RATE;
+  gdouble phase_step = 2.0 * G_PI * sc->freq / RIG_RATE;
   GstStructure *st;
   guint64 k, seq = 0;
   GstBuffer *buf;
@@ -388,28 +399,33 @@ run_script (Script * r, gdouble freq, guint burst_at, guint burst_n,
   g_object_set (h->element, "latency", (guint64) 60 * GST_MSECOND, NULL);
 
   for (k = 0; k < 300; k++) {
-    guint n = k == burst_at ? burst_n + 1 : 1, b;
+    guint n = sc->burst_n && k == sc->burst_at ? sc->burst_n + 1 : 1, b;
     gboolean discont = FALSE;
 
-    if (late_at != G_MAXUINT && k >= late_at && k < late_at + 2)
+    if (sc->late_at && k >= sc->late_at && k < sc->late_at + 2)
       n = 0;
-    else if (late_at != G_MAXUINT && k == late_at + 2)
+    else if (sc->late_at && k == sc->late_at + 2)
       n = 3;
-    if (gap_late && k >= gap_at && k < gap_at + gap_n) {
+    if (sc->gap_n && sc->gap_late && k >= sc->gap_at
+        && k < sc->gap_at + sc->gap_n) {
       n = 0;
       seq++;
-    } else if (!gap_late && k == gap_at) {
-      seq += gap_n;
+    } else if (sc->gap_n && !sc->gap_late && k == sc->gap_at) {
+      seq += sc->gap_n;
     }
-    discont = k == gap_at + (gap_late ? gap_n : 0);
+    discont = sc->gap_n && k == sc->gap_at + (sc->gap_late ? sc->gap_n : 0);
     for (b = 0; b < n; b++) {
       GstMapInfo map;
 
       buf = gst_buffer_new_allocate (NULL, RIG_CHUNK * sizeof (gfloat), NULL);
       gst_buffer_map (buf, &map, GST_MAP_WRITE);
-      for (i = 0; i < RIG_CHUNK; i++)
-        ((gfloat *) map.data)[i] = RIG_AMPLITUDE * sin (phase_step *
-            (gdouble) (seq * RIG_CHUNK + i));
+      for (i = 0; i < RIG_CHUNK; i++) {
+        gfloat v = sc->gate && (seq / sc->gate) % 2 ? 0.0f :
+            RIG_AMPLITUDE * sin (phase_step * (gdouble) (seq * RIG_CHUNK + i));
+
+        ((gfloat *) map.data)[i] = v;
+        r->energy_in += (gdouble) v * v;
+      }
       gst_buffer_unmap (buf, &map);
       GST_BUFFER_PTS (buf) = seq * 10 * GST_MSECOND;
       GST_BUFFER_DURATION (buf) = 10 * GST_MSECOND;
@@ -506,10 +522,11 @@ script_check_untouched (const Script * r)
  * has no click. */
 GST_START_TEST (test_backlog_crossfade)
 {
+  /* 300 ms is no whole number of 437 Hz periods: a bare splice would jump */
+  ScriptCase sc = {.freq = 437.0,.burst_at = 150,.burst_n = 30 };
   Script r;
 
-  /* 300 ms is no whole number of 437 Hz periods: a bare splice would jump */
-  run_script (&r, 437.0, 150, 30, G_MAXUINT, 0, FALSE, G_MAXUINT);
+  run_script (&r, &sc);
   g_print ("backlog burst: %" G_GUINT64_FORMAT " samples in, %u out, %"
       G_GUINT64_FORMAT " dropped (%.0f ms), %" G_GUINT64_FORMAT
       " silence, re-locks %u, underruns %u, clicks %u\n", r.in, r.out->len,
@@ -529,15 +546,48 @@ GST_START_TEST (test_backlog_crossfade)
 
 GST_END_TEST;
 
+/* A backlog (40 ms at once) arrives while a tone sounds; the tone sounds
+ * for 600 ms, pauses for 600 ms, and so on.  The re-lock waits for the
+ * pause and cuts the backlog out of the silence: all of the tone plays. */
+GST_START_TEST (test_backlog_cut_in_pause)
+{
+  ScriptCase sc = {.freq = RIG_FREQ,.burst_at = 122,.burst_n = 4,.gate = 60 };
+  Script r;
+  gdouble energy_out = 0.0;
+  guint i;
+
+  run_script (&r, &sc);
+  for (i = 0; i < r.out->len; i++)
+    energy_out += (gdouble) g_array_index (r.out, gfloat, i) *
+        g_array_index (r.out, gfloat, i);
+  g_print ("backlog in a gated tone: %" G_GUINT64_FORMAT " samples in, %u "
+      "out, %" G_GUINT64_FORMAT " dropped (%.0f ms), re-locks %u, energy "
+      "out/in %.4f\n", r.in, r.out->len, r.dropped, r.dropped * 1000.0 /
+      RIG_RATE, r.corrections, energy_out / r.energy_in);
+  fail_unless_equals_int (r.corrections, 1);
+  fail_unless_equals_int (r.underruns, 0);
+  fail_unless_equals_uint64 (r.silence, 0);
+  fail_unless (r.dropped > 0.025 * RIG_RATE && r.dropped < 0.045 * RIG_RATE,
+      "%" G_GUINT64_FORMAT " frames dropped", r.dropped);
+  /* a cut through the tone loses 4 of its 10 ms buffers (2.7 %) */
+  fail_unless (fabs (energy_out / r.energy_in - 1.0) < 0.002,
+      "energy out/in %.4f", energy_out / r.energy_in);
+  g_array_unref (r.out);
+}
+
+GST_END_TEST;
+
 /* 30 ms of frames lost on the way (nothing arrives for 30 ms, then DISCONT
  * and the timestamps jump), within the jitter room: exactly that much
  * silence, counted, and the timeline kept. */
 GST_START_TEST (test_gap_silence)
 {
+  ScriptCase sc = {.freq = RIG_FREQ,.gap_at = 150,.gap_n = 3,.gap_late =
+        TRUE };
   Script r;
   guint64 gap = 3 * RIG_CHUNK;
 
-  run_script (&r, RIG_FREQ, G_MAXUINT, 0, 150, 3, TRUE, G_MAXUINT);
+  run_script (&r, &sc);
   g_print ("gap of 30 ms: %" G_GUINT64_FORMAT " samples in, %u out, %"
       G_GUINT64_FORMAT " silence, %" G_GUINT64_FORMAT " dropped, gaps %u, "
       "re-locks %u, underruns %u\n", r.in, r.out->len, r.silence, r.dropped,
@@ -562,9 +612,10 @@ GST_END_TEST;
  * time): counted as a gap, but no silence, nothing dropped, no re-lock. */
 GST_START_TEST (test_gap_skip_ahead)
 {
+  ScriptCase sc = {.freq = RIG_FREQ,.gap_at = 150,.gap_n = 3 };
   Script r;
 
-  run_script (&r, RIG_FREQ, G_MAXUINT, 0, 150, 3, FALSE, G_MAXUINT);
+  run_script (&r, &sc);
   g_print ("skip ahead 30 ms: %" G_GUINT64_FORMAT " samples in, %u out, %"
       G_GUINT64_FORMAT " silence, %" G_GUINT64_FORMAT " dropped, gaps %u, "
       "re-locks %u, underruns %u\n", r.in, r.out->len, r.silence, r.dropped,
@@ -583,9 +634,10 @@ GST_END_TEST;
  * out only over tens of seconds). */
 GST_START_TEST (test_straggler_while_locking)
 {
+  ScriptCase sc = {.freq = RIG_FREQ,.late_at = 50 };
   Script r;
 
-  run_script (&r, RIG_FREQ, G_MAXUINT, 0, G_MAXUINT, 0, FALSE, 50);
+  run_script (&r, &sc);
   g_print ("straggler at 0.5 s: %" G_GUINT64_FORMAT " samples in, %u out, %"
       G_GUINT64_FORMAT " silence, %" G_GUINT64_FORMAT " dropped, re-locks "
       "%u, underruns %u\n", r.in, r.out->len, r.silence, r.dropped,
@@ -715,6 +767,7 @@ jitter_suite (void)
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_drain_eos);
   tcase_add_test (tc, test_backlog_crossfade);
+  tcase_add_test (tc, test_backlog_cut_in_pause);
   tcase_add_test (tc, test_gap_silence);
   tcase_add_test (tc, test_gap_skip_ahead);
   tcase_add_test (tc, test_straggler_while_locking);
