@@ -34,13 +34,11 @@ pipeline without it, and against stock audioresample (Kaiser) to 48048 Hz.
 
 import argparse
 import os
-import re
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,10 +58,9 @@ def chain_for(name, launch):
 
 
 def receiver_events(procs):
-    text = qsmeasure.read_log(procs[-1]) if procs else ''
-    relocks = len(re.findall(r'<jitter> re-lock', text))
-    underruns = len(re.findall(r'<jitter> underrun', text))
-    return relocks, underruns
+    events = mixrig.jitter_events(procs[-1]) if procs else []
+    return (sum(e.startswith('re-lock') for e in events),
+            sum(e.startswith('underrun') for e in events))
 
 
 def measure(workdir, name, launch, seconds, run, keep=False):

@@ -210,9 +210,10 @@ qs_pipelines_dir (const gchar * file, gchar ** path_out)
  * segments.  10 ms was too little here with both cores busy (the sound
  * server ran dry); 20 ms was too little when the host took 30-40 % of the
  * CPU time away: after the sound server stalled, pulsesink wrote behind
- * its read position and parts of bursts were lost (docs/LATENCY.md).  On Linux that is
- * pulsesink (PulseAudio or PipeWire, as loopbacksrc), for the default output
- * too: autoaudiosink would pick it with its 200 ms default buffer. */
+ * its read position and parts of bursts were lost (docs/LATENCY.md).  On
+ * Linux that is pulsesink (PulseAudio or PipeWire, as loopbacksrc), for the
+ * default output too: autoaudiosink would pick it with its 200 ms default
+ * buffer. */
 #define QS_PULSESINK_SETTINGS "buffer-time=40000 latency-time=5000 sync=false"
 
 #define QS_WASAPISINK_SETTINGS "low-latency=true sync=false"

@@ -108,16 +108,16 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define PREROLL_MIN     (40 * GST_MSECOND)
 /* the sample fades around a splice where a re-lock drops a backlog */
 #define FADE_TIME       (3 * GST_MSECOND)
-/* a backlog is cut where the queue is quiet (mean power below -60 dBFS,
- * fades included): it waits up to this many windows for a pause, then
- * it is cut where the queue is quietest; one this far beyond the target
- * is cut at once */
-#define QUIET_POWER     1e-6
 /* a window whose arrivals (but the worst tenth) all have this much more
  * than the target is a backlog, or half the target if that is more: it
  * came in a burst, or the chain behind the sender stalled and caught up.
  * The controller's 2000 ppm would take 10 s for each 20 ms of it */
 #define BACKLOG_MIN     (10.0 * GST_MSECOND)
+/* a backlog is cut where the queue is quiet (mean power below -60 dBFS,
+ * fades included): it waits up to this many windows for a pause, then
+ * it is cut where the queue is quietest; one this far beyond the target
+ * is cut at once */
+#define QUIET_POWER     1e-6
 #define CUT_WAIT_WINDOWS 5
 #define CUT_WAIT_MAX    (100 * GST_MSECOND)
 /* timestamp jumps smaller than this are the decoder's rounding, not gaps */
@@ -237,6 +237,8 @@ struct _GstAudioJitterBuffer
   guint64 frames_in;
   guint64 frames_out;
   guint64 resample_ns;          /* time spent resampling (monotonic) */
+  gfloat *scratch;              /* S16 output is made in floats here first */
+  gsize scratch_alloc;          /* floats */
 };
 
 #define gst_audio_jitter_buffer_parent_class parent_class
@@ -455,7 +457,6 @@ gst_audio_jitter_buffer_find_sink (GstAudioJitterBuffer * self)
     gst_object_unref (pad);
   return sink;
 }
-
 
 static void
 gst_audio_jitter_buffer_window_reset (GstAudioJitterBuffer * self,
@@ -890,11 +891,15 @@ gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames,
   GstBuffer *buf = gst_buffer_new_allocate (NULL,
       (gsize) frames * GST_AUDIO_INFO_BPF (&self->info), NULL);
   GstMapInfo map;
-  gfloat *out, *tmp = NULL;
+  gfloat *out;
   guint j = 0, i;
 
   gst_buffer_map (buf, &map, GST_MAP_WRITE);
-  out = f32 ? (gfloat *) map.data : (tmp = g_new (gfloat, frames * channels));
+  if (!f32 && self->scratch_alloc < (gsize) frames * channels) {
+    self->scratch_alloc = (gsize) frames * channels;
+    self->scratch = g_renew (gfloat, self->scratch, self->scratch_alloc);
+  }
+  out = f32 ? (gfloat *) map.data : self->scratch;
 
   if (self->pending_silence > 0) {
     j = (guint) MIN ((guint64) frames, self->pending_silence);
@@ -936,8 +941,7 @@ gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames,
     gint16 *o = (gint16 *) map.data;
 
     for (i = 0; i < frames * channels; i++)
-      o[i] = (gint16) CLAMP (lrintf (tmp[i] * 32768.0f), -32768, 32767);
-    g_free (tmp);
+      o[i] = (gint16) CLAMP (lrintf (out[i] * 32768.0f), -32768, 32767);
   }
   gst_buffer_unmap (buf, &map);
   return buf;
@@ -950,9 +954,8 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
   GstBuffer *buf;
   GstEvent *segment_event = NULL;
   GstFlowReturn ret;
-  GstClockTime pts, next, chunk_time = 0;
+  GstClockTime pts, next;
   guint frames = 0, rate, gen, lacking = 0;
-
 
   g_mutex_lock (&self->lock);
   for (;;) {
@@ -991,7 +994,6 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
             self->pending_silence += gst_util_uint64_scale_int (fill -
                 self->target, GST_AUDIO_INFO_RATE (&self->info), GST_SECOND);
         }
-
       } else {
         GST_INFO_OBJECT (self, "no audio sink downstream: pacing the "
             "output on the clock");
@@ -999,8 +1001,8 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
       continue;
     }
     rate = GST_AUDIO_INFO_RATE (&self->info);
-    chunk_time = CLAMP (self->target / 4, CHUNK_MIN, CHUNK_MAX);
-    frames = MAX (1, gst_util_uint64_scale_int (chunk_time, rate, GST_SECOND));
+    frames = MAX (1, gst_util_uint64_scale_int (CLAMP (self->target / 4,
+                CHUNK_MIN, CHUNK_MAX), rate, GST_SECOND));
     have = gst_audio_jitter_buffer_available (self);
     if (self->eos) {
       /* drain what is left, then end */
@@ -1442,6 +1444,7 @@ gst_audio_jitter_buffer_finalize (GObject * object)
   GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (object);
 
   g_free (self->fifo);
+  g_free (self->scratch);
   g_clear_pointer (&self->resampler, gst_audio_resampler_free);
   gst_clear_object (&self->sink);
   g_mutex_clear (&self->lock);

@@ -144,11 +144,21 @@ class MixServer:
 # Each is a callable(spawn) -> [processes], for run_rig.  The sender
 # captures ``play``; the receiver plays into ``out``.
 
-def debug_env(spec):
+def rx_env():
+    """The receiver's environment: qsmeasure.spawn has it log its jitter
+    buffer's events (audiojitterbuffer:4); RXDEBUG=SPEC logs more."""
     env = dict(os.environ)
-    env['GST_DEBUG'] = spec
-    env['GST_DEBUG_NO_COLOR'] = '1'
+    if 'RXDEBUG' in env:
+        env['GST_DEBUG'] = env['RXDEBUG']
     return env
+
+
+def jitter_events(p):
+    """What the receiver ``p``'s jitter buffer logged of its re-locks and
+    underruns (the text after "<jitter> "), in order."""
+    return [line.split('<jitter> ', 1)[-1]
+            for line in qsmeasure.read_log(p).splitlines()
+            if re.search(r'<jitter> (re-lock|underrun)', line)]
 
 
 def launcher_pair(launch, codec, rx_args=()):
@@ -161,7 +171,7 @@ def launcher_pair(launch, codec, rx_args=()):
             return [tx]
         rx = spawn([launch, '-m', '2', '-o', 'out', '-p', str(port)]
                    + list(rx_args), 'rx',
-                   env=debug_env(os.environ.get('RXDEBUG', 'audiojitterbuffer:4')))
+                   env=rx_env())
         return [tx, rx]
     return start
 
@@ -184,7 +194,7 @@ def raw_sender(launch, ppm):
         tx = spawn([qsmeasure.gst_launch(), '-q'] + desc.split(), 'tx')
         time.sleep(0.5)
         rx = spawn([launch, '-m', '2', '-o', 'out', '-p', str(port)], 'rx',
-                   env=debug_env(os.environ.get('RXDEBUG', 'audiojitterbuffer:4')))
+                   env=rx_env())
         return [tx, rx]
     return start
 
@@ -204,13 +214,6 @@ def gst_chain(parts):
             time.sleep(0.5)
         return procs
     return start
-
-
-def relocks(log_text):
-    """The re-locks a qsound-launch receiver reported last (its status or
-    summary line says "re-locks N"), or None."""
-    found = re.findall(r're-locks (\d+)', log_text)
-    return int(found[-1]) if found else None
 
 
 # --------------------------------------------------------------- recorder --

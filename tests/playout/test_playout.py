@@ -19,7 +19,6 @@ Exit status 77 (skipped by meson) when no PulseAudio can be started.
 """
 
 import os
-import re
 import sys
 import tempfile
 import shutil
@@ -39,14 +38,6 @@ def launch_env():
         os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(root, 'pipelines')
 
 
-def receiver_events(procs):
-    """The receiver's jitter buffer's re-locks and underruns, from its log
-    (GST_DEBUG=audiojitterbuffer:4, set by mixrig)."""
-    text = mixrig.qsmeasure.read_log(procs[-1]) if len(procs) > 1 else ''
-    return [line.split('<jitter> ', 1)[-1] for line in text.splitlines()
-            if re.search(r'<jitter> (re-lock|underrun)', line)]
-
-
 def pair(workdir, launch, seconds):
     rec, procs = mixrig.run_rig(workdir, 'pcm', mixrig.launcher_pair(
         launch, 'pcm'), seconds, settle_s=2.5)
@@ -59,7 +50,7 @@ def pair(workdir, launch, seconds):
 
 def case_steady(workdir, launch):
     po, procs = pair(workdir, launch, 20)
-    events = receiver_events(procs)
+    events = mixrig.jitter_events(procs[-1]) if len(procs) > 1 else []
     for e in events:
         print('receiver: ' + e)
     check(po.sent >= 40, 'the rig saw the bursts played (%d)' % po.sent)
