@@ -263,9 +263,17 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 static GstClockTime
 gst_audio_jitter_buffer_now (GstAudioJitterBuffer * self)
 {
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+  GstClock *clock;
   GstClockTime now, base;
+  gboolean playing;
 
+  /* running time means nothing before PLAYING: a source that is not live
+   * sends audio while the pipeline prerolls, with a clock already set and
+   * the base time not yet (it once read as the machine's uptime) */
+  GST_OBJECT_LOCK (self);
+  playing = GST_STATE (self) == GST_STATE_PLAYING;
+  GST_OBJECT_UNLOCK (self);
+  clock = playing ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
   if (!clock)
     return GST_CLOCK_TIME_NONE;
   now = gst_clock_get_time (clock);

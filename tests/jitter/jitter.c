@@ -698,6 +698,65 @@ GST_START_TEST (test_latency_query)
 GST_END_TEST;
 
 /* Not live: everything goes through, nothing invented, then EOS. */
+static GstPadProbeReturn
+count_frames (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  *(guint64 *) data += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info))
+      / sizeof (gfloat);
+  return GST_PAD_PROBE_OK;
+}
+
+/* A source that is not live sends its audio while the pipeline prerolls,
+ * when a clock is already set and the base time is not: the element must
+ * not take that clock's time for running time (it once read the machine's
+ * uptime there and filled hours of silence).  Ten seconds come faster than
+ * they play: what is beyond the FIFO's room is dropped and counted. */
+GST_START_TEST (test_not_live_preroll)
+{
+  GstElement *p = gst_parse_launch ("audiotestsrc num-buffers=1000 "
+      "samplesperbuffer=480 ! audio/x-raw,format=F32LE,rate=48000,channels=1 "
+      "! audiojitterbuffer name=jitter ! fakesink name=sink sync=false", NULL);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstElement *jitter = gst_bin_get_by_name (GST_BIN (p), "jitter");
+  GstPad *pad = gst_element_get_static_pad (sink, "sink");
+  GstBus *bus = gst_element_get_bus (p);
+  GstStructure *st;
+  GstMessage *msg;
+  guint64 out = 0, in = 1000 * 480, dropped = 0, silence = 0;
+
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_frames, &out, NULL);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no EOS within 30 s");
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  g_object_get (jitter, "stats", &st, NULL);
+  fail_unless (gst_structure_get_uint64 (st, "dropped", &dropped));
+  fail_unless (gst_structure_get_uint64 (st, "silence-filled", &silence));
+  gst_structure_free (st);
+  gst_element_set_state (p, GST_STATE_NULL);
+  printf ("not live: %" G_GUINT64_FORMAT " frames in, %" G_GUINT64_FORMAT
+      " out, %" G_GUINT64_FORMAT " dropped, %" G_GUINT64_FORMAT " silence\n",
+      in, out, dropped, silence);
+  /* every frame played or counted as dropped (but a frame or so of the
+   * resampler's ratio, never exactly 1), and no more silence than the
+   * target (60 ms) */
+  fail_unless (silence <= 48 * 60, "%" G_GUINT64_FORMAT " frames of silence",
+      silence);
+  fail_unless (out + dropped + 8 >= in + silence &&
+      out + dropped <= in + silence, "%" G_GUINT64_FORMAT " out + %"
+      G_GUINT64_FORMAT " dropped of %" G_GUINT64_FORMAT " in", out, dropped,
+      in);
+  gst_object_unref (bus);
+  gst_object_unref (pad);
+  gst_object_unref (jitter);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_drain_eos)
 {
   GstHarness *h = gst_harness_new ("audiojitterbuffer");
@@ -766,6 +825,7 @@ jitter_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_drain_eos);
+  tcase_add_test (tc, test_not_live_preroll);
   tcase_add_test (tc, test_backlog_crossfade);
   tcase_add_test (tc, test_backlog_cut_in_pause);
   tcase_add_test (tc, test_gap_silence);
