@@ -18,10 +18,9 @@
  * the residual's power against the sine's.
  *
  * Then, for the configurations that can be steered, it steers the ratio
- * as the element does (an update every 200 ms, around +1000 ppm) over a
- * 440 Hz sine and counts clicks: output samples whose second difference is
- * beyond 0.05, where the sine's own is 0.003 (the click detector of
- * tests/jitter).
+ * as the element does (an update every 200 ms, around +1000 ppm) over the
+ * jitter tests' sine and counts clicks by their criterion (jitterrig.h:
+ * a second difference beyond RIG_CLICK, where the sine's own is 0.003).
  *
  * The configurations: audiojitterbuffer's own (Kaiser, default quality,
  * interpolated filter with cubic interpolation between its phases, variable
@@ -39,6 +38,8 @@
 
 #include <gst/gst.h>
 #include <gst/audio/audio.h>
+
+#include "jitterrig.h"
 
 #define RATE 48000
 #define CHANNELS 2
@@ -182,8 +183,8 @@ run (const Config * c, double ppm, guint seconds)
   g_free (out);
 }
 
-/* Clicks in a 440 Hz sine (one channel of the stereo input) while the ratio
- * is updated every 200 ms around +1000 ppm (+-50 ppm). */
+/* Clicks in the jitter tests' sine (one channel of the stereo input) while
+ * the ratio is updated every 200 ms around +1000 ppm (+-50 ppm). */
 static guint
 steered_clicks (const Config * c, guint seconds)
 {
@@ -200,8 +201,8 @@ steered_clicks (const Config * c, guint seconds)
 
     for (i = 0; i < BLOCK; i++, k++)
       for (ch = 0; ch < CHANNELS; ch++)
-        in[i * CHANNELS + ch] = (float) (0.5 * sin (2 * G_PI * 440.0 * k /
-                RATE));
+        in[i * CHANNELS + ch] = (float) (RIG_AMPLITUDE * sin (2 * G_PI *
+                RIG_FREQ * k / RATE));
     if (b % 20 == 0) {
       double ppm = 1000.0 + 50.0 * sin (b / 100.0);
 
@@ -214,7 +215,7 @@ steered_clicks (const Config * c, guint seconds)
       float v = out[i * CHANNELS], d2 = v - 2 * p1 + p2;
 
       /* past the filter's start */
-      if (n > 2 * BLOCK && fabsf (d2) > 0.05f)
+      if (n > 2 * BLOCK && fabsf (d2) > RIG_CLICK)
         clicks++;
       p2 = p1;
       p1 = v;
@@ -243,7 +244,7 @@ main (int argc, char **argv)
     for (p = 0; p < (configs[k].variable ? G_N_ELEMENTS (ppms) : 1); p++)
       run (&configs[k], ppms[p], seconds);
   printf ("\nSteered as audiojitterbuffer steers it (an update every 200 ms "
-      "around +1000 ppm), %u s of a 440 Hz sine:\n", seconds);
+      "around +1000 ppm), %u s of a %.0f Hz sine:\n", seconds, RIG_FREQ);
   for (k = 0; k < G_N_ELEMENTS (configs); k++)
     if (configs[k].variable)
       printf ("  %-42s %u clicks\n", configs[k].name,
