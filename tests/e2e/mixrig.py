@@ -46,7 +46,7 @@ MIX_CAPS = ('audio/x-raw,format=S16LE,rate=48000,channels=6,'
 # ----------------------------------------------------------------- signal --
 
 def make_bursts(path, seconds, seed=1, burst_ms=20, gap_ms=(150, 450),
-                lead_ms=300, rms=0.2):
+                lead_ms=qsmeasure.LEAD_MS, rms=0.2):
     """Write a stereo S16LE 48 kHz WAV of distinct ``burst_ms`` white-noise
     bursts (2 ms fades) at seeded random intervals, ``seconds`` long.
     Returns the number of bursts."""
@@ -231,11 +231,11 @@ def play_argv(path, sink='play'):
 
 
 def run_rig(workdir, name, start_chain, seconds, seed=1, settle_s=2.0,
-            tail_s=1.0, ready=None, ready_timeout=20.0):
+            tail_s=1.0, ready=None, ready_timeout=20.0, watch=None):
     """Record mix.monitor while ``start_chain(spawn)`` runs and the burst
     signal (``seconds`` long) plays into ``play``.  ``spawn(argv, name)``
-    starts a logged process.  Returns (recording path, processes, bursts
-    sent)."""
+    starts a logged process.  A stallwatch.Watch ``watch`` watches the host
+    meanwhile (see lost_at).  Returns (recording path, processes)."""
     sig = os.path.join(workdir, 'bursts-%d-%d.wav' % (seed, seconds))
     if not os.path.exists(sig):
         make_bursts(sig, seconds, seed=seed)
@@ -245,6 +245,8 @@ def run_rig(workdir, name, start_chain, seconds, seed=1, settle_s=2.0,
         return qsmeasure.spawn(argv, os.path.join(workdir, '%s-%s.log'
                                                   % (name, pname)), env=env)
 
+    if watch is not None:
+        watch.start(os.path.join(workdir, name + '-stallwatch.log'))
     rec = spawn(recorder_argv(rec_path), 'rec')
     procs = []
     try:
@@ -252,6 +254,8 @@ def run_rig(workdir, name, start_chain, seconds, seed=1, settle_s=2.0,
         if ready is not None:
             qsmeasure.wait_ready(procs, ready, ready_timeout)
         time.sleep(settle_s)
+        if watch is not None:
+            watch.play_start = time.monotonic()
         subprocess.run(play_argv(sig), check=True, timeout=seconds + 30,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(tail_s)
@@ -259,7 +263,15 @@ def run_rig(workdir, name, start_chain, seconds, seed=1, settle_s=2.0,
         for p in reversed(procs):
             qsmeasure.stop(p)
         qsmeasure.stop(rec)
+        if watch is not None:
+            watch.stop()
     return rec_path, procs
+
+
+def lost_at(po, watch):
+    """When (monotonic s, as the watch's times) each burst ``po`` lost was
+    played (qsmeasure.lost_at)."""
+    return qsmeasure.lost_at(po.lost_s, po.first_sent_s, watch)
 
 
 # --------------------------------------------------------------- analysis --
@@ -317,6 +329,8 @@ class Playout:
         self.lags_ms = []     # its latency
         self.band_db = None   # received / played power per band, dB
         self.first_lag_ms = None
+        self.lost_s = []      # s, when each burst not delivered was played
+        self.first_sent_s = None  # s, when the first burst was played
 
     @property
     def delivered(self):
@@ -390,9 +404,11 @@ def analyse(path, outputs=('out',), max_latency_s=1.0, min_ncc=0.5,
         p_sent = np.zeros(len(BANDS_KHZ))
         p_recv = np.zeros(len(BANDS_KHZ))
         last = None
+        po.first_sent_s = starts[0] / RATE if starts else None
         for s in starts:
             ref = sent[s:s + blen]
             if len(ref) < blen:
+                po.lost_s.append(s / RATE)
                 continue
             if last is None:
                 lo, hi = s, s + int(RATE * max_latency_s)
@@ -405,6 +421,7 @@ def analyse(path, outputs=('out',), max_latency_s=1.0, min_ncc=0.5,
                 pos, ncc = ncc_search(ref, recv, s, s + int(RATE *
                                                             max_latency_s))
             if pos is None or ncc < min_ncc:
+                po.lost_s.append(s / RATE)
                 continue
             last = pos - s
             po.times.append(s / RATE)
