@@ -10,9 +10,12 @@ recorded as one sample-aligned stream), distinct 20 ms noise bursts are
 played into ``play`` while a chain captures it and plays into ``out``.
 Each burst is found on its own in the recording; its lag is that moment's
 latency.  Per chain it prints: bursts delivered, the median latency, the
-p5..p95 spread, the slope (ms/s), steps of 3 ms or more between bursts, the
-receiver's re-locks and underruns (its own log), and for PCM the power
-received over played per band (0.00 dB is transparent).
+p5..p95 spread, the slope (ms/s), steps of 3 ms or more between bursts (and
+how many of them came while the host stalled this machine, as
+tests/stallwatch sees it), the receiver's re-locks and underruns (its own
+log), the host's stalls of 15 ms or more and its steal (the share of CPU
+time it took), and for PCM the power received over played per band (0.00 dB
+is transparent).
 
 Chains, side by side in one run:
   stock-pcm   the control: pulsesrc ! tcpserversink / tcpclientsrc ! pulsesink,
@@ -44,6 +47,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'e2e'))
 import mixrig  # noqa: E402
+import stallwatch  # noqa: E402
 
 CHAINS = ('stock-pcm', 'pcm', 'opus', 'mp3', 'raw-1000', 'raw+0', 'raw+1000')
 
@@ -63,18 +67,25 @@ def receiver_events(procs):
 
 
 def measure(workdir, name, launch, seconds, run, keep=False):
+    watch = stallwatch.Watch()
     rec, procs = mixrig.run_rig(workdir, '%s-%d' % (name, run),
                                 chain_for(name, launch), seconds,
-                                settle_s=2.5)
+                                settle_s=2.5, watch=watch)
     po = mixrig.analyse(rec, ('out',), max_latency_s=2.0)['out']
     relocks, underruns = receiver_events(procs) if name != 'stock-pcm' \
         else (None, None)
     if not keep:
         os.unlink(rec)
-    return po, relocks, underruns
+    return po, relocks, underruns, watch
 
 
-def fmt_row(name, po, relocks, underruns):
+def host_text(watch):
+    if not watch.available:
+        return '-'
+    return '%d/%.0f%%' % (len(watch.stalls), watch.steal_pct or 0.0)
+
+
+def fmt_row(name, po, relocks, underruns, watch):
     if not po.delivered:
         return '%-10s nothing delivered of %d bursts' % (name, po.sent)
     bands = ''
@@ -82,11 +93,12 @@ def fmt_row(name, po, relocks, underruns):
         bands = ' '.join('%+.2f' % (b if b is not None else -99)
                          for b in po.band_db)
     ev = '-' if relocks is None else '%d/%d' % (relocks, underruns)
-    return ('%-10s %3d/%-3d %7.2f %6.2f..%-6.2f %6.2f %+7.3f %5d %6s  %s'
+    steps = '%d(%d)' % (len(po.jumps()), mixrig.host_steps(po, watch))
+    return ('%-10s %3d/%-3d %7.2f %6.2f..%-6.2f %6.2f %+7.3f %7s %6s %8s  %s'
             % (name, po.delivered, po.sent, float(
                 sorted(po.lags_ms)[len(po.lags_ms) // 2]), po.percentile(5),
                po.percentile(95), po.spread_ms or 0.0,
-               po.slope_ms_per_s or 0.0, len(po.jumps()), ev, bands))
+               po.slope_ms_per_s or 0.0, steps, ev, host_text(watch), bands))
 
 
 def resampler_cost(build, seconds=20):
@@ -102,9 +114,10 @@ def resampler_cost(build, seconds=20):
 def long_run(workdir, launch, minutes):
     print('\n%d-minute runs, median latency at each minute (ms):' % minutes)
     for name in ('raw-1000', 'raw+1000'):
+        watch = stallwatch.Watch()
         rec, procs = mixrig.run_rig(workdir, name + '-long',
                                     chain_for(name, launch), minutes * 60,
-                                    settle_s=2.5)
+                                    settle_s=2.5, watch=watch)
         po = mixrig.analyse(rec, ('out',), max_latency_s=2.0)['out']
         relocks, underruns = receiver_events(procs)
         os.unlink(rec)
@@ -113,9 +126,12 @@ def long_run(workdir, launch, minutes):
                                             '-' for v in mins)))
         if mins and mins[0] is not None and mins[-1] is not None:
             print('  %-9s minute %d vs minute 1: %+.2f ms; %d/%d bursts, '
-                  'spread %.2f ms, re-locks %d, underruns %d'
+                  'spread %.2f ms, re-locks %d, underruns %d, steps %d (%d '
+                  'while the host stalled); %s'
                   % ('', minutes, mins[-1] - mins[0], po.delivered, po.sent,
-                     po.spread_ms or 0.0, relocks, underruns))
+                     po.spread_ms or 0.0, relocks, underruns,
+                     len(po.jumps()), mixrig.host_steps(po, watch),
+                     watch.summary()))
 
 
 def main():
@@ -134,6 +150,7 @@ def main():
     build = os.path.abspath(args.build)
     launch = os.path.join(build, 'launcher', 'qsound-launch')
     os.environ['GST_PLUGIN_PATH'] = os.path.join(build, 'plugins', 'qsound')
+    os.environ['QSOUND_BUILD_ROOT'] = build     # tests/stallwatch
     os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(HERE, '..',
                                                       'pipelines')
     names = [n for n in args.only.split(',') if n] or list(CHAINS)
@@ -149,19 +166,19 @@ def main():
             long_run(workdir, launch, args.long)
         else:
             print('\n%d s of 20 ms noise bursts per run, %d run(s) per chain; '
-                  'latency in ms; steps: >= 3 ms between bursts; re-locks/'
-                  'underruns from the receiver; response: received/played '
-                  'per band 0-1/1-4/4-8/8-12/12-16/16-20 kHz, dB'
+                  'latency in ms; steps: >= 3 ms between bursts (while the '
+                  'host stalled); re-locks/underruns from the receiver; '
+                  'host: its stalls >= 15 ms/steal; response: received/'
+                  'played per band 0-1/1-4/4-8/8-12/12-16/16-20 kHz, dB'
                   % (args.seconds, args.repeat))
-            print('%-10s %-7s %7s %-14s %6s %7s %5s %6s  %s'
+            print('%-10s %-7s %7s %-14s %6s %7s %7s %6s %8s  %s'
                   % ('chain', 'bursts', 'median', 'p5..p95', 'spread',
-                     'slope', 'steps', 'relock', 'response'))
+                     'slope', 'steps', 'relock', 'host', 'response'))
             for run in range(args.repeat):
                 for name in names:
-                    po, relocks, underruns = measure(workdir, name, launch,
-                                                     args.seconds, run,
-                                                     args.keep)
-                    print(fmt_row(name, po, relocks, underruns), flush=True)
+                    row = measure(workdir, name, launch, args.seconds, run,
+                                  args.keep)
+                    print(fmt_row(name, *row), flush=True)
     finally:
         server.stop()
         if args.keep:

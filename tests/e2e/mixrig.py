@@ -274,6 +274,16 @@ def lost_at(po, watch):
     return qsmeasure.lost_at(po.lost_s, po.first_sent_s, watch)
 
 
+def host_steps(po, watch, min_ms=3.0):
+    """How many of ``po``'s steps of ``min_ms`` or more between bursts came
+    while the host stalled (stallwatch.Watch.explain_burst at the later
+    burst)."""
+    at = qsmeasure.lost_at(po.times, po.first_sent_s, watch)
+    return sum(1 for i in range(1, len(po.lags_ms))
+               if abs(po.lags_ms[i] - po.lags_ms[i - 1]) >= min_ms
+               and watch.explain_burst(at[i]) is not None)
+
+
 # --------------------------------------------------------------- analysis --
 
 def read_mix(path):
