@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian 12 packages qsound needs, idempotently (as root).
 #   .ci/deps.sh run    what building and running needs
-#   .ci/deps.sh test   that plus what the tests, the fuzz target, the Wine test and
-#                      the benchmarks need
+#   .ci/deps.sh test   that plus what the tests, the fuzz target, the Wine tests
+#                      (and the Windows zip they run) and the benchmarks need
+#   .ci/deps.sh windows what packaging/windows/build.sh needs to cross-build the zip
 set -eu
 what=${1:-run}
 
@@ -11,9 +12,15 @@ pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libgstreamer1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
   gstreamer1.0-plugins-bad gstreamer1.0-pulseaudio pulseaudio pulseaudio-utils
   libsodium-dev"
+windows="mingw-w64 wine wine64 meson ninja-build pkg-config flex bison
+  libglib2.0-dev-bin dpkg-dev xz-utils bzip2 zip unzip make python3 autoconf
+  automake libtool"
+if [ "$what" = windows ]; then
+  pkgs="$windows"
+fi
 if [ "$what" = test ]; then
   pkgs="$pkgs clang libclang-rt-14-dev mingw-w64 wine wine64 python3 python3-numpy procps
-    libmp3lame-dev"
+    libmp3lame-dev $windows"
 fi
 
 missing=""

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Playout steadiness and transparency, judged by the sound a real sink plays.
 
-Usage: playout-bench.py [--seconds 60] [--repeat 1] [--only NAME,...]
+Usage: playout-bench.py [--seconds 60] [--repeat 1] [--only NAME,...] [--keep]
                         [--long MINUTES] [--build DIR]
 
 On a private PulseAudio with the rig of DESIGN.md (tests/e2e/mixrig.py:
@@ -10,9 +10,12 @@ recorded as one sample-aligned stream), distinct 20 ms noise bursts are
 played into ``play`` while a chain captures it and plays into ``out``.
 Each burst is found on its own in the recording; its lag is that moment's
 latency.  Per chain it prints: bursts delivered, the median latency, the
-p5..p95 spread, the slope (ms/s), steps of 3 ms or more between bursts, the
-receiver's re-locks and underruns (its own log), and for PCM the power
-received over played per band (0.00 dB is transparent).
+p5..p95 spread, the slope (ms/s), steps of 3 ms or more between bursts (and
+how many of them came while the host stalled this machine, as
+tests/stallwatch sees it), the receiver's re-locks and underruns (its own
+log), the host's stalls of 15 ms or more and its steal (the share of CPU
+time it took), and for PCM the power received over played per band (0.00 dB
+is transparent).
 
 Chains, side by side in one run:
   stock-pcm   the control: pulsesrc ! tcpserversink / tcpclientsrc ! pulsesink,
@@ -27,26 +30,24 @@ Chains, side by side in one run:
 --long MINUTES runs raw-1000 and raw+1000 for that long and prints each
 minute's median latency and how far the last minute is from the first.
 
-It also prints the CPU cost of audiojitterbuffer's resampler: white noise
-through the element (no clock, as fast as it goes) against the same
-pipeline without it, and against stock audioresample (Kaiser) to 48048 Hz.
+It also prints the CPU cost of audiojitterbuffer's resampler, on its own
+(build/bench/resampler-cost): GstAudioResampler as the element steers it
+at 0 and +-1000 ppm beside stock audioresample's configuration, with the
+signal to noise-and-distortion of each.
 """
 
 import argparse
 import os
-import re
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'e2e'))
 import mixrig  # noqa: E402
-import qsmeasure  # noqa: E402
+import stallwatch  # noqa: E402
 
 CHAINS = ('stock-pcm', 'pcm', 'opus', 'mp3', 'raw-1000', 'raw+0', 'raw+1000')
 
@@ -60,24 +61,31 @@ def chain_for(name, launch):
 
 
 def receiver_events(procs):
-    text = qsmeasure.read_log(procs[-1]) if procs else ''
-    relocks = len(re.findall(r'<jitter> re-lock', text))
-    underruns = len(re.findall(r'<jitter> underrun', text))
-    return relocks, underruns
+    events = mixrig.jitter_events(procs[-1]) if procs else []
+    return (sum(e.startswith('re-lock') for e in events),
+            sum(e.startswith('underrun') for e in events))
 
 
-def measure(workdir, name, launch, seconds, run):
+def measure(workdir, name, launch, seconds, run, keep=False):
+    watch = stallwatch.Watch()
     rec, procs = mixrig.run_rig(workdir, '%s-%d' % (name, run),
                                 chain_for(name, launch), seconds,
-                                settle_s=2.5)
+                                settle_s=2.5, watch=watch)
     po = mixrig.analyse(rec, ('out',), max_latency_s=2.0)['out']
     relocks, underruns = receiver_events(procs) if name != 'stock-pcm' \
         else (None, None)
-    os.unlink(rec)
-    return po, relocks, underruns
+    if not keep:
+        os.unlink(rec)
+    return po, relocks, underruns, watch
 
 
-def fmt_row(name, po, relocks, underruns):
+def host_text(watch):
+    if not watch.available:
+        return '-'
+    return '%d/%.0f%%' % (len(watch.stalls), watch.steal_pct or 0.0)
+
+
+def fmt_row(name, po, relocks, underruns, watch):
     if not po.delivered:
         return '%-10s nothing delivered of %d bursts' % (name, po.sent)
     bands = ''
@@ -85,54 +93,31 @@ def fmt_row(name, po, relocks, underruns):
         bands = ' '.join('%+.2f' % (b if b is not None else -99)
                          for b in po.band_db)
     ev = '-' if relocks is None else '%d/%d' % (relocks, underruns)
-    return ('%-10s %3d/%-3d %7.2f %6.2f..%-6.2f %6.2f %+7.3f %5d %6s  %s'
+    steps = '%d(%d)' % (len(po.jumps()), mixrig.host_steps(po, watch))
+    return ('%-10s %3d/%-3d %7.2f %6.2f..%-6.2f %6.2f %+7.3f %7s %6s %8s  %s'
             % (name, po.delivered, po.sent, float(
                 sorted(po.lags_ms)[len(po.lags_ms) // 2]), po.percentile(5),
                po.percentile(95), po.spread_ms or 0.0,
-               po.slope_ms_per_s or 0.0, len(po.jumps()), ev, bands))
+               po.slope_ms_per_s or 0.0, steps, ev, host_text(watch), bands))
 
 
-def cpu_seconds(argv):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime -
-                                                 before.ru_stime)
-
-
-def resampler_cost(seconds=60):
-    """CPU ms per second of stereo 48 kHz audio: the element, stock
-    audioresample, and neither (the pipeline's own cost), best of 3."""
-    buffers = seconds * 100      # 10 ms buffers
-    src = ('audiotestsrc wave=white-noise samplesperbuffer=480 '
-           'num-buffers=%d ! audio/x-raw,format=F32LE,rate=48000,channels=2 '
-           % buffers)
-    chains = {
-        'none': src + '! fakesink sync=false',
-        'audiojitterbuffer': src + '! audiojitterbuffer ! fakesink sync=false',
-        'audioresample kaiser to 48048 Hz': src + '! audioresample '
-        'resample-method=kaiser ! audio/x-raw,rate=48048 ! fakesink '
-        'sync=false',
-    }
-    out = {}
-    for name, desc in chains.items():
-        out[name] = min(cpu_seconds([qsmeasure.gst_launch(), '-q'] +
-                                    desc.split()) for _ in range(3))
-    base = out['none']
-    print('\nCPU per second of stereo 48 kHz audio, best of 3 runs of %d s '
-          '(pipeline alone %.2f ms/s):' % (seconds, 1000 * base / seconds))
-    for name in ('audiojitterbuffer', 'audioresample kaiser to 48048 Hz'):
-        print('  %-34s %.2f ms/s' % (name, 1000 * (out[name] - base) /
-                                     seconds))
+def resampler_cost(build, seconds=20):
+    """The resampler on its own (build/bench/resampler-cost): CPU per second
+    of stereo 48 kHz audio and signal to noise-and-distortion, as
+    audiojitterbuffer steers it and as stock audioresample runs it."""
+    print()
+    sys.stdout.flush()
+    subprocess.run([os.path.join(build, 'bench', 'resampler-cost'),
+                    str(seconds)], check=True)
 
 
 def long_run(workdir, launch, minutes):
     print('\n%d-minute runs, median latency at each minute (ms):' % minutes)
     for name in ('raw-1000', 'raw+1000'):
+        watch = stallwatch.Watch()
         rec, procs = mixrig.run_rig(workdir, name + '-long',
                                     chain_for(name, launch), minutes * 60,
-                                    settle_s=2.5)
+                                    settle_s=2.5, watch=watch)
         po = mixrig.analyse(rec, ('out',), max_latency_s=2.0)['out']
         relocks, underruns = receiver_events(procs)
         os.unlink(rec)
@@ -141,9 +126,12 @@ def long_run(workdir, launch, minutes):
                                             '-' for v in mins)))
         if mins and mins[0] is not None and mins[-1] is not None:
             print('  %-9s minute %d vs minute 1: %+.2f ms; %d/%d bursts, '
-                  'spread %.2f ms, re-locks %d, underruns %d'
+                  'spread %.2f ms, re-locks %d, underruns %d, steps %d (%d '
+                  'while the host stalled); %s'
                   % ('', minutes, mins[-1] - mins[0], po.delivered, po.sent,
-                     po.spread_ms or 0.0, relocks, underruns))
+                     po.spread_ms or 0.0, relocks, underruns,
+                     len(po.jumps()), mixrig.host_steps(po, watch),
+                     watch.summary()))
 
 
 def main():
@@ -154,11 +142,15 @@ def main():
     ap.add_argument('--long', type=int, default=0, metavar='MINUTES')
     ap.add_argument('--build', default=os.path.join(HERE, '..', 'build'))
     ap.add_argument('--no-cpu', action='store_true')
+    ap.add_argument('--keep', action='store_true',
+                    help='keep the recordings and logs (their folder is '
+                         'printed at the end)')
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
     launch = os.path.join(build, 'launcher', 'qsound-launch')
     os.environ['GST_PLUGIN_PATH'] = os.path.join(build, 'plugins', 'qsound')
+    os.environ['QSOUND_BUILD_ROOT'] = build     # tests/stallwatch
     os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(HERE, '..',
                                                       'pipelines')
     names = [n for n in args.only.split(',') if n] or list(CHAINS)
@@ -169,26 +161,30 @@ def main():
         return 1
     try:
         if not args.no_cpu:
-            resampler_cost()
+            resampler_cost(build)
         if args.long:
             long_run(workdir, launch, args.long)
         else:
             print('\n%d s of 20 ms noise bursts per run, %d run(s) per chain; '
-                  'latency in ms; steps: >= 3 ms between bursts; re-locks/'
-                  'underruns from the receiver; response: received/played '
-                  'per band 0-1/1-4/4-8/8-12/12-16/16-20 kHz, dB'
+                  'latency in ms; steps: >= 3 ms between bursts (while the '
+                  'host stalled); re-locks/underruns from the receiver; '
+                  'host: its stalls >= 15 ms/steal; response: received/'
+                  'played per band 0-1/1-4/4-8/8-12/12-16/16-20 kHz, dB'
                   % (args.seconds, args.repeat))
-            print('%-10s %-7s %7s %-14s %6s %7s %5s %6s  %s'
+            print('%-10s %-7s %7s %-14s %6s %7s %7s %6s %8s  %s'
                   % ('chain', 'bursts', 'median', 'p5..p95', 'spread',
-                     'slope', 'steps', 'relock', 'response'))
+                     'slope', 'steps', 'relock', 'host', 'response'))
             for run in range(args.repeat):
                 for name in names:
-                    po, relocks, underruns = measure(workdir, name, launch,
-                                                     args.seconds, run)
-                    print(fmt_row(name, po, relocks, underruns), flush=True)
+                    row = measure(workdir, name, launch, args.seconds, run,
+                                  args.keep)
+                    print(fmt_row(name, *row), flush=True)
     finally:
         server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep:
+            print('recordings and logs kept in %s' % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -23,15 +23,14 @@
 #include <gst/gst.h>
 
 #include "qsl-key.h"
+#include "qsl-platform.h"
 #include "qsl-replug.h"
 
 #ifdef G_OS_UNIX
 #include <unistd.h>
-#include <glib-unix.h>
 #define qs_isatty(fd) isatty (fd)
 #else
 #include <io.h>
-#include <windows.h>
 #define qs_isatty(fd) _isatty (fd)
 #endif
 
@@ -190,16 +189,10 @@ qs_quote (const gchar * value)
 static const gchar *
 qs_pipelines_dir (const gchar * file, gchar ** path_out)
 {
-  const gchar *env = g_getenv ("QSOUND_PIPELINES_DIR");
-  const gchar *dirs[3];
-  guint i, n = 0;
+  const gchar *const *dirs = qsl_platform_pipelines_dirs ();
+  guint i;
 
-  if (env && *env)
-    dirs[n++] = env;
-  dirs[n++] = QSOUND_PIPELINES_DIR;
-  dirs[n++] = QSOUND_PIPELINES_SRCDIR;
-
-  for (i = 0; i < n; i++) {
+  for (i = 0; dirs[i]; i++) {
     gchar *path = g_build_filename (dirs[i], file, NULL);
     if (g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
       *path_out = path;
@@ -212,15 +205,20 @@ qs_pipelines_dir (const gchar * file, gchar ** path_out)
 }
 
 /* The receiver's audio sink.  audiojitterbuffer before it holds the room
- * for jitter, measuring the delay of the sound by the sink's own clock
- * (docs/LATENCY.md): so the sink plays what it is given as it comes
+ * for jitter and keeps the sink's buffer full, so the sink paces the
+ * stream (docs/LATENCY.md): it plays what it is given as it comes
  * (sync=false: no placement by timestamps, no clock slaving of its own),
- * with a buffer that holds the room and a margin for this machine's
- * scheduling: 20 ms in 5 ms segments (10 ms was too little here with both
- * cores busy: the sound server ran dry).  On Linux that is
- * pulsesink (PulseAudio or PipeWire, as loopbacksrc), for the default output
- * too: autoaudiosink would pick it with its 200 ms default buffer. */
-#define QS_PULSESINK_SETTINGS "buffer-time=20000 latency-time=5000 sync=false"
+ * and its buffer is the margin for this machine's scheduling: 40 ms in 5 ms
+ * segments.  10 ms was too little here with both cores busy (the sound
+ * server ran dry); 20 ms was too little when the host took 30-40 % of the
+ * CPU time away: after the sound server stalled, pulsesink wrote behind
+ * its read position and parts of bursts were lost (docs/LATENCY.md).  On
+ * Linux that is pulsesink (PulseAudio or PipeWire, as loopbacksrc), for the
+ * default output too: autoaudiosink would pick it with its 200 ms default
+ * buffer. */
+#define QS_PULSESINK_SETTINGS "buffer-time=40000 latency-time=5000 sync=false"
+
+#define QS_WASAPISINK_SETTINGS "low-latency=true sync=false"
 
 static gchar *
 qs_sink_description (const QsSettings * set)
@@ -228,12 +226,14 @@ qs_sink_description (const QsSettings * set)
   gchar *q, *ret;
 
 #ifdef G_OS_WIN32
+  /* WASAPI in shared mode, with the small buffer of its low-latency mode
+   * (processing-deadline=0, as on pulsesink, lost bursts and doubled the
+   * spread under Wine: docs/WINDOWS.md) */
   if (set->output == NULL)
-    return g_strdup ("wasapi2sink name=sink low-latency=true sync=false");
+    return g_strdup ("wasapisink name=sink " QS_WASAPISINK_SETTINGS);
   q = qs_quote (set->output);
-  ret = g_strdup_printf ("wasapi2sink name=sink device=%s low-latency=true "
-      "sync=false",
-      q);
+  ret = g_strdup_printf ("wasapisink name=sink device=%s "
+      QS_WASAPISINK_SETTINGS, q);
 #else
   if (set->output == NULL)
     return g_strdup ("pulsesink name=sink " QS_PULSESINK_SETTINGS);
@@ -258,11 +258,15 @@ qs_build_description (const QsSettings * set, GError ** error)
   const gchar *p;
 
   if (!qs_pipelines_dir (set->mode->file, &path)) {
+    gchar *tried = g_strjoinv (", ", (gchar **) qsl_platform_pipelines_dirs ());
+
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-        "The pipeline description %s was found neither in %s nor in %s; "
-        "reinstall qsound or set QSOUND_PIPELINES_DIR to its pipelines "
-        "directory.", set->mode->file, QSOUND_PIPELINES_DIR,
-        QSOUND_PIPELINES_SRCDIR);
+        "The pipeline description %s was not found (looked in: %s; the "
+        "installed place is %s, relative to qsound-launch); reinstall "
+        "qsound or set QSOUND_PIPELINES_DIR to its pipelines directory.",
+        set->mode->file, *tried ? tried : "nowhere",
+        QSOUND_BINDIR_TO_PIPELINES);
+    g_free (tried);
     return NULL;
   }
   if (!g_file_get_contents (path, &contents, NULL, error)) {
@@ -625,6 +629,34 @@ qs_codec_text (QsApp * app)
   return text;
 }
 
+/* A server on the network that nobody reached within 30 s: say which
+ * firewall setting lets the other computer in (once). */
+static void
+qs_firewall_hint (QsApp * app, const gchar * state)
+{
+  static gint64 listening_since;
+  static gboolean hinted, reached;
+  gint64 now = g_get_monotonic_time ();
+  gchar *hint;
+
+  if (g_strcmp0 (state, "connected") == 0)
+    reached = TRUE;
+  if (hinted || reached || !app->set->mode->server
+      || g_strcmp0 (state, "listening") != 0) {
+    listening_since = 0;
+    return;
+  }
+  if (!listening_since)
+    listening_since = now;
+  if (now - listening_since < 30 * G_USEC_PER_SEC)
+    return;
+  hinted = TRUE;
+  hint = qsl_platform_firewall_hint (app->set->host, qs_server_port (app));
+  if (hint)
+    qs_log (app, "%s", hint);
+  g_free (hint);
+}
+
 static gboolean
 qs_status_tick (gpointer user_data)
 {
@@ -657,6 +689,7 @@ qs_status_tick (gpointer user_data)
   app->last_bytes_time = now;
 
   capture_lost = qs_capture_stats (app);
+  qs_firewall_hint (app, state);
   state_text = qs_state_text (app, state, peer, clients);
   codec_text = qs_codec_text (app);
 
@@ -717,7 +750,13 @@ qs_status_tick (gpointer user_data)
   if (app->set->quiet) {
     /* nothing */
   } else if (app->tty) {
-    guint len = strlen (line);
+    guint len, width = qsl_platform_console_width ();
+
+    /* a line wider than the console wraps, and \r goes back only to the
+     * start of its last row: cut it to fit */
+    if (width > 1 && strlen (line) >= width)
+      line[width - 1] = '\0';
+    len = strlen (line);
     g_printerr ("\r%s%*s", line, app->status_width > len ?
         app->status_width - len : 0, "");
     app->status_width = len;
@@ -916,20 +955,6 @@ qs_interrupt (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-#ifdef G_OS_WIN32
-static QsApp *qs_win_app;
-
-static BOOL WINAPI
-qs_console_handler (DWORD type)
-{
-  if (type == CTRL_C_EVENT || type == CTRL_BREAK_EVENT
-      || type == CTRL_CLOSE_EVENT) {
-    g_idle_add (qs_interrupt, qs_win_app);
-    return TRUE;
-  }
-  return FALSE;
-}
-#endif
 
 static gint
 qs_run (QsSettings * set, const gchar * description)
@@ -976,13 +1001,7 @@ qs_run (QsSettings * set, const gchar * description)
   watch = gst_bus_add_watch (bus, qs_bus_message, &app);
   gst_object_unref (bus);
 
-#ifdef G_OS_UNIX
-  g_unix_signal_add (SIGINT, qs_interrupt, &app);
-  g_unix_signal_add (SIGTERM, qs_interrupt, &app);
-#else
-  qs_win_app = &app;
-  SetConsoleCtrlHandler (qs_console_handler, TRUE);
-#endif
+  qsl_platform_catch_interrupt (qs_interrupt, &app);
 
   if (!set->quiet && !app.tty) {
     /* the key stays out of logs */
@@ -1022,6 +1041,7 @@ qs_run (QsSettings * set, const gchar * description)
   }
 
   gst_element_set_state (app.pipeline, GST_STATE_NULL);
+  qsl_platform_stopped ();
   g_source_remove (watch);
   if (app.net)
     gst_object_unref (app.net);
@@ -1102,8 +1122,9 @@ main (int argc, char **argv)
           "192 (default), 224, 256 or 320; opus: 6-510, default 128)",
           "KBPS"},
     {"device", 'd', 0, G_OPTION_ARG_STRING, &set.device,
-        "Transmitter: the output to capture (default: the current default "
-          "output)", "NAME"},
+        "Transmitter: the output to capture, or an input (a microphone or "
+          "line-in) to send instead (default: the current default output)",
+          "NAME"},
     {"output", 'o', 0, G_OPTION_ARG_STRING, &set.output,
         "Receiver: where to play (default: the system's default output)",
           "NAME"},
@@ -1126,6 +1147,7 @@ main (int argc, char **argv)
     {NULL}
   };
 
+  qsl_platform_init (argv[0]);
   ctx = g_option_context_new ("- stream what this computer plays, live");
   g_option_context_set_summary (ctx, qs_description);
   g_option_context_add_main_entries (ctx, entries, NULL);

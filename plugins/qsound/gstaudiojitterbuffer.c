@@ -27,15 +27,14 @@
  *
  * With an audio sink downstream (any #GstAudioBaseSink, also inside
  * autoaudiosink, after elements such as audioconvert and audioresample),
- * the delay is the sink's own: its write position against the position its
- * clock says the sound card is playing.  Audio goes to the sink as soon as
- * it is there, so the room is held in the sink's buffer (in the sound
- * server, for pulsesink), up to its size, and beyond that here.  So what the controller holds is
- * the delay of the sound as the card plays it, whatever clock the pipeline
- * runs on, however the card's rate differs from it, and whatever the sink
- * does when it runs short.  Give that sink `sync=false` (it plays what it is
- * given as it comes) and a buffer a little larger than the target, e.g.
- * pulsesink `buffer-time=20000 latency-time=5000 sync=false`, as
+ * the sink sets the pace: the element fills the sink's buffer at once and
+ * then gives it audio as soon as it is there; the sink blocks until its
+ * sound card has room.  So what waits here leaves at the card's rate, and
+ * the delay the controller holds is the delay of the sound as the card
+ * plays it, whatever clock the pipeline runs on and however the card's rate
+ * differs from it.  Give that sink `sync=false` (it plays what it is given
+ * as it comes, with no clock slaving of its own) and a small buffer, e.g.
+ * pulsesink `buffer-time=40000 latency-time=5000 sync=false`, as
  * qsound-launch does.  Without an audio sink (fakesink, a test harness),
  * chunks leave on the pipeline clock at their timestamp plus the target;
  * #GstAudioJitterBuffer:stats says which (`pacing`).
@@ -44,8 +43,9 @@
  * real gap (the sender stalled, frames were lost) is filled with silence and
  * counted; when audio comes back it re-locks to the target within a second:
  * after running dry it inserts just enough silence, and a stale backlog that
- * arrives in a burst is dropped rather than played late.  All of it is
- * counted in #GstAudioJitterBuffer:stats.
+ * arrives in a burst is dropped rather than played late: cut out where the
+ * audio pauses, if a pause comes within a second.  All of it is counted in
+ * #GstAudioJitterBuffer:stats.
  *
  * LATENCY queries answer upstream's latency plus the target.  When it follows
  * framedtcpsrc, set framedtcpsrc's own latency to 0 (the jitter room is
@@ -58,7 +58,7 @@
  * |[
  * gst-launch-1.0 framedtcpsrc host=sender.local port=5000 latency=0 ! \
  *     decodebin ! audioconvert ! audiojitterbuffer latency=80000000 ! \
- *     audioconvert ! pulsesink buffer-time=20000 latency-time=5000 sync=false
+ *     audioconvert ! pulsesink buffer-time=40000 latency-time=5000 sync=false
  * gst-launch-1.0 loopbacksrc ! audioconvert ! lamemp3enc target=bitrate \
  *     cbr=true ! framedtcpsink host=0.0.0.0 port=5000
  * ]| Receive what sender.local plays with 80 ms of room for network jitter,
@@ -66,7 +66,7 @@
  * |[
  * gst-launch-1.0 framedtcpsrc mode=server port=5000 latency=0 ! \
  *     audioconvert ! audiojitterbuffer latency=30000000 ! \
- *     pulsesink buffer-time=20000 latency-time=5000 sync=false
+ *     pulsesink buffer-time=40000 latency-time=5000 sync=false
  * gst-launch-1.0 loopbacksrc ! audioconvert ! \
  *     audio/x-raw,format=S16LE,rate=48000,channels=2 ! \
  *     framedtcpsink mode=client port=5000
@@ -100,15 +100,30 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define PUSH_LEAD       (2 * GST_MSECOND)
 /* how many elements downstream the audio sink may be */
 #define SINK_SEARCH_HOPS 16
-/* how the sink's own figure of when it plays what it was given is followed:
- * a tenth of the difference a push (pushes come every few ms), all of it
- * past this */
-#define PLAY_ALPHA      0.1
-#define PLAY_SNAP       (5.0 * GST_MSECOND)
+/* silence sent at once when locking with an audio sink downstream: it fills
+ * the sink's buffer, so that the sink blocks, and so paces the output, from
+ * the start; what is beyond the target stays here and settling drops it.
+ * This much at least, and a sink's buffer-time and half of this if that is
+ * more */
+#define PREROLL_MIN     (40 * GST_MSECOND)
 /* the sample fades around a splice where a re-lock drops a backlog */
 #define FADE_TIME       (3 * GST_MSECOND)
+/* a window whose arrivals (but the worst tenth) all have this much more
+ * than the target is a backlog, or half the target if that is more: it
+ * came in a burst, or the chain behind the sender stalled and caught up.
+ * The controller's 2000 ppm would take 10 s for each 20 ms of it */
+#define BACKLOG_MIN     (10.0 * GST_MSECOND)
+/* a backlog is cut where the queue is quiet (mean power below -60 dBFS,
+ * fades included): it waits up to this many windows for a pause, then
+ * it is cut where the queue is quietest; one this far beyond the target
+ * is cut at once */
+#define QUIET_POWER     1e-6
+#define CUT_WAIT_WINDOWS 5
+#define CUT_WAIT_MAX    (100 * GST_MSECOND)
 /* timestamp jumps smaller than this are the decoder's rounding, not gaps */
 #define GAP_TOLERANCE   (20 * GST_MSECOND)
+/* a gap's audio that comes less late than this came on time */
+#define GAP_LATE_MIN    (1.0 * GST_MSECOND)
 /* longer jumps are a new timeline (a reconnect), not a gap to fill */
 #define GAP_MAX         (1 * GST_SECOND)
 /* how far the first window after a lock may be off before it is centred */
@@ -128,10 +143,6 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define CTRL_KI         0.04
 #define CTRL_EMA_TAU    1.0
 #define CTRL_SPREAD_TAU 10.0
-/* a rise of the latest arrivals' room this far (or twice their usual
- * spread) above the controlled delay, two windows running, is a step in the
- * delay, taken out at once */
-#define STEP_MIN        (5.0 * GST_MSECOND)
 
 enum
 {
@@ -174,7 +185,7 @@ struct _GstAudioJitterBuffer
   gboolean out_discont;
   gboolean ever_locked;
   guint settling;               /* windows left to centre after a lock */
-  guint step_windows;           /* windows running the delay stepped up */
+  guint cut_wait;               /* windows a backlog waited for a pause */
 
   /* input FIFO: interleaved floats, frames [fifo_first, in_total); the
    * resampler has taken those before rd */
@@ -199,20 +210,9 @@ struct _GstAudioJitterBuffer
   GstClockTime last_push;       /* when the last chunk was taken (see
                                  * gst_audio_jitter_buffer_measure) */
   guint in_flight;              /* frames of the chunk being pushed */
-  GstAudioBaseSink *sink;       /* the audio sink downstream, if any:
-                                 * the room is held in its buffer */
+  GstAudioBaseSink *sink;       /* the audio sink downstream, if any: it
+                                 * paces the output */
   gboolean sink_searched;
-
-  gdouble sink_backlog;         /* ns until what was written last plays,
-                                 * as the sink said after the last push */
-  gdouble play_at;              /* when (our clock, ns) what was written
-                                 * last plays: the sink's figures smoothed */
-  gboolean play_valid;
-  gdouble sink_base;            /* what the sink holds in steady state: its
-                                 * full buffer and the device's latency */
-  gdouble base_sum;
-  guint base_n, base_waits;
-  gboolean base_known;
 
   /* controller */
   gdouble step;                 /* input frames per output frame */
@@ -237,6 +237,8 @@ struct _GstAudioJitterBuffer
   guint64 frames_in;
   guint64 frames_out;
   guint64 resample_ns;          /* time spent resampling (monotonic) */
+  gfloat *scratch;              /* S16 output is made in floats here first */
+  gsize scratch_alloc;          /* floats */
 };
 
 #define gst_audio_jitter_buffer_parent_class parent_class
@@ -261,9 +263,17 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 static GstClockTime
 gst_audio_jitter_buffer_now (GstAudioJitterBuffer * self)
 {
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+  GstClock *clock;
   GstClockTime now, base;
+  gboolean playing;
 
+  /* running time means nothing before PLAYING: a source that is not live
+   * sends audio while the pipeline prerolls, with a clock already set and
+   * the base time not yet (it once read as the machine's uptime) */
+  GST_OBJECT_LOCK (self);
+  playing = GST_STATE (self) == GST_STATE_PLAYING;
+  GST_OBJECT_UNLOCK (self);
+  clock = playing ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
   if (!clock)
     return GST_CLOCK_TIME_NONE;
   now = gst_clock_get_time (clock);
@@ -332,7 +342,10 @@ gst_audio_jitter_buffer_fifo_trim (GstAudioJitterBuffer * self)
  * overflow.  The ratio is never exactly 1: GstAudioResampler reduces it to
  * 1/1 then, and steering into or out of that clicks (measured: a jump in a
  * sine at each such update, none between other ratios), while one part in
- * 10^8 off 1 is far below anything audible or measurable. */
+ * 10^8 off 1 is far below anything audible or measurable.  Between the
+ * phases of its oversampled filter it interpolates cubically (the
+ * default): linear would cost half the CPU, but in GStreamer 1.22 it
+ * glitches whenever the ratio is updated (bench/resampler-cost). */
 static void
 gst_audio_jitter_buffer_resampler_setup (GstAudioJitterBuffer * self)
 {
@@ -383,56 +396,33 @@ gst_audio_jitter_buffer_available (GstAudioJitterBuffer * self)
       gst_audio_resampler_get_out_frames (self->resampler, in) : 0);
 }
 
-/* The room: how long audio appended now waits before it is played, beyond
- * what the output itself always holds.
+/* The room: how long audio appended now waits here before it leaves.
  *
- * With an audio sink downstream, audio goes to it as soon as it is there:
- * the room is in the sink's buffer, and here once that is full.  What is
- * queued here plus what
- * the sink held when the last chunk went in (its write position less the
- * position its own clock says the sound card is playing), less the time
- * since, is the delay of the sound as the sink plays it; less what the
- * sink holds in steady state (learnt while locking), it is the room.
- * Whatever the sink does (a sound card faster or slower than the pipeline
- * clock, silence it plays when it ran dry, a resync) shows here, and no
- * other clock rate enters.
+ * With an audio sink downstream, the sink paces the output: its buffer is
+ * kept full (it blocks until its sound card has room), so a chunk leaves
+ * when the card has played one, and what is queued here leaves at the
+ * card's rate from the moment the last chunk went in; subtracting the time
+ * since then makes the room smooth and not a saw-tooth of chunks.  Held at
+ * the target, that is the delay of the sound as the card plays it (less
+ * the sink's buffer, constant): whatever clock the pipeline runs on and
+ * however the card's rate differs from it.
  *
- * Without one (paced by the clock), it is how long it waits here: what is
- * queued leaves at the output rate from when the next chunk is due (its
- * timestamp plus the target). */
+ * Without one (paced by the clock), what is queued leaves at the output
+ * rate from when the next chunk is due (its timestamp plus the target). */
 static gdouble
-gst_audio_jitter_buffer_measure_full (GstAudioJitterBuffer * self,
-    GstClockTime now, gdouble * dry, gdouble * sink_left)
+gst_audio_jitter_buffer_measure (GstAudioJitterBuffer * self, GstClockTime now)
 {
   guint rate = GST_AUDIO_INFO_RATE (&self->info);
   gdouble queued = self->pending_silence + self->in_flight +
       (gdouble) (self->in_total - self->rd + self->rs_latency) / self->step;
-  gdouble here = queued * GST_SECOND / rate, left;
+  gdouble here = queued * GST_SECOND / rate;
 
-  if (sink_left)
-    *sink_left = 0.0;
-  if (dry)
-    *dry = 0.0;
   if (!self->sink)
-    /* paced by the clock: what is queued goes from when the next chunk is
-     * due */
     return (gdouble) gst_audio_jitter_buffer_out_next (self) +
         (gdouble) self->target + here - (gdouble) now;
-  /* the sink drains what it held, no more: once it is empty it plays
-   * silence of its own, which delays nothing queued here */
-  left = self->play_valid ? self->play_at - (gdouble) now : 0.0;
-  if (left < 0.0 && here <= 0.0 && dry)
-    *dry = -left;
-  left = MAX (left, 0.0);
-  if (sink_left)
-    *sink_left = left;
-  return here + left - (self->base_known ? self->sink_base : left);
-}
-
-static gdouble
-gst_audio_jitter_buffer_measure (GstAudioJitterBuffer * self, GstClockTime now)
-{
-  return gst_audio_jitter_buffer_measure_full (self, now, NULL, NULL);
+  if (GST_CLOCK_TIME_IS_VALID (self->last_push) && now > self->last_push)
+    here -= (gdouble) (now - self->last_push);
+  return here;
 }
 
 /* Finds the audio sink that plays what this element sends: downstream
@@ -477,34 +467,6 @@ gst_audio_jitter_buffer_find_sink (GstAudioJitterBuffer * self)
   if (pad)
     gst_object_unref (pad);
   return sink;
-}
-
-/* How long until what the sink was given last is played: its write
- * position less the position its clock reports played; -1 if it cannot
- * tell (not started, no clock of its own).  Called in the streaming thread
- * right after a push, where the sink's write position is written. */
-static gdouble
-gst_audio_jitter_buffer_sink_backlog (GstAudioBaseSink * sink)
-{
-  GstClock *clock = sink->provided_clock;
-  GstAudioRingBuffer *rb = sink->ringbuffer;
-  GstAudioClock *aclock;
-  GstClockTime played;
-  guint rate;
-
-  if (!clock || !GST_IS_AUDIO_CLOCK (clock) || !rb
-      || !gst_audio_ring_buffer_is_acquired (rb)
-      || sink->next_sample == (guint64) - 1)
-    return -1.0;
-  rate = GST_AUDIO_INFO_RATE (&rb->spec.info);
-  aclock = GST_AUDIO_CLOCK (clock);
-  if (rate == 0 || !aclock->func)
-    return -1.0;
-  played = aclock->func (clock, aclock->user_data);
-  if (!GST_CLOCK_TIME_IS_VALID (played))
-    return -1.0;
-  return (gdouble) gst_util_uint64_scale_int (sink->next_sample, GST_SECOND,
-      rate) - (gdouble) played;
 }
 
 static void
@@ -553,45 +515,76 @@ gst_audio_jitter_buffer_relock_reset (GstAudioJitterBuffer * self,
 {
   self->ema = (gdouble) self->target;
   self->settling = SETTLE_WINDOWS;
+  self->cut_wait = 0;
   gst_audio_jitter_buffer_window_reset (self, now);
 }
 
 /* Drops about @amount ns of queued audio (silence first), for a re-lock.
- * Audio is cut out of the FIFO with a short fade out before the cut and a
- * fade in after it, so the splice does not click. */
-static void
-gst_audio_jitter_buffer_drop (GstAudioJitterBuffer * self, gdouble amount)
+ * The audio is cut out of the FIFO where it is quietest, fades included:
+ * a short fade out before the cut and a fade in after it, so the splice
+ * does not click.  Unless @force, it is cut only where that is silence
+ * (below QUIET_POWER); returns FALSE if there is no such place yet. */
+static gboolean
+gst_audio_jitter_buffer_drop (GstAudioJitterBuffer * self, gdouble amount,
+    gboolean force)
 {
   guint rate = GST_AUDIO_INFO_RATE (&self->info);
   guint channels = GST_AUDIO_INFO_CHANNELS (&self->info);
   gdouble out_frames = amount * rate / GST_SECOND;
-  guint64 from_silence = MIN ((guint64) out_frames, self->pending_silence);
-  guint64 avail = self->in_total - self->rd, n, fade, i, c, cut;
+  guint64 from_silence = MIN ((guint64) MAX (out_frames, 0.0),
+      self->pending_silence);
+  guint64 avail = self->in_total - self->rd, n, fade, i, c, span, at, s;
+  gdouble sum = 0.0, best;
   gfloat *base;
 
-  self->pending_silence -= from_silence;
   out_frames -= from_silence;
-  n = (guint64) floor (out_frames * self->step);
+  n = (guint64) floor (MAX (out_frames, 0.0) * self->step);
   fade = gst_util_uint64_scale_int (FADE_TIME, rate, GST_SECOND);
-  if (n == 0 || avail <= 2 * fade)
-    return;
-  n = MIN (n, avail - 2 * fade);
   base = self->fifo + (self->rd - self->fifo_first) * channels;
-  /* fade out the frames before the cut, fade in those after it */
-  for (i = 0; i < fade; i++) {
-    gfloat g_out = (gfloat) (fade - i) / (fade + 1);
-    gfloat g_in = (gfloat) (i + 1) / (fade + 1);
+  if (n > 0 && avail > 2 * fade) {
+    n = MIN (n, avail - 2 * fade);
+    /* the quietest stretch of n frames and their fades: a sliding sum of
+     * the power over [s, s + span) */
+    span = n + 2 * fade;
+    for (i = 0; i < span * channels; i++)
+      sum += (gdouble) base[i] * base[i];
+    best = sum;
+    at = 0;
+    for (s = 1; s + span <= avail; s++) {
+      const gfloat *gone = base + (s - 1) * channels;
+      const gfloat *come = base + (s - 1 + span) * channels;
 
-    for (c = 0; c < channels; c++) {
-      base[i * channels + c] *= g_out;
-      base[(fade + n + i) * channels + c] *= g_in;
+      for (c = 0; c < channels; c++)
+        sum += (gdouble) come[c] * come[c] - (gdouble) gone[c] * gone[c];
+      if (sum < best) {
+        best = sum;
+        at = s;
+      }
     }
+    best = MAX (best, 0.0) / (span * channels);
+    if (!force && best > QUIET_POWER)
+      return FALSE;
+    base += at * channels;
+    /* fade out the frames before the cut, fade in those after it */
+    for (i = 0; i < fade; i++) {
+      gfloat g_out = (gfloat) (fade - i) / (fade + 1);
+      gfloat g_in = (gfloat) (i + 1) / (fade + 1);
+
+      for (c = 0; c < channels; c++) {
+        base[i * channels + c] *= g_out;
+        base[(fade + n + i) * channels + c] *= g_in;
+      }
+    }
+    memmove (base + fade * channels, base + (fade + n) * channels,
+        (avail - at - fade - n) * channels * sizeof (gfloat));
+    self->in_total -= n;
+    self->dropped += n;
+    GST_DEBUG_OBJECT (self, "cut %" G_GUINT64_FORMAT " frames at %.1f ms "
+        "into the queue, %.1f dBFS there", n, at * 1000.0 / rate,
+        10.0 * log10 (best + 1e-12));
   }
-  cut = fade;
-  memmove (base + cut * channels, base + (cut + n) * channels,
-      (avail - cut - n) * channels * sizeof (gfloat));
-  self->in_total -= n;
-  self->dropped += n;
+  self->pending_silence -= from_silence;
+  return TRUE;
 }
 
 static void
@@ -626,32 +619,11 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
      * on the target at once (part of locking, not a re-lock).  A straggler
      * is jitter, not placement: it would leave the latency too high by as
      * much, to be steered out over tens of seconds. */
-    if (self->sink && !self->base_known) {
-      /* first learn what the sink holds in steady state (from the
-       * arrivals of the second and third windows, see _chain: the first
-       * is its start), which the room is counted from; nothing is placed
-       * before */
-      if (++self->base_waits >= 3 && self->base_n > 0) {
-        self->sink_base = self->base_sum / self->base_n;
-        self->base_known = TRUE;
-        GST_INFO_OBJECT (self, "the sink holds %.2f ms in steady state",
-            self->sink_base / GST_MSECOND);
-      } else if (self->base_waits >= 25) {
-        /* it never said (no clock of its own that runs): count the room
-         * here only */
-        self->sink_base = 0.0;
-        self->base_known = TRUE;
-        GST_INFO_OBJECT (self, "the sink does not report what it holds: "
-            "counting the room here only");
-      }
-      gst_audio_jitter_buffer_window_reset (self, now);
-      return;
-    }
     self->settling--;
     self->spread = mean - low;
     self->win_last = low;
     if (low > target + SETTLE_TOLERANCE)
-      gst_audio_jitter_buffer_drop (self, low - target);
+      gst_audio_jitter_buffer_drop (self, low - target, TRUE);
     else if (low < target - SETTLE_TOLERANCE)
       gst_audio_jitter_buffer_insert_silence (self, target - low);
     else
@@ -662,34 +634,29 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     gst_audio_jitter_buffer_window_reset (self, now);
     return;
   }
-  if (room > target + thr) {
-    /* everything arrived far too early: a stale backlog came in a burst */
+  if (low > target + MAX (BACKLOG_MIN, target / 2.0)) {
+    /* (nearly) everything arrived far too early: a stale backlog.  It is
+     * cut in a pause if one comes soon (nothing audible lost), else where
+     * the queue is quietest */
+    gboolean force = self->cut_wait >= CUT_WAIT_WINDOWS ||
+        low - target > CUT_WAIT_MAX;
+
+    if (!gst_audio_jitter_buffer_drop (self, low - target, force)) {
+      self->cut_wait++;
+      GST_DEBUG_OBJECT (self, "%.1f ms of backlog beyond the target: "
+          "waiting for a pause to cut it", (low - target) / GST_MSECOND);
+      gst_audio_jitter_buffer_window_reset (self, now);
+      return;
+    }
     GST_INFO_OBJECT (self, "re-lock: %.1f ms of backlog beyond the target, "
-        "dropping it", (room - target) / GST_MSECOND);
-    gst_audio_jitter_buffer_drop (self, room - target);
+        "dropped%s", (low - target) / GST_MSECOND, force ? "" :
+        " in a pause");
+    self->cut_wait = 0;
     self->corrections++;
     gst_audio_jitter_buffer_relock_reset (self, now);
     return;
   }
-  if (low > self->ema + MAX (STEP_MIN, 2.0 * self->spread)) {
-    /* even the latest arrivals have that much more room than the controller
-     * holds, beyond twice the usual spread of arrivals: the delay grew at
-     * once (the sink ran short and played silence, a sender sent a burst).
-     * Jitter makes the latest arrivals later, not earlier, so two such
-     * windows running are no jitter: take the step out at once (a re-lock,
-     * with a fade) rather than slide it out over seconds */
-    if (++self->step_windows >= 2) {
-      GST_INFO_OBJECT (self, "re-lock: the delay grew %.1f ms at once, "
-          "dropping it", (low - target) / GST_MSECOND);
-      gst_audio_jitter_buffer_drop (self, low - target);
-      self->corrections++;
-      self->step_windows = 0;
-      gst_audio_jitter_buffer_relock_reset (self, now);
-      return;
-    }
-  } else {
-    self->step_windows = 0;
-  }
+  self->cut_wait = 0;
   if (self->win_max < target - thr) {
     /* everything arrived too late: restore the jitter room with silence */
     GST_INFO_OBJECT (self, "re-lock: %.1f ms short of the target, inserting "
@@ -726,10 +693,9 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   self->step = 1.0 + c;
   gst_audio_jitter_buffer_resampler_steer (self);
   GST_LOG_OBJECT (self, "latency %.2f ms (window min %.2f, mean %.2f, max "
-      "%.2f, %u arrivals), correction %.1f ppm, sink holds %.2f ms",
-      self->ema / GST_MSECOND, self->win_low[0] / GST_MSECOND,
-      mean / GST_MSECOND, self->win_max / GST_MSECOND, self->win_n, c * 1e6,
-      self->sink_backlog / GST_MSECOND);
+      "%.2f, %u arrivals), correction %.1f ppm", self->ema / GST_MSECOND,
+      self->win_low[0] / GST_MSECOND, mean / GST_MSECOND,
+      self->win_max / GST_MSECOND, self->win_n, c * 1e6);
   gst_audio_jitter_buffer_window_reset (self, now);
 }
 
@@ -747,8 +713,7 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
   self->out_samples = 0;
   self->last_push = GST_CLOCK_TIME_NONE;
   self->in_flight = 0;
-  self->sink_backlog = 0.0;
-  self->play_valid = FALSE;
+
   self->expected_pts = GST_CLOCK_TIME_NONE;
   self->step = 1.0;
   if (self->resampler) {
@@ -812,9 +777,6 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
     gst_audio_jitter_buffer_fifo_clear (self);
     if (self->resampler)
       gst_audio_resampler_reset (self->resampler);
-    self->base_known = FALSE;
-    self->base_sum = 0.0;
-    self->base_n = self->base_waits = 0;
     if (!self->ever_locked) {
       GstClockTime anchor = GST_CLOCK_TIME_IS_VALID (now) ? now :
           GST_CLOCK_TIME_IS_VALID (rt) ? rt : 0;
@@ -849,9 +811,14 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
     gdouble gap_ns = (gdouble) (rt - self->expected_pts), fill_ns = gap_ns;
     guint64 fill;
 
-    if (GST_CLOCK_TIME_IS_VALID (now))
+    if (GST_CLOCK_TIME_IS_VALID (now)) {
       fill_ns = CLAMP (self->ema - gst_audio_jitter_buffer_measure (self, now),
           0.0, gap_ns);
+      /* the room wobbles by a fraction of a millisecond as the ratio is
+       * steered: that is no lateness */
+      if (fill_ns < GAP_LATE_MIN)
+        fill_ns = 0.0;
+    }
     fill = (guint64) (fill_ns * rate / GST_SECOND + 0.5);
     GST_INFO_OBJECT (self, "gap of %.1f ms in the input (arrived %.1f ms "
         "late): %.1f ms of silence", gap_ns / GST_MSECOND, fill_ns /
@@ -863,23 +830,8 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
   }
 
   if (GST_CLOCK_TIME_IS_VALID (now)) {
-    gdouble dry, sink_left, m = gst_audio_jitter_buffer_measure_full (self,
-        now, &dry, &sink_left);
+    gdouble m = gst_audio_jitter_buffer_measure (self, now);
 
-    /* learn what the sink holds in steady state while locking, once its
-     * buffer is full (after the first window) */
-    if (self->sink && self->play_valid && !self->base_known
-        && self->base_waits >= 1) {
-      self->base_sum += sink_left;
-      self->base_n++;
-    }
-    if (self->base_known && dry > 0.0 && !self->starved) {
-      /* the sink ran dry before this arrived: it has played silence */
-      self->underruns++;
-      self->starved = TRUE;
-      GST_INFO_OBJECT (self, "underrun: the sink ran dry %.1f ms ago",
-          dry / GST_MSECOND);
-    }
     if (self->starved) {
       /* audio is back after running dry: give it the full jitter room */
       if (m < (gdouble) self->target)
@@ -950,11 +902,15 @@ gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames,
   GstBuffer *buf = gst_buffer_new_allocate (NULL,
       (gsize) frames * GST_AUDIO_INFO_BPF (&self->info), NULL);
   GstMapInfo map;
-  gfloat *out, *tmp = NULL;
+  gfloat *out;
   guint j = 0, i;
 
   gst_buffer_map (buf, &map, GST_MAP_WRITE);
-  out = f32 ? (gfloat *) map.data : (tmp = g_new (gfloat, frames * channels));
+  if (!f32 && self->scratch_alloc < (gsize) frames * channels) {
+    self->scratch_alloc = (gsize) frames * channels;
+    self->scratch = g_renew (gfloat, self->scratch, self->scratch_alloc);
+  }
+  out = f32 ? (gfloat *) map.data : self->scratch;
 
   if (self->pending_silence > 0) {
     j = (guint) MIN ((guint64) frames, self->pending_silence);
@@ -996,8 +952,7 @@ gst_audio_jitter_buffer_produce (GstAudioJitterBuffer * self, guint frames,
     gint16 *o = (gint16 *) map.data;
 
     for (i = 0; i < frames * channels; i++)
-      o[i] = (gint16) CLAMP (lrintf (tmp[i] * 32768.0f), -32768, 32767);
-    g_free (tmp);
+      o[i] = (gint16) CLAMP (lrintf (out[i] * 32768.0f), -32768, 32767);
   }
   gst_buffer_unmap (buf, &map);
   return buf;
@@ -1010,11 +965,8 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
   GstBuffer *buf;
   GstEvent *segment_event = NULL;
   GstFlowReturn ret;
-  GstClockTime pts, next, chunk_time = 0;
+  GstClockTime pts, next;
   guint frames = 0, rate, gen, lacking = 0;
-  GstAudioBaseSink *sink;
-  gdouble backlog;
-
 
   g_mutex_lock (&self->lock);
   for (;;) {
@@ -1031,17 +983,28 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
     }
     if (!self->sink_searched) {
       GstAudioBaseSink *found;
+      gint64 buffer_time = 0;   /* the sink's, in microseconds */
 
       g_mutex_unlock (&self->lock);
       found = gst_audio_jitter_buffer_find_sink (self);
+      if (found)
+        g_object_get (found, "buffer-time", &buffer_time, NULL);
       g_mutex_lock (&self->lock);
       self->sink_searched = TRUE;
       gst_object_replace ((GstObject **) & self->sink, (GstObject *) found);
       if (found) {
-        GST_INFO_OBJECT (self, "measuring the delay by %" GST_PTR_FORMAT
-            "'s own clock", found);
+        GST_INFO_OBJECT (self, "%" GST_PTR_FORMAT " paces the output",
+            found);
         gst_object_unref (found);
+        /* fill its buffer at once, so that it blocks from the start */
+        if (self->out_samples == 0) {
+          GstClockTime fill = MAX (PREROLL_MIN, buffer_time * GST_USECOND +
+              PREROLL_MIN / 2);
 
+          if (self->target < fill)
+            self->pending_silence += gst_util_uint64_scale_int (fill -
+                self->target, GST_AUDIO_INFO_RATE (&self->info), GST_SECOND);
+        }
       } else {
         GST_INFO_OBJECT (self, "no audio sink downstream: pacing the "
             "output on the clock");
@@ -1049,8 +1012,8 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
       continue;
     }
     rate = GST_AUDIO_INFO_RATE (&self->info);
-    chunk_time = CLAMP (self->target / 4, CHUNK_MIN, CHUNK_MAX);
-    frames = MAX (1, gst_util_uint64_scale_int (chunk_time, rate, GST_SECOND));
+    frames = MAX (1, gst_util_uint64_scale_int (CLAMP (self->target / 4,
+                CHUNK_MIN, CHUNK_MAX), rate, GST_SECOND));
     have = gst_audio_jitter_buffer_available (self);
     if (self->eos) {
       /* drain what is left, then end */
@@ -1059,11 +1022,12 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
       frames = MIN (frames, (guint) have);
       break;
     }
+    now = gst_audio_jitter_buffer_now (self);
     if (self->sink) {
-      /* what is there goes at once: the room is held in the sink's
-       * buffer, and here once that is full (the sink blocks); when nothing
-       * comes it runs dry and plays silence of its own, which the room
-       * shows (see _measure) */
+      /* paced by the sink: what is there goes at once, the push blocks
+       * until the sink has room.  When nothing comes the sink's buffer
+       * covers the gap, and beyond that it plays silence of its own; the
+       * room shows both (see _measure) */
       if (have > 0) {
         frames = MIN (have, gst_util_uint64_scale_int (CHUNK_MAX, rate,
                 GST_SECOND));
@@ -1073,7 +1037,6 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
           g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND);
       continue;
     }
-    now = gst_audio_jitter_buffer_now (self);
     if (!GST_CLOCK_TIME_IS_VALID (now)) {
       /* no clock: nothing to pace against but downstream */
       if (have >= frames)
@@ -1146,39 +1109,14 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
     return;
   }
   self->in_flight = frames;
-  sink = self->sink ? gst_object_ref (self->sink) : NULL;
   g_mutex_unlock (&self->lock);
   ret = gst_pad_push (self->srcpad, buf);
-  backlog = sink ? gst_audio_jitter_buffer_sink_backlog (sink) : 0.0;
   g_mutex_lock (&self->lock);
   self->in_flight = 0;
   self->last_push = gst_audio_jitter_buffer_now (self);
 
-  if (sink && GST_CLOCK_TIME_IS_VALID (self->last_push)) {
-    /* when what the sink was given last plays: advanced by what went in,
-     * pulled towards what the sink says (its figures jitter by a segment
-     * with where in it the push returned); a jump is taken at once (the
-     * sink ran dry, resynced) */
-    gdouble now = (gdouble) self->last_push;
-
-    if (self->play_valid)
-      self->play_at = MAX (self->play_at, now) + (gdouble) frames *
-          GST_SECOND / GST_AUDIO_INFO_RATE (&self->info);
-    if (backlog >= 0.0) {
-      gdouble said = now + backlog;
-
-      self->sink_backlog = backlog;
-      if (!self->play_valid || fabs (said - self->play_at) > PLAY_SNAP)
-        self->play_at = said;
-      else
-        self->play_at += PLAY_ALPHA * (said - self->play_at);
-      self->play_valid = TRUE;
-    }
-  }
   g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->push_lock);
-  if (sink)
-    gst_object_unref (sink);
 
   if (ret != GST_FLOW_OK) {
     GST_DEBUG_OBJECT (self, "pausing: %s", gst_flow_get_name (ret));
@@ -1517,6 +1455,7 @@ gst_audio_jitter_buffer_finalize (GObject * object)
   GstAudioJitterBuffer *self = GST_AUDIO_JITTER_BUFFER (object);
 
   g_free (self->fifo);
+  g_free (self->scratch);
   g_clear_pointer (&self->resampler, gst_audio_resampler_free);
   gst_clear_object (&self->sink);
   g_mutex_clear (&self->lock);

@@ -11,7 +11,8 @@
  * "monitor" of the output) and pushes it as live raw audio in the output's
  * native rate, channels and sample format.  With #GstLoopbackSrc:device
  * empty it captures the current default output and follows it when the user
- * switches outputs; otherwise it captures the named output.
+ * switches outputs; otherwise it captures the named output, or the named
+ * input (a microphone or line-in), which it records directly.
  *
  * Capture runs on the backend's own thread, which only copies into a ring
  * buffer of about two seconds and never waits for the pipeline, so a busy
@@ -25,8 +26,9 @@
  * first capture.
  *
  * Backends: `pulse` (PulseAudio, or PipeWire's pulse server; Linux) records
- * the output's monitor source; `wasapi` (Windows) uses shared-mode loopback
- * on the render endpoint.
+ * the output's monitor source, or the named source; `wasapi` (Windows) uses
+ * shared-mode loopback on the render endpoint, or records the named capture
+ * endpoint.  A name is looked up among the outputs first, then the inputs.
  *
  * ## Example launch lines
  * |[
@@ -38,6 +40,11 @@
  * gst-launch-1.0 loopbacksrc device=play ! audioconvert ! wavenc ! filesink location=play.wav
  * ]| Records what the output named `play` plays (on PulseAudio the names are
  * those `pactl list short sinks` shows; `play.monitor` works too).
+ * |[
+ * gst-launch-1.0 loopbacksrc device="Microphone (USB Audio)" ! audioconvert ! opusenc ! framedtcpsink port=5000
+ * ]| Sends a microphone instead (on Windows the names are those of the
+ * Sound settings' recording devices; on PulseAudio those
+ * `pactl list short sources` shows).
  * |[
  * gst-launch-1.0 -m loopbacksrc ! fakesink sync=false
  * ]| Captures the default output; read the stats with
@@ -676,8 +683,10 @@ gst_loopbacksrc_class_init (GstLoopbackSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
           "The audio output to capture, by name (on PulseAudio a sink name "
-          "such as \"play\" or its monitor \"play.monitor\"); empty captures "
-          "the current default output and follows it when it changes.",
+          "such as \"play\" or its monitor \"play.monitor\"), or an input "
+          "(a microphone or line-in: a PulseAudio source, a Windows "
+          "recording device), recorded directly; empty captures the current "
+          "default output and follows it when it changes.",
           DEFAULT_DEVICE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));

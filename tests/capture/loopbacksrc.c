@@ -866,8 +866,9 @@ GST_START_TEST (test_unknown_device)
       GST_STATE_CHANGE_FAILURE);
   msg = wait_error (p, 5 * GST_SECOND);
   GST_INFO ("error: %s", msg);
-  fail_unless (g_str_has_prefix (msg, "there is no audio output named "
-          "'speakers-that-are-not-there'; the outputs are: "), "%s", msg);
+  fail_unless (g_str_has_prefix (msg, "there is no audio output or input "
+          "named 'speakers-that-are-not-there'; set device to one of the "
+          "outputs ("), "%s", msg);
   fail_unless (strstr (msg, "play") != NULL && strstr (msg, "out") != NULL,
       "%s", msg);
   g_free (msg);
@@ -947,6 +948,61 @@ GST_START_TEST (test_signal)
 
   recorder_free (r);
   signal_free (sig);
+}
+
+GST_END_TEST;
+
+/* device names an input (a source that is not a monitor): captured
+ * directly.  The input is a remap source over play's monitor, so the
+ * signal played into play must come out of it. */
+GST_START_TEST (test_input_capture)
+{
+  Signal *sig = signal_new (20261203, 4.0);
+  GstElement *player;
+  Recorder *r;
+  GstStructure *s;
+  Match m;
+  gchar *out = NULL, *module;
+  gint status;
+
+  require_pulse ();
+  fail_unless (g_spawn_command_line_sync ("pactl load-module "
+          "module-remap-source source_name=qsound_test_line "
+          "master=play.monitor", &out, NULL, &status, NULL)
+      && g_spawn_check_wait_status (status, NULL),
+      "could not load module-remap-source");
+  module = g_strstrip (out);
+  r = recorder_new ("qsound_test_line", NULL);
+  recorder_play (r);
+  player = player_start (sig, "play");
+  recorder_run (r, player, 10.0);
+  recorder_run (r, NULL, 0.3);
+  gst_element_set_state (player, GST_STATE_NULL);
+  gst_object_unref (player);
+
+  s = get_stats (r->src);
+  GST_INFO ("stats: %" GST_PTR_FORMAT, s);
+  fail_unless_equals_string (gst_structure_get_string (s, "device"),
+      "qsound_test_line");
+  fail_unless_equals_uint64 (stat_u64 (s, "frames-lost"), 0);
+  gst_structure_free (s);
+
+  g_mutex_lock (&r->lock);
+  m = correlate (sig, (gfloat *) r->samples->data, r->samples->len);
+  g_mutex_unlock (&r->lock);
+  fail_unless (m.peak > 0.95, "correlation peak %.3f", m.peak);
+  fail_unless (m.bursts >= 5);
+  fail_unless (m.worst_burst > 0.9, "a burst is missing: correlation %.3f",
+      m.worst_burst);
+
+  recorder_free (r);
+  signal_free (sig);
+  {
+    gchar *cmd = g_strdup_printf ("unload-module %s", module);
+    pactl (cmd);
+    g_free (cmd);
+  }
+  g_free (out);
 }
 
 GST_END_TEST;
@@ -1439,6 +1495,7 @@ loopbacksrc_suite (void)
   tcase_add_test (tc, test_unknown_device);
   tcase_add_test (tc, test_wasapi_elsewhere);
   tcase_add_test (tc, test_signal);
+  tcase_add_test (tc, test_input_capture);
   tcase_add_test (tc, test_suspend_fills_silence);
   tcase_add_test (tc, test_server_dies);
   tcase_add_test (tc, test_server_restarts);

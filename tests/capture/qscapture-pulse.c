@@ -144,7 +144,7 @@ GST_START_TEST (test_open_errors)
   require_pulse ();
   fail_unless (qs_capture_open (QS_BACKEND_PULSE, "nope.monitor", &fmt, err,
           sizeof (err)) == NULL);
-  fail_unless (g_str_has_prefix (err, "there is no audio output named 'nope'"),
+  fail_unless (g_str_has_prefix (err, "there is no audio output or input named 'nope'"),
       "%s", err);
   fail_unless (qs_capture_open (QS_BACKEND_WASAPI, NULL, &fmt, err,
           sizeof (err)) == NULL);

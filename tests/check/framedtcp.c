@@ -11,13 +11,16 @@
 #include <gst/app/gstappsink.h>
 #include <gio/gio.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <gio/gnetworking.h>
+#ifdef G_OS_UNIX
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <signal.h>
+#endif
 
 #include "qsoundproto.h"
 
+#undef WAIT_TIMEOUT                   /* winerror.h has one */
 #define WAIT_TIMEOUT (10 * GST_SECOND)
 
 /* ---- helpers ---- */
@@ -1196,6 +1199,8 @@ GST_END_TEST;
 
 static gint free_port (void);
 
+#ifdef G_OS_UNIX
+/* (a descriptor limit and a child process: POSIX only) */
 static void
 limit_descriptors (gpointer data)
 {
@@ -1282,6 +1287,7 @@ GST_START_TEST (test_sink_survives_idle_flood)
 }
 
 GST_END_TEST;
+#endif /* G_OS_UNIX */
 
 /* An idle stranger mid-handshake does not keep a server receiver from
  * taking a real sender. */
@@ -1797,7 +1803,9 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_key_flipped_bit_refused);
   tcase_add_test (tc, test_key_spliced_servers_refuse);
   tcase_add_test (tc, test_sink_max_clients);
+#ifdef G_OS_UNIX
   tcase_add_test (tc, test_sink_survives_idle_flood);
+#endif
   tcase_add_test (tc, test_src_idle_stranger_does_not_delay);
   tcase_add_test (tc, test_peer_text_sanitised);
   tcase_add_test (tc, test_address_in_use);

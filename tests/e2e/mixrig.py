@@ -46,7 +46,7 @@ MIX_CAPS = ('audio/x-raw,format=S16LE,rate=48000,channels=6,'
 # ----------------------------------------------------------------- signal --
 
 def make_bursts(path, seconds, seed=1, burst_ms=20, gap_ms=(150, 450),
-                lead_ms=300, rms=0.2):
+                lead_ms=qsmeasure.LEAD_MS, rms=0.2):
     """Write a stereo S16LE 48 kHz WAV of distinct ``burst_ms`` white-noise
     bursts (2 ms fades) at seeded random intervals, ``seconds`` long.
     Returns the number of bursts."""
@@ -144,11 +144,21 @@ class MixServer:
 # Each is a callable(spawn) -> [processes], for run_rig.  The sender
 # captures ``play``; the receiver plays into ``out``.
 
-def debug_env(spec):
+def rx_env():
+    """The receiver's environment: qsmeasure.spawn has it log its jitter
+    buffer's events (audiojitterbuffer:4); RXDEBUG=SPEC logs more."""
     env = dict(os.environ)
-    env['GST_DEBUG'] = spec
-    env['GST_DEBUG_NO_COLOR'] = '1'
+    if 'RXDEBUG' in env:
+        env['GST_DEBUG'] = env['RXDEBUG']
     return env
+
+
+def jitter_events(p):
+    """What the receiver ``p``'s jitter buffer logged of its re-locks and
+    underruns (the text after "<jitter> "), in order."""
+    return [line.split('<jitter> ', 1)[-1]
+            for line in qsmeasure.read_log(p).splitlines()
+            if re.search(r'<jitter> (re-lock|underrun)', line)]
 
 
 def launcher_pair(launch, codec, rx_args=()):
@@ -161,7 +171,7 @@ def launcher_pair(launch, codec, rx_args=()):
             return [tx]
         rx = spawn([launch, '-m', '2', '-o', 'out', '-p', str(port)]
                    + list(rx_args), 'rx',
-                   env=debug_env(os.environ.get('RXDEBUG', 'audiojitterbuffer:4')))
+                   env=rx_env())
         return [tx, rx]
     return start
 
@@ -184,7 +194,7 @@ def raw_sender(launch, ppm):
         tx = spawn([qsmeasure.gst_launch(), '-q'] + desc.split(), 'tx')
         time.sleep(0.5)
         rx = spawn([launch, '-m', '2', '-o', 'out', '-p', str(port)], 'rx',
-                   env=debug_env(os.environ.get('RXDEBUG', 'audiojitterbuffer:4')))
+                   env=rx_env())
         return [tx, rx]
     return start
 
@@ -206,13 +216,6 @@ def gst_chain(parts):
     return start
 
 
-def relocks(log_text):
-    """The re-locks a qsound-launch receiver reported last (its status or
-    summary line says "re-locks N"), or None."""
-    found = re.findall(r're-locks (\d+)', log_text)
-    return int(found[-1]) if found else None
-
-
 # --------------------------------------------------------------- recorder --
 
 def recorder_argv(path):
@@ -228,11 +231,11 @@ def play_argv(path, sink='play'):
 
 
 def run_rig(workdir, name, start_chain, seconds, seed=1, settle_s=2.0,
-            tail_s=1.0, ready=None, ready_timeout=20.0):
+            tail_s=1.0, ready=None, ready_timeout=20.0, watch=None):
     """Record mix.monitor while ``start_chain(spawn)`` runs and the burst
     signal (``seconds`` long) plays into ``play``.  ``spawn(argv, name)``
-    starts a logged process.  Returns (recording path, processes, bursts
-    sent)."""
+    starts a logged process.  A stallwatch.Watch ``watch`` watches the host
+    meanwhile (see lost_at).  Returns (recording path, processes)."""
     sig = os.path.join(workdir, 'bursts-%d-%d.wav' % (seed, seconds))
     if not os.path.exists(sig):
         make_bursts(sig, seconds, seed=seed)
@@ -242,17 +245,17 @@ def run_rig(workdir, name, start_chain, seconds, seed=1, settle_s=2.0,
         return qsmeasure.spawn(argv, os.path.join(workdir, '%s-%s.log'
                                                   % (name, pname)), env=env)
 
+    if watch is not None:
+        watch.start(os.path.join(workdir, name + '-stallwatch.log'))
     rec = spawn(recorder_argv(rec_path), 'rec')
     procs = []
     try:
         procs = start_chain(spawn)
         if ready is not None:
-            end = time.monotonic() + ready_timeout
-            while time.monotonic() < end and not ready(procs):
-                if any(p.poll() is not None for p in procs):
-                    break
-                time.sleep(0.05)
+            qsmeasure.wait_ready(procs, ready, ready_timeout)
         time.sleep(settle_s)
+        if watch is not None:
+            watch.play_start = time.monotonic()
         subprocess.run(play_argv(sig), check=True, timeout=seconds + 30,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(tail_s)
@@ -260,7 +263,25 @@ def run_rig(workdir, name, start_chain, seconds, seed=1, settle_s=2.0,
         for p in reversed(procs):
             qsmeasure.stop(p)
         qsmeasure.stop(rec)
+        if watch is not None:
+            watch.stop()
     return rec_path, procs
+
+
+def lost_at(po, watch):
+    """When (monotonic s, as the watch's times) each burst ``po`` lost was
+    played (qsmeasure.lost_at)."""
+    return qsmeasure.lost_at(po.lost_s, po.first_sent_s, watch)
+
+
+def host_steps(po, watch, min_ms=3.0):
+    """How many of ``po``'s steps of ``min_ms`` or more between bursts came
+    while the host stalled (stallwatch.Watch.explain_burst at the later
+    burst)."""
+    at = qsmeasure.lost_at(po.times, po.first_sent_s, watch)
+    return sum(1 for i in range(1, len(po.lags_ms))
+               if abs(po.lags_ms[i] - po.lags_ms[i - 1]) >= min_ms
+               and watch.explain_burst(at[i]) is not None)
 
 
 # --------------------------------------------------------------- analysis --
@@ -318,6 +339,8 @@ class Playout:
         self.lags_ms = []     # its latency
         self.band_db = None   # received / played power per band, dB
         self.first_lag_ms = None
+        self.lost_s = []      # s, when each burst not delivered was played
+        self.first_sent_s = None  # s, when the first burst was played
 
     @property
     def delivered(self):
@@ -391,9 +414,11 @@ def analyse(path, outputs=('out',), max_latency_s=1.0, min_ncc=0.5,
         p_sent = np.zeros(len(BANDS_KHZ))
         p_recv = np.zeros(len(BANDS_KHZ))
         last = None
+        po.first_sent_s = starts[0] / RATE if starts else None
         for s in starts:
             ref = sent[s:s + blen]
             if len(ref) < blen:
+                po.lost_s.append(s / RATE)
                 continue
             if last is None:
                 lo, hi = s, s + int(RATE * max_latency_s)
@@ -406,6 +431,7 @@ def analyse(path, outputs=('out',), max_latency_s=1.0, min_ncc=0.5,
                 pos, ncc = ncc_search(ref, recv, s, s + int(RATE *
                                                             max_latency_s))
             if pos is None or ncc < min_ncc:
+                po.lost_s.append(s / RATE)
                 continue
             last = pos - s
             po.times.append(s / RATE)

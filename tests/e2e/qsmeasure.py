@@ -59,7 +59,11 @@ import wave
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stallwatch  # noqa: E402
+
 RATE = 48000
+LEAD_MS = 300      # silence before the first burst of the rigs' signals
 
 
 # ----------------------------------------------------------------- signal --
@@ -76,7 +80,7 @@ def bandlimit(x, lo_hz=200.0, hi_hz=7000.0):
 
 
 def make_signal(path, seed=1, bursts=30, burst_ms=50, gap_ms=(200, 550),
-                lead_ms=300, tail_ms=300, amplitude=0.35):
+                lead_ms=LEAD_MS, tail_ms=300, amplitude=0.35):
     """Write a stereo S16LE 48 kHz WAV of ``bursts`` noise bursts of
     ``burst_ms`` each, separated by seeded random gaps (never periodic).
     Returns the number of bursts written."""
@@ -118,7 +122,13 @@ def gst_launch():
 
 def spawn(argv, log_path, env=None):
     """Start ``argv`` with stdout+stderr into ``log_path``; own process group
-    so that stopping it never touches anything else."""
+    so that stopping it never touches anything else.  Unless ``env`` says
+    otherwise, a receiver's audiojitterbuffer logs when it locks, re-locks,
+    fills a gap or runs dry (a few lines a run): what a failed check shows
+    beside the status lines."""
+    env = dict(os.environ if env is None else env)
+    env.setdefault('GST_DEBUG', 'audiojitterbuffer:4')
+    env.setdefault('GST_DEBUG_NO_COLOR', '1')
     log = open(log_path, 'wb')
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, env=env,
@@ -142,6 +152,16 @@ def stop(p, timeout=8.0):
             p.kill()
             p.wait()
     return p.returncode
+
+
+def wait_ready(procs, ready, timeout):
+    """Wait up to ``timeout`` s until ``ready(procs)``, or one of them
+    exits."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not ready(procs):
+        if any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.05)
 
 
 def read_log(p):
@@ -198,10 +218,26 @@ class Result:
         self.warnings = []    # warnings and errors the chain printed
         self.misaligned_ms = None  # set when channel 1 LEADS channel 0
         self.alignment = None  # how the recorder aligned its channels
+        self.lost_s = []      # s into the recording: bursts not delivered
+        self.first_sent_s = None  # s into the recording: the first burst
+        self.watch = None     # the stallwatch.Watch of the run, if any
 
     @property
     def share(self):
         return self.delivered / self.sent if self.sent else 0.0
+
+    def judge_losses(self, label, through=''):
+        """(ok, what): every burst delivered, or each loss explained by a
+        host stall the run's watch saw (stallwatch.Watch.judge), as a
+        test's check states it."""
+        if self.watch is None:
+            ok, why = self.sent > 0 and self.delivered == self.sent, ''
+        else:
+            ok, why = self.watch.judge(self.sent, self.delivered, lost_at(
+                self.lost_s, self.first_sent_s, self.watch))
+        return ok, ('%s: every burst delivered%s, or lost while the host '
+                    'stalled (%d/%d%s)' % (label, through, self.delivered,
+                                           self.sent, why))
 
     def __str__(self):
         lat = ('%.1f ms' % self.latency_ms) if self.latency_ms is not None \
@@ -213,6 +249,17 @@ class Result:
         return ('latency %s%s, delivered %d/%d bursts (%.0f %%), %d intact%s'
                 % (lat, spread, self.delivered, self.sent, 100 * self.share,
                    self.intact, ('; ' + self.note) if self.note else ''))
+
+
+def lost_at(lost_s, first_sent_s, watch):
+    """When (monotonic s, as the watch's times) each burst lost at
+    ``lost_s`` s into the recording was played: the first burst, recorded at
+    ``first_sent_s``, was LEAD_MS into the signal the player started at
+    watch.play_start."""
+    if first_sent_s is None:
+        return []
+    return [watch.play_start + LEAD_MS / 1000.0 + t - first_sent_s
+            for t in lost_s]
 
 
 def read_wav(path):
@@ -338,12 +385,14 @@ def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
     # compare the energy found there with the energy sent.
     local = int(RATE * 0.03)
     lags = []
+    r.first_sent_s = bursts[0][0] / RATE
     for (s, e) in bursts:
         seg = sent[s:e]
         e_sent = float((seg ** 2).sum())
         lo = s + lag - local
         hi = e + lag + local
         if lo < 0 or hi > len(recv) or e_sent <= 0:
+            r.lost_s.append(s / RATE)
             continue
         win = recv[lo:hi]
         cc = np.correlate(win, seg, mode='valid')   # len 2*local+1
@@ -366,6 +415,8 @@ def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
             # lossy codecs change the waveform; energy in place is enough
             r.delivered += 1
             lags.append(lag)
+        else:
+            r.lost_s.append(s / RATE)
     r.latency_ms = 1000.0 * lag / RATE
     if lags:
         lags_ms = 1000.0 * np.array(lags) / RATE
@@ -436,16 +487,14 @@ class Rig:
         time.sleep(0.5)    # a few timing updates before the chain starts
         procs = []
         res = None
+        watch = stallwatch.Watch().start(self.path(name + '-stallwatch.log'))
         try:
             procs = chain(self)
             if ready is not None:
-                end = time.monotonic() + ready_timeout
-                while time.monotonic() < end and not ready(procs):
-                    if any(p.poll() is not None for p in procs):
-                        break
-                    time.sleep(0.05)
+                wait_ready(procs, ready, ready_timeout)
             time.sleep(settle_s)
             dead = [p for p in procs if p.poll() is not None]
+            watch.play_start = time.monotonic()
             subprocess.run(play_argv(self.signal), check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            timeout=signal_duration(self.signal) + 30)
@@ -455,7 +504,9 @@ class Rig:
             stop(rec)
             for p in reversed(procs):
                 stop(p)
+            watch.stop()
         res = analyse(rec_path, expected_bursts=self.bursts)
+        res.watch = watch
         res.logs = {p.qs_log: read_log(p) for p in procs}
         res.warnings = sorted({line.strip() for text in res.logs.values()
                                for line in text.splitlines()

@@ -12,14 +12,16 @@ capturing ``play``, -m 2 playing into ``out``).  Cases:
   steady        20 s: every burst arrives, the per-burst latency stays
                 within 4 ms (p5..p95) with no step of 3 ms or more, and the
                 receiver never re-locks or runs dry
-  transparent   10 s: each burst's power as received over its power as
-                played is within 0.2 dB in every band up to 20 kHz
+  transparent   10 s: every burst arrives, and each burst's power as
+                received over its power as played is within 0.2 dB in
+                every band up to 20 kHz.  A burst lost while the host
+                stalled this machine (tests/e2e/stallwatch.py) is reported
+                as the host's, not failed, up to a tenth of them.
 
 Exit status 77 (skipped by meson) when no PulseAudio can be started.
 """
 
 import os
-import re
 import sys
 import tempfile
 import shutil
@@ -28,16 +30,10 @@ sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', 'e2e'))
 import mixrig  # noqa: E402
+import stallwatch  # noqa: E402
+from test_e2e import check, failures  # noqa: E402  (one way to report)
 
 SKIP = 77
-failures = []
-
-
-def check(cond, what):
-    print(('ok    ' if cond else 'FAIL  ') + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def launch_env():
@@ -46,27 +42,30 @@ def launch_env():
         os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(root, 'pipelines')
 
 
-def receiver_events(procs):
-    """The receiver's jitter buffer's re-locks and underruns, from its log
-    (GST_DEBUG=audiojitterbuffer:4, set by mixrig)."""
-    text = mixrig.qsmeasure.read_log(procs[-1]) if len(procs) > 1 else ''
-    return [line.split('<jitter> ', 1)[-1] for line in text.splitlines()
-            if re.search(r'<jitter> (re-lock|underrun)', line)]
-
-
 def pair(workdir, launch, seconds):
+    watch = stallwatch.Watch()
     rec, procs = mixrig.run_rig(workdir, 'pcm', mixrig.launcher_pair(
-        launch, 'pcm'), seconds, settle_s=2.5)
+        launch, 'pcm'), seconds, settle_s=2.5, watch=watch)
     po = mixrig.analyse(rec, ('out',))['out']
     print(po.summary(), flush=True)
     print('lags: ' + ' '.join('%.1f:%.2f' % (t, lag) for t, lag in
                               zip(po.times, po.lags_ms)), flush=True)
-    return po, procs
+    print(watch.summary(), flush=True)
+    return po, procs, watch
+
+
+def check_arrived(po, watch):
+    """Every burst arrived, or the host stalled when it was lost (and no
+    more than a tenth of them were lost)."""
+    ok, why = watch.judge(po.sent, po.delivered,
+                          mixrig.lost_at(po, watch))
+    check(po.sent > 0 and ok, 'every burst arrived or was lost while the '
+          'host stalled (%d of %d%s)' % (po.delivered, po.sent, why))
 
 
 def case_steady(workdir, launch):
-    po, procs = pair(workdir, launch, 20)
-    events = receiver_events(procs)
+    po, procs, _ = pair(workdir, launch, 20)
+    events = mixrig.jitter_events(procs[-1]) if len(procs) > 1 else []
     for e in events:
         print('receiver: ' + e)
     check(po.sent >= 40, 'the rig saw the bursts played (%d)' % po.sent)
@@ -82,9 +81,8 @@ def case_steady(workdir, launch):
 
 
 def case_transparent(workdir, launch):
-    po, _ = pair(workdir, launch, 10)
-    check(po.delivered == po.sent and po.sent > 0, 'every burst arrived '
-          '(%d of %d)' % (po.delivered, po.sent))
+    po, _, watch = pair(workdir, launch, 10)
+    check_arrived(po, watch)
     if po.band_db:
         for (lo, hi), db in zip(mixrig.BANDS_KHZ, po.band_db):
             check(db is not None and abs(db) <= 0.2, '%d-%d kHz: %+.2f dB '

@@ -11,9 +11,8 @@
 #ifndef QS_CAPTURE_PRIVATE_H
 #define QS_CAPTURE_PRIVATE_H
 
-#include <pthread.h>
-
 #include "qscapture.h"
+#include "qsthread.h"
 #include "qsring.h"
 
 #ifdef __cplusplus
@@ -26,7 +25,7 @@ struct QsCapture
   void *priv;                         /* the backend's own state */
   void (*close) (QsCapture *cap);     /* stops the thread, frees priv (not ring) */
 
-  pthread_mutex_t lock;               /* protects format, device, format_changed */
+  QsMutex lock;                       /* protects format, device, format_changed */
   QsCaptureFormat format;
   char device[256];
   char device_out[256];               /* the consumer's copy (get_device) */

@@ -3,8 +3,9 @@
  * Copyright (C) 2026 The qsound authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Records the monitor source of a sink (the sound that output is playing)
- * with libpulse's asynchronous API.  pa_threaded_mainloop runs its own
+ * Records the monitor source of a sink (the sound that output is playing),
+ * or a source named by device (an input such as a microphone, or a monitor
+ * named itself), with libpulse's asynchronous API.  pa_threaded_mainloop runs its own
  * thread; every callback below runs there.  The read callback only copies
  * what the server delivers into the ring (principle 1: capture never waits),
  * so a consumer that falls behind costs nothing here; the ring counts what
@@ -65,7 +66,8 @@ typedef struct
   int closing;
   char sink[QS_PULSE_NAME_LEN];         /* output captured ("play") */
   char want_sink[QS_PULSE_NAME_LEN];    /* output we are switching to */
-  char source_fixed[QS_PULSE_NAME_LEN]; /* device named a monitor itself */
+  char source_fixed[QS_PULSE_NAME_LEN]; /* device named a source: a monitor
+                                         * or an input, captured directly */
 
   /* reconnecting after the server went away, all in the mainloop thread */
   int reconnecting;
@@ -89,6 +91,7 @@ typedef struct
   char found_name[QS_PULSE_NAME_LEN];
   int found;
   char sink_list[512];
+  char source_list[512];                /* the inputs (no monitors) */
   pa_sample_spec found_spec;
   pa_channel_map found_map;
 } QsPulse;
@@ -764,6 +767,22 @@ qs_pulse_open_source_cb (pa_context * c, const pa_source_info * info, int eol,
 }
 
 static void
+qs_pulse_list_sources_cb (pa_context * c, const pa_source_info * info,
+    int eol, void *userdata)
+{
+  QsPulse *p = userdata;
+  size_t len;
+
+  if (eol == 0 && info && !info->monitor_of_sink_name) {
+    len = strlen (p->source_list);
+    snprintf (p->source_list + len, sizeof (p->source_list) - len, "%s%s",
+        len ? ", " : "", info->name);
+  }
+  if (eol != 0)
+    pa_threaded_mainloop_signal (p->ml, 0);
+}
+
+static void
 qs_pulse_list_sinks_cb (pa_context * c, const pa_sink_info * info, int eol,
     void *userdata)
 {
@@ -879,9 +898,18 @@ qs_pulse_open_locked (QsPulse * p, const char *device, QsCaptureFormat * fmt,
     p->found = 0;
     qs_pulse_wait_op (p, pa_context_get_sink_info_by_name (p->ctx, want,
             qs_pulse_open_sink_cb, p));
-    if (!p->found)
-      goto no_such_output;
-    snprintf (source, sizeof (source), "%s", p->found_monitor);
+    if (p->found) {
+      snprintf (source, sizeof (source), "%s", p->found_monitor);
+    } else {
+      /* not an output: an input (a source) is captured directly */
+      p->found = 0;
+      qs_pulse_wait_op (p, pa_context_get_source_info_by_name (p->ctx, want,
+              qs_pulse_open_source_cb, p));
+      if (!p->found)
+        goto no_such_output;
+      snprintf (source, sizeof (source), "%s", want);
+      snprintf (p->source_fixed, sizeof (p->source_fixed), "%s", want);
+    }
   }
   snprintf (p->sink, sizeof (p->sink), "%s", want);
 
@@ -959,15 +987,21 @@ no_server:
   }
 no_such_output:
   p->sink_list[0] = '\0';
+  p->source_list[0] = '\0';
   qs_pulse_wait_op (p, pa_context_get_sink_info_list (p->ctx,
           qs_pulse_list_sinks_cb, p));
-  if (p->sink_list[0])
-    qs_pulse_err (err, errlen, "there is no audio output named '%s'; "
-        "the outputs are: %s", want, p->sink_list);
+  qs_pulse_wait_op (p, pa_context_get_source_info_list (p->ctx,
+          qs_pulse_list_sources_cb, p));
+  if (p->sink_list[0] || p->source_list[0])
+    qs_pulse_err (err, errlen, "there is no audio output or input named "
+        "'%s'; set device to one of the outputs (%s) or inputs (%s), or "
+        "leave it empty for the default output", want,
+        p->sink_list[0] ? p->sink_list : "none",
+        p->source_list[0] ? p->source_list : "none");
   else
-    qs_pulse_err (err, errlen, "there is no audio output named '%s', and the "
-        "sound server has no outputs at all; add one or leave device empty",
-        want);
+    qs_pulse_err (err, errlen, "there is no audio output or input named "
+        "'%s', and the sound server has none at all; add one or leave "
+        "device empty", want);
   return 0;
 stream_failed:
   qs_pulse_err (err, errlen, "could not capture the audio output '%s' (%s); "

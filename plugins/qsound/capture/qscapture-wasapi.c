@@ -27,7 +27,8 @@
  * qs_capture_wasapi_open_ex() with QS_WASAPI_FLOW_CAPTURE runs the same path
  * on a capture endpoint, with the silent render stream on the default render
  * endpoint: everything but the loopback flag runs under Wine (which refuses
- * loopback).
+ * loopback).  qs_capture_wasapi_open() takes that path when device names an
+ * input (a microphone or line-in) rather than an output.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -1132,10 +1133,46 @@ qs_capture_wasapi_reopen (QsCapture * cap)
   SetEvent (w->reopen_event);
 }
 
+/* device names an output (captured by loopback) or, failing that, an input
+ * (a microphone or line-in: a capture endpoint, recorded directly) */
 QsCapture *
 qs_capture_wasapi_open (const char *device, QsCaptureFormat * out_format,
     char *err, size_t errlen)
 {
-  return qs_capture_wasapi_open_ex (device, QS_WASAPI_FLOW_LOOPBACK,
+  static const char no_output[] = "there is no audio output named '";
+  static const char no_input[] = "there is no recording device named '";
+  char in_err[512];
+  QsCapture *cap;
+  const char *outs, *ins;
+
+  cap = qs_capture_wasapi_open_ex (device, QS_WASAPI_FLOW_LOOPBACK,
       out_format, err, errlen);
+  if (cap || !device || !device[0]
+      || strncmp (err, no_output, sizeof (no_output) - 1) != 0)
+    return cap;
+  cap = qs_capture_wasapi_open_ex (device, QS_WASAPI_FLOW_CAPTURE,
+      out_format, in_err, sizeof (in_err));
+  if (cap)
+    return cap;
+  if (strncmp (in_err, no_input, sizeof (no_input) - 1) != 0) {
+    /* the input exists but could not be opened: that is the news */
+    snprintf (err, errlen, "%s", in_err);
+    return NULL;
+  }
+  /* both lists, from the two messages: "... (outputs: 'A', 'B'); set ..." */
+  outs = strstr (err, "(outputs: ");
+  ins = strstr (in_err, "(recording devices: ");
+  {
+    char o[400] = "none", i[400] = "none";
+    const char *end;
+
+    if (outs && (end = strstr (outs, "); set")))
+      snprintf (o, sizeof (o), "%.*s", (int) (end - outs - 10), outs + 10);
+    if (ins && (end = strstr (ins, "); set")))
+      snprintf (i, sizeof (i), "%.*s", (int) (end - ins - 20), ins + 20);
+    snprintf (err, errlen, "there is no audio output or input named '%s'; "
+        "set device to one of the outputs (%s) or inputs (%s), or leave it "
+        "empty for the default output", device, o, i);
+  }
+  return NULL;
 }

@@ -19,7 +19,7 @@ qs_capture_alloc (void)
   QsCapture *cap = calloc (1, sizeof (QsCapture));
 
   if (cap)
-    pthread_mutex_init (&cap->lock, NULL);
+    qs_mutex_init (&cap->lock);
   return cap;
 }
 
@@ -73,11 +73,11 @@ qs_capture_read (QsCapture * cap, void *dst, size_t max_frames,
   int n = qs_ring_read (cap->ring, dst, max_frames, timeout_ms, flags);
 
   if (n > 0 && flags) {
-    pthread_mutex_lock (&cap->lock);
+    qs_mutex_lock (&cap->lock);
     if (cap->format_changed)
       *flags |= QS_CAPTURE_FORMAT_CHANGED;
     cap->format_changed = 0;
-    pthread_mutex_unlock (&cap->lock);
+    qs_mutex_unlock (&cap->lock);
   }
   return n;
 }
@@ -97,19 +97,19 @@ qs_capture_clear_interrupt (QsCapture * cap)
 void
 qs_capture_get_format (QsCapture * cap, QsCaptureFormat * out_format)
 {
-  pthread_mutex_lock (&cap->lock);
+  qs_mutex_lock (&cap->lock);
   *out_format = cap->format;
-  pthread_mutex_unlock (&cap->lock);
+  qs_mutex_unlock (&cap->lock);
 }
 
 void
 qs_capture_set_format (QsCapture * cap, const QsCaptureFormat * format)
 {
-  pthread_mutex_lock (&cap->lock);
+  qs_mutex_lock (&cap->lock);
   if (memcmp (&cap->format, format, sizeof (*format)) != 0)
     cap->format_changed = 1;
   cap->format = *format;
-  pthread_mutex_unlock (&cap->lock);
+  qs_mutex_unlock (&cap->lock);
 }
 
 void
@@ -121,9 +121,9 @@ qs_capture_get_stats (QsCapture * cap, QsCaptureStats * out_stats)
 void
 qs_capture_set_device (QsCapture * cap, const char *device)
 {
-  pthread_mutex_lock (&cap->lock);
+  qs_mutex_lock (&cap->lock);
   snprintf (cap->device, sizeof (cap->device), "%s", device ? device : "");
-  pthread_mutex_unlock (&cap->lock);
+  qs_mutex_unlock (&cap->lock);
 }
 
 const char *
@@ -131,9 +131,9 @@ qs_capture_get_device (QsCapture * cap)
 {
   /* the backend thread may rewrite device at any time: hand out a copy
    * taken under the lock (only the consumer calls this) */
-  pthread_mutex_lock (&cap->lock);
+  qs_mutex_lock (&cap->lock);
   memcpy (cap->device_out, cap->device, sizeof (cap->device_out));
-  pthread_mutex_unlock (&cap->lock);
+  qs_mutex_unlock (&cap->lock);
   return cap->device_out;
 }
 
@@ -151,6 +151,6 @@ qs_capture_close (QsCapture * cap)
   if (cap->close)
     cap->close (cap);
   qs_ring_free (cap->ring);
-  pthread_mutex_destroy (&cap->lock);
+  qs_mutex_clear (&cap->lock);
   free (cap);
 }

@@ -5,19 +5,18 @@
  */
 #include "qsring.h"
 
-#include <errno.h>
+#include "qsthread.h"
+
 #include <stdio.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define QS_RING_MAX_DISCONT 16
 
 struct QsRing
 {
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
+  QsMutex lock;
+  QsCond cond;
   unsigned char *data;
   size_t capacity;              /* frames */
   size_t bpf;                   /* bytes per frame */
@@ -50,8 +49,8 @@ qs_ring_new (size_t capacity_frames, size_t bytes_per_frame)
   }
   ring->capacity = capacity_frames;
   ring->bpf = bytes_per_frame;
-  pthread_mutex_init (&ring->lock, NULL);
-  pthread_cond_init (&ring->cond, NULL);
+  qs_mutex_init (&ring->lock);
+  qs_cond_init (&ring->cond);
   return ring;
 }
 
@@ -60,8 +59,8 @@ qs_ring_free (QsRing * ring)
 {
   if (!ring)
     return;
-  pthread_cond_destroy (&ring->cond);
-  pthread_mutex_destroy (&ring->lock);
+  qs_cond_clear (&ring->cond);
+  qs_mutex_clear (&ring->lock);
   free (ring->data);
   free (ring);
 }
@@ -126,7 +125,7 @@ qs_ring_write (QsRing * ring, const void *data, size_t frames, unsigned flags)
 
   if (frames == 0)
     return;
-  pthread_mutex_lock (&ring->lock);
+  qs_mutex_lock (&ring->lock);
   if (flags & QS_CAPTURE_DISCONT)
     qs_ring_mark_discont (ring, ring->write_pos);
   /* only the newest capacity frames can be kept (the rest count as lost) */
@@ -150,63 +149,51 @@ qs_ring_write (QsRing * ring, const void *data, size_t frames, unsigned flags)
     ring->read_pos += lost;
     qs_ring_mark_discont (ring, ring->read_pos);
   }
-  pthread_cond_signal (&ring->cond);
-  pthread_mutex_unlock (&ring->lock);
+  qs_cond_signal (&ring->cond);
+  qs_mutex_unlock (&ring->lock);
 }
 
 void
 qs_ring_count_switch (QsRing * ring)
 {
-  pthread_mutex_lock (&ring->lock);
+  qs_mutex_lock (&ring->lock);
   ring->stats.device_switches++;
-  pthread_mutex_unlock (&ring->lock);
+  qs_mutex_unlock (&ring->lock);
 }
 
 void
 qs_ring_set_error (QsRing * ring, const char *message)
 {
-  pthread_mutex_lock (&ring->lock);
+  qs_mutex_lock (&ring->lock);
   snprintf (ring->error, sizeof (ring->error), "%s", message ? message : "capture failed");
-  pthread_cond_broadcast (&ring->cond);
-  pthread_mutex_unlock (&ring->lock);
-}
-
-static void
-qs_ring_deadline (struct timespec *ts, unsigned timeout_ms)
-{
-  clock_gettime (CLOCK_REALTIME, ts);
-  ts->tv_sec += timeout_ms / 1000;
-  ts->tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
+  qs_cond_broadcast (&ring->cond);
+  qs_mutex_unlock (&ring->lock);
 }
 
 int
 qs_ring_read (QsRing * ring, void *dst, size_t max_frames, unsigned timeout_ms,
     unsigned *flags)
 {
-  struct timespec deadline;
+  uint64_t deadline;
   unsigned char *out = dst;
   size_t avail, done = 0;
   int discont = 0;
 
   if (flags)
     *flags = 0;
-  qs_ring_deadline (&deadline, timeout_ms);
-  pthread_mutex_lock (&ring->lock);
+  deadline = qs_now_us () + (uint64_t) timeout_ms * 1000u;
+  qs_mutex_lock (&ring->lock);
   while (ring->write_pos == ring->read_pos && !ring->interrupted
       && ring->error[0] == '\0') {
-    if (pthread_cond_timedwait (&ring->cond, &ring->lock, &deadline) == ETIMEDOUT)
+    if (!qs_cond_wait_until (&ring->cond, &ring->lock, deadline))
       break;
   }
   if (ring->interrupted) {
-    pthread_mutex_unlock (&ring->lock);
+    qs_mutex_unlock (&ring->lock);
     return QS_CAPTURE_INTERRUPTED;
   }
   if (ring->error[0] != '\0' && ring->write_pos == ring->read_pos) {
-    pthread_mutex_unlock (&ring->lock);
+    qs_mutex_unlock (&ring->lock);
     return QS_CAPTURE_ERROR;
   }
   avail = (size_t) (ring->write_pos - ring->read_pos);
@@ -240,25 +227,25 @@ qs_ring_read (QsRing * ring, void *dst, size_t max_frames, unsigned timeout_ms,
     if (flags)
       *flags = QS_CAPTURE_DISCONT;
   }
-  pthread_mutex_unlock (&ring->lock);
+  qs_mutex_unlock (&ring->lock);
   return (int) done;
 }
 
 void
 qs_ring_interrupt (QsRing * ring, int on)
 {
-  pthread_mutex_lock (&ring->lock);
+  qs_mutex_lock (&ring->lock);
   ring->interrupted = on;
-  pthread_cond_broadcast (&ring->cond);
-  pthread_mutex_unlock (&ring->lock);
+  qs_cond_broadcast (&ring->cond);
+  qs_mutex_unlock (&ring->lock);
 }
 
 void
 qs_ring_get_stats (QsRing * ring, QsCaptureStats * stats)
 {
-  pthread_mutex_lock (&ring->lock);
+  qs_mutex_lock (&ring->lock);
   *stats = ring->stats;
-  pthread_mutex_unlock (&ring->lock);
+  qs_mutex_unlock (&ring->lock);
 }
 
 const char *

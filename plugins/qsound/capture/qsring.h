@@ -3,7 +3,7 @@
  * Copyright (C) 2026 The qsound authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Plain C + pthreads (winpthreads under mingw-w64).  The producer (the
+ * Plain C with qsthread.h (pthreads, or Win32 locks on Windows).  The producer (the
  * backend's capture thread) never waits for the consumer: when the ring is
  * full the oldest frames are overwritten, counted as lost, and the next read
  * is flagged QS_CAPTURE_DISCONT.
