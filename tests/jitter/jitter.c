@@ -126,13 +126,20 @@ watched_judge (Watched * w)
   GArray *stalls = stall_watch_events (w->watch);
   guint i, unexplained = 0, incidents = 0;
   gint64 longest = 0, last = 0;
+  gdouble steal;
+  gchar steal_text[16];
 
   for (i = 0; i < stalls->len; i++)
     longest = MAX (longest, g_array_index (stalls, StallEvent, i).length_us);
+  steal = stall_watch_steal (w->watch);
+  if (steal < 0.0)
+    g_strlcpy (steal_text, "unknown", sizeof (steal_text));
+  else
+    g_snprintf (steal_text, sizeof (steal_text), "%.1f %%", steal * 100.0);
   g_print ("host stalls of %d ms or more: %u (longest %.0f ms), host steal "
-      "%.1f %%%s\n", STALL_US / 1000, stalls->len, longest / 1e3,
-      stall_watch_steal (w->watch) * 100.0, stall_watch_realtime (w->watch) ?
-      "" : " (the watch could not run real-time, so it explains nothing)");
+      "%s%s\n", STALL_US / 1000, stalls->len, longest / 1e3, steal_text,
+      stall_watch_realtime (w->watch) ? "" : " (the watch could not run "
+      "real-time, so it explains nothing)");
   g_array_unref (stalls);
   for (i = 0; i < w->trouble->len; i++) {
     const Trouble *t = &g_array_index (w->trouble, Trouble, i);

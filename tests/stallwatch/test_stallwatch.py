@@ -60,6 +60,9 @@ def main():
           'fails the judgement (%s)' % why.strip('; '))
     ok, why = w.judge(20, 19, lost[:1])
     check(ok, 'a loss in the stall does not (%s)' % why.strip('; '))
+    ok, why = w.judge(20, 18, lost, spare=1)
+    check(ok and '1 allowed' in why, 'one loss far from any stall passes '
+          'where one is allowed (%s)' % why.strip('; '))
     ok, why = w.judge(20, 17, lost[:1])
     check(not ok and 'found nothing' in why, 'losses not placed in time '
           'are never explained (%s)' % why.strip('; '))

@@ -75,6 +75,11 @@ ENCODERS = {
     'pcm': 'audio/x-raw,format=S16LE,rate=48000,channels=2',
 }
 DECODERS = {'mp3': 'mpg123audiodec', 'opus': 'opusdec', 'pcm': None}
+# Wine's own audio (winepulse.drv, between wasapisrc/wasapisink and
+# PulseAudio) drops a burst now and then with no host stall: 1 of 30 in 2 of
+# 26 runs of these cases on 2026-12-03 (docs/WINDOWS.md).  One such loss a
+# run is allowed in the Wine cases that count bursts; more fail.
+WINE_AUDIO_SPARE = 1
 
 
 def check(cond, what):
@@ -465,7 +470,7 @@ def case_e2e(codec):
         report_result(label, res)
         check(res.sent == rig.bursts, '%s: the rig saw all %d bursts sent'
               % (label, rig.bursts))
-        ok = check(*res.judge_losses(label))
+        ok = check(*res.judge_losses(label, spare=WINE_AUDIO_SPARE))
         check(res.latency_ms is not None and 0 < res.latency_ms < 5000,
               '%s: latency finite and positive (%s ms)' % (
                   label, res.latency_ms))
@@ -671,7 +676,8 @@ def case_reverse():
         report_result(label, res)
         check(res.sent == rig.bursts, '%s: the rig saw all %d bursts sent'
               % (label, rig.bursts))
-        ok = check(*res.judge_losses(label, " through Wine's audio"))
+        ok = check(*res.judge_losses(label, " through Wine's audio",
+                                     spare=WINE_AUDIO_SPARE))
         check(res.latency_ms is not None and 0 < res.latency_ms < 5000,
               '%s: latency finite and positive (%s ms)' % (
                   label, res.latency_ms))
