@@ -674,13 +674,18 @@ qs_conn_handshake (GSocket * socket, QsProtoParser * parser, QsRole role,
   gboolean peer_key;
   QsProtoSession session;
   QsMessage msg;
-  guint8 peer_role;
+  guint8 peer_role, flags;
+  QsProtoCipher cipher;
   GOutputVector v;
   gboolean ok = FALSE;
 
   *seal = NULL;
   qs_proto_random_nonce (nonce);
-  qs_proto_write_hello (hello, role, key ? QS_HELLO_FLAG_KEY : 0, nonce);
+  /* with a key, say whether this end can seal with AES-256-GCM: both HELLOs
+   * are bound into the session keys, so the choice cannot be forced */
+  flags = key ? QS_HELLO_FLAG_KEY | (qs_proto_aes256gcm_available () ?
+      QS_HELLO_FLAG_AES256GCM : 0) : 0;
+  qs_proto_write_hello (hello, role, flags, nonce);
   v.buffer = hello;
   v.size = sizeof (hello);
   if (!qs_conn_write_vectors (socket, &v, 1, deadline, cancellable, error))
@@ -692,6 +697,7 @@ qs_conn_handshake (GSocket * socket, QsProtoParser * parser, QsRole role,
   g_assert (msg.type == QS_MSG_HELLO);
   peer_role = msg.role;
   peer_key = (msg.hello_flags & QS_HELLO_FLAG_KEY) != 0;
+  cipher = qs_proto_cipher_for (flags, msg.hello_flags);
   memcpy (peer_hello, msg.payload, sizeof (peer_hello));
 
   if (peer_role == role) {
@@ -740,8 +746,8 @@ qs_conn_handshake (GSocket * socket, QsProtoParser * parser, QsRole role,
       qs_conn_send_error (socket, NULL, *error);
       goto done;
     }
-    qs_proto_parser_set_open_key (parser, session.key_listener);
-    *seal = qs_proto_seal_new (session.key_connector);
+    qs_proto_parser_set_open_key (parser, session.key_listener, cipher);
+    *seal = qs_proto_seal_new (session.key_connector, cipher);
   } else {
     if (!qs_conn_read_handshake_message (socket, parser, &msg, deadline,
             "did not prove it knows the key", cancellable, error))
@@ -758,8 +764,8 @@ qs_conn_handshake (GSocket * socket, QsProtoParser * parser, QsRole role,
             qs_proto_build_auth (session.proof_listener), deadline,
             cancellable, error))
       goto done;
-    qs_proto_parser_set_open_key (parser, session.key_connector);
-    *seal = qs_proto_seal_new (session.key_listener);
+    qs_proto_parser_set_open_key (parser, session.key_connector, cipher);
+    *seal = qs_proto_seal_new (session.key_listener, cipher);
   }
   ok = TRUE;
 

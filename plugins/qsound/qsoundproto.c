@@ -41,7 +41,7 @@
 #define BUFFER_OFF_FLAGS    32
 
 #define HEARTBEAT_TIME_SIZE 8
-#define HELLO_FLAGS_KNOWN   (QS_HELLO_FLAG_KEY)
+#define HELLO_FLAGS_KNOWN   (QS_HELLO_FLAG_KEY | QS_HELLO_FLAG_AES256GCM)
 
 #define KDF_LABEL           "qsound-v2"
 #define KDF_LABEL_SIZE      (sizeof (KDF_LABEL) - 1)
@@ -58,6 +58,9 @@ G_STATIC_ASSERT (FRAME_OFF_LENGTH + 4 == QS_PROTO_FRAME_HEADER_SIZE);
 G_STATIC_ASSERT (BUFFER_OFF_FLAGS + 4 == QS_PROTO_BUFFER_HEADER_SIZE);
 G_STATIC_ASSERT (QS_PROTO_AUTH_SIZE == 32);      /* BLAKE2b-256 */
 G_STATIC_ASSERT (QS_PROTO_KEY_SIZE == crypto_aead_chacha20poly1305_ietf_KEYBYTES);
+G_STATIC_ASSERT (QS_PROTO_KEY_SIZE == crypto_aead_aes256gcm_KEYBYTES);
+G_STATIC_ASSERT (QS_PROTO_SEAL_TAG_SIZE == crypto_aead_aes256gcm_ABYTES);
+G_STATIC_ASSERT (SEAL_NONCE_SIZE == crypto_aead_aes256gcm_NPUBBYTES);
 G_STATIC_ASSERT (QS_PROTO_SEAL_TAG_SIZE == crypto_aead_chacha20poly1305_ietf_ABYTES);
 G_STATIC_ASSERT (SEAL_NONCE_SIZE == crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
 G_STATIC_ASSERT (sizeof (QS_PROTO_KEY_SALT) - 1 == crypto_pwhash_SALTBYTES);
@@ -151,6 +154,7 @@ struct _QsProtoParser
   /* after qs_proto_parser_set_open_key(): only SEALED frames */
   gboolean sealed;
   guint8 open_key[QS_PROTO_KEY_SIZE];
+  QsProtoCipher open_cipher;
   guint64 open_count;
   guint8 *plain;                /* the frame opened last */
   gsize plain_alloc;
@@ -212,6 +216,7 @@ qs_proto_parser_reset (QsProtoParser * parser)
   parser->next_seq = 0;
   parser->sealed = FALSE;
   parser->open_count = 0;
+  parser->open_cipher = QS_PROTO_CIPHER_CHACHA20_POLY1305;
   sodium_memzero (parser->open_key, sizeof (parser->open_key));
   parser->error = QS_PROTO_OK;
   g_clear_pointer (&parser->error_message, g_free);
@@ -561,8 +566,10 @@ qs_proto_parser_open (QsProtoParser * parser, const guint8 * p, gsize avail,
     parser->plain = g_malloc (parser->plain_alloc);
   }
   put_be64 (nonce + 4, parser->open_count);
-  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached (parser->plain, NULL,
-          p + QS_PROTO_FRAME_HEADER_SIZE, inner_size,
+  if ((parser->open_cipher == QS_PROTO_CIPHER_AES256_GCM ?
+          crypto_aead_aes256gcm_decrypt_detached :
+          crypto_aead_chacha20poly1305_ietf_decrypt_detached) (parser->plain,
+          NULL, p + QS_PROTO_FRAME_HEADER_SIZE, inner_size,
           p + QS_PROTO_FRAME_HEADER_SIZE + inner_size, p,
           QS_PROTO_FRAME_HEADER_SIZE, nonce, parser->open_key) != 0) {
     return qs_proto_parser_fail (parser, QS_PROTO_ERR_ALTERED,
@@ -588,12 +595,15 @@ qs_proto_parser_open (QsProtoParser * parser, const guint8 * p, gsize avail,
 
 void
 qs_proto_parser_set_open_key (QsProtoParser * parser,
-    const guint8 key[QS_PROTO_KEY_SIZE])
+    const guint8 key[QS_PROTO_KEY_SIZE], QsProtoCipher cipher)
 {
   g_return_if_fail (parser != NULL);
   g_return_if_fail (key != NULL);
+  g_return_if_fail (cipher != QS_PROTO_CIPHER_AES256_GCM
+      || qs_proto_aes256gcm_available ());
 
   memcpy (parser->open_key, key, QS_PROTO_KEY_SIZE);
+  parser->open_cipher = cipher;
   parser->open_count = 0;
   parser->sealed = TRUE;
   /* the AUTH frames are behind: one inside the sealed stream is out of place */
@@ -859,20 +869,38 @@ qs_proto_build_auth (const guint8 mac[QS_PROTO_AUTH_SIZE])
 struct _QsProtoSeal
 {
   guint8 key[QS_PROTO_KEY_SIZE];
+  QsProtoCipher cipher;
   guint64 count;
   guint8 *out;
   gsize out_alloc;
 };
 
+gboolean
+qs_proto_aes256gcm_available (void)
+{
+  qs_proto_crypto_init ();
+  return crypto_aead_aes256gcm_is_available () != 0;
+}
+
+QsProtoCipher
+qs_proto_cipher_for (guint8 own_flags, guint8 peer_flags)
+{
+  return (own_flags & peer_flags & QS_HELLO_FLAG_AES256GCM) ?
+      QS_PROTO_CIPHER_AES256_GCM : QS_PROTO_CIPHER_CHACHA20_POLY1305;
+}
+
 QsProtoSeal *
-qs_proto_seal_new (const guint8 key[QS_PROTO_KEY_SIZE])
+qs_proto_seal_new (const guint8 key[QS_PROTO_KEY_SIZE], QsProtoCipher cipher)
 {
   QsProtoSeal *seal;
 
   g_return_val_if_fail (key != NULL, NULL);
+  g_return_val_if_fail (cipher != QS_PROTO_CIPHER_AES256_GCM
+      || qs_proto_aes256gcm_available (), NULL);
   qs_proto_crypto_init ();
   seal = g_new0 (QsProtoSeal, 1);
   memcpy (seal->key, key, QS_PROTO_KEY_SIZE);
+  seal->cipher = cipher;
   return seal;
 }
 
@@ -917,8 +945,10 @@ qs_proto_seal_frame (QsProtoSeal * seal, const guint8 * head, gsize head_len,
   if (body_len)
     memcpy (seal->out + QS_PROTO_FRAME_HEADER_SIZE + head_len, body, body_len);
   put_be64 (nonce + 4, seal->count);
-  /* in place: libsodium's ChaCha20-Poly1305 allows c == m */
-  crypto_aead_chacha20poly1305_ietf_encrypt_detached (seal->out +
+  /* in place: libsodium's AEADs allow c == m */
+  (seal->cipher == QS_PROTO_CIPHER_AES256_GCM ?
+      crypto_aead_aes256gcm_encrypt_detached :
+      crypto_aead_chacha20poly1305_ietf_encrypt_detached) (seal->out +
       QS_PROTO_FRAME_HEADER_SIZE, seal->out + QS_PROTO_FRAME_HEADER_SIZE +
       inner, NULL, seal->out + QS_PROTO_FRAME_HEADER_SIZE, inner, seal->out,
       QS_PROTO_FRAME_HEADER_SIZE, NULL, nonce, seal->key);

@@ -62,6 +62,8 @@ typedef enum {
 
 /* HELLO flags */
 #define QS_HELLO_FLAG_KEY         (1u << 0)      /* this side has a pre-shared key */
+#define QS_HELLO_FLAG_AES256GCM   (1u << 1)      /* this side seals with AES-256-GCM
+                                                  * (its CPU has AES instructions) */
 
 typedef enum {
   QS_MSG_HELLO = 0,      /* never on the wire as a frame type; the fixed preamble */
@@ -169,12 +171,26 @@ GBytes * qs_proto_build_auth         (const guint8 mac[QS_PROTO_AUTH_SIZE]);
 /* Sealing (with a key on both ends).  After the handshake every frame is
  * sent as a SEALED frame: header (type 7, length = inner frame + 16) in clear
  * as associated data, then the inner frame (its own 8-byte header and
- * payload) encrypted with ChaCha20-Poly1305 (IETF), the nonce being 4 zero
- * bytes and a 64-bit big-endian count of the frames sealed so far in that
- * direction, then the 16-byte tag. */
+ * payload) encrypted with ChaCha20-Poly1305 (IETF) or, when both HELLOs say
+ * AES256GCM, with AES-256-GCM, the nonce being 4 zero bytes and a 64-bit
+ * big-endian count of the frames sealed so far in that direction, then the
+ * 16-byte tag. */
 typedef struct _QsProtoSeal QsProtoSeal;
 
-QsProtoSeal * qs_proto_seal_new      (const guint8 key[QS_PROTO_KEY_SIZE]);
+typedef enum {
+  QS_PROTO_CIPHER_CHACHA20_POLY1305 = 0,
+  QS_PROTO_CIPHER_AES256_GCM = 1,
+} QsProtoCipher;
+
+/* TRUE when this machine can seal with AES-256-GCM (libsodium needs AES-NI
+ * and CLMUL for it): this end then says AES256GCM in its HELLO. */
+gboolean      qs_proto_aes256gcm_available (void);
+/* The cipher both ends use, from their HELLO flags (AES-256-GCM when both
+ * can, the faster here; else ChaCha20-Poly1305). */
+QsProtoCipher qs_proto_cipher_for    (guint8 own_flags, guint8 peer_flags);
+
+QsProtoSeal * qs_proto_seal_new      (const guint8 key[QS_PROTO_KEY_SIZE],
+                                      QsProtoCipher cipher);
 void          qs_proto_seal_free     (QsProtoSeal * seal);
 /* Seals one frame given as head (at least its 8-byte header) followed by
  * body; returns the bytes to send (out_len of them), owned by seal and valid
@@ -182,9 +198,10 @@ void          qs_proto_seal_free     (QsProtoSeal * seal);
 const guint8 *qs_proto_seal_frame    (QsProtoSeal * seal, const guint8 * head, gsize head_len,
                                       const guint8 * body, gsize body_len, gsize * out_len);
 /* From the next frame on, the parser accepts only SEALED frames and opens
- * them with key (counting from 0); it returns the frames inside. */
+ * them with key and cipher (counting from 0); it returns the frames inside. */
 void          qs_proto_parser_set_open_key (QsProtoParser * parser,
-                                            const guint8 key[QS_PROTO_KEY_SIZE]);
+                                            const guint8 key[QS_PROTO_KEY_SIZE],
+                                            QsProtoCipher cipher);
 
 /* Keys.  The passphrase is stretched once (Argon2id, slow on purpose: about
  * 64 MiB and a fraction of a second); returns FALSE when memory is short. */

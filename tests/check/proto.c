@@ -368,8 +368,9 @@ GST_START_TEST (test_hello_roundtrip)
     {QS_ROLE_SENDER, 0, 0},
     {QS_ROLE_SENDER, QS_HELLO_FLAG_KEY, QS_HELLO_FLAG_KEY},
     {QS_ROLE_RECEIVER, QS_HELLO_FLAG_KEY, QS_HELLO_FLAG_KEY},
-    {QS_ROLE_RECEIVER, 0xfe, 0},        /* unknown bits masked */
-    {QS_ROLE_RECEIVER, 0xff, QS_HELLO_FLAG_KEY},
+    {QS_ROLE_RECEIVER, 0xfc, 0},        /* unknown bits masked */
+    {QS_ROLE_SENDER, 0xfe, QS_HELLO_FLAG_AES256GCM},
+    {QS_ROLE_RECEIVER, 0xff, QS_HELLO_FLAG_KEY | QS_HELLO_FLAG_AES256GCM},
   };
   guint i;
 
@@ -1354,7 +1355,8 @@ static void
 build_sealed_pair (GByteArray * clear, GByteArray * sealed,
     GArray * frame_offsets)
 {
-  QsProtoSeal *seal = qs_proto_seal_new (test_key);
+  QsProtoSeal *seal = qs_proto_seal_new (test_key,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
   GByteArray *frames = g_byte_array_new ();
   gsize off = 0;
 
@@ -1399,9 +1401,63 @@ sealed_parser (const guint8 * hello)
 
   qs_proto_parser_feed (p, hello, QS_PROTO_HELLO_SIZE);
   fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_MESSAGE);
-  qs_proto_parser_set_open_key (p, test_key);
+  qs_proto_parser_set_open_key (p, test_key,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
   return p;
 }
+
+/* AES-256-GCM when both HELLOs say so, else ChaCha20-Poly1305; a frame
+ * sealed with one does not open with the other. */
+GST_START_TEST (test_seal_cipher_choice)
+{
+  const guint8 both = QS_HELLO_FLAG_KEY | QS_HELLO_FLAG_AES256GCM;
+  const QsProtoCipher ciphers[] = { QS_PROTO_CIPHER_CHACHA20_POLY1305,
+    QS_PROTO_CIPHER_AES256_GCM
+  };
+  guint i, j, n = qs_proto_aes256gcm_available ()? 2 : 1;
+
+  fail_unless_equals_int (qs_proto_cipher_for (both, both),
+      QS_PROTO_CIPHER_AES256_GCM);
+  fail_unless_equals_int (qs_proto_cipher_for (both, QS_HELLO_FLAG_KEY),
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
+  fail_unless_equals_int (qs_proto_cipher_for (QS_HELLO_FLAG_KEY, both),
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
+  if (n == 1)
+    g_print ("no AES-256-GCM on this CPU: only ChaCha20-Poly1305 checked\n");
+  for (i = 0; i < n; i++) {
+    QsProtoSeal *seal = qs_proto_seal_new (test_key, ciphers[i]);
+    GBytes *eos = qs_proto_build_eos ();
+    gsize len, out_len;
+    const guint8 *f = g_bytes_get_data (eos, &len);
+    const guint8 *out = qs_proto_seal_frame (seal, f, 8, f + 8, len - 8,
+        &out_len);
+
+    for (j = 0; j < n; j++) {
+      guint8 hello[QS_PROTO_HELLO_SIZE];
+      QsProtoParser *p = qs_proto_parser_new (QS_PROTO_DEFAULT_MAX_FRAME_SIZE);
+      QsMessage m;
+
+      qs_proto_write_hello (hello, QS_ROLE_SENDER, both, nonce_a);
+      qs_proto_parser_feed (p, hello, sizeof (hello));
+      fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_MESSAGE);
+      fail_unless_equals_int (m.hello_flags, both);
+      qs_proto_parser_set_open_key (p, test_key, ciphers[j]);
+      qs_proto_parser_feed (p, out, out_len);
+      if (i == j) {
+        fail_unless_equals_int (qs_proto_parser_next (p, &m),
+            QS_PARSE_MESSAGE);
+        fail_unless_equals_int (m.type, QS_MSG_EOS);
+      } else {
+        fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_ERROR);
+      }
+      qs_proto_parser_free (p);
+    }
+    g_bytes_unref (eos);
+    qs_proto_seal_free (seal);
+  }
+}
+
+GST_END_TEST;
 
 GST_START_TEST (test_seal_roundtrip)
 {
@@ -1551,7 +1607,8 @@ GST_START_TEST (test_seal_refuses_alterations)
     fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_MESSAGE);
     memcpy (wrong, test_key, sizeof (wrong));
     wrong[0] ^= 0x01;
-    qs_proto_parser_set_open_key (p, wrong);
+    qs_proto_parser_set_open_key (p, wrong,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
     fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_ERROR);
     fail_unless_equals_int (qs_proto_parser_get_error (p, NULL),
         QS_PROTO_ERR_ALTERED);
@@ -1567,7 +1624,8 @@ GST_START_TEST (test_seal_refuses_alterations)
 
   /* an AUTH inside the sealed stream */
   {
-    QsProtoSeal *seal = qs_proto_seal_new (test_key);
+    QsProtoSeal *seal = qs_proto_seal_new (test_key,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
     GBytes *auth = qs_proto_build_auth (test_key);
     gsize out_len;
     const guint8 *out = qs_proto_seal_frame (seal, g_bytes_get_data (auth,
@@ -1741,8 +1799,10 @@ GST_START_TEST (test_protocol_doc_example)
   qs_proto_session_derive (k, hello_r, hello_s, &session);
   fail_unless (qs_proto_proof_equal (rm[1].payload, session.proof_connector));
   fail_unless (qs_proto_proof_equal (sm[1].payload, session.proof_listener));
-  qs_proto_parser_set_open_key (ps, session.key_listener);
-  qs_proto_parser_set_open_key (pr, session.key_connector);
+  qs_proto_parser_set_open_key (ps, session.key_listener,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
+  qs_proto_parser_set_open_key (pr, session.key_connector,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
   pull_n (ps, sm, 3, s_types);
   fail_unless_equals_int (qs_proto_parser_next (ps, &m), QS_PARSE_NEED_MORE);
   fail_unless_equals_int (qs_proto_parser_pending (ps), 0);
@@ -1807,6 +1867,7 @@ proto_suite (void)
   tcase_add_test (tc, test_key_stretch);
   tcase_add_test (tc, test_session_keys);
   tcase_add_test (tc, test_seal_roundtrip);
+  tcase_add_test (tc, test_seal_cipher_choice);
   tcase_add_test (tc, test_seal_refuses_alterations);
   tcase_add_test (tc, test_random_nonce);
   tcase_add_test (tc, test_error_strings);

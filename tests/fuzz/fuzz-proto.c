@@ -74,7 +74,8 @@ check_message (const QsMessage * m, guint32 max_frame_size)
     case QS_MSG_HELLO:
       CHECK (m->version_major == QS_PROTO_VERSION_MAJOR);
       CHECK (m->role == QS_ROLE_SENDER || m->role == QS_ROLE_RECEIVER);
-      CHECK ((m->hello_flags & ~QS_HELLO_FLAG_KEY) == 0);
+      CHECK ((m->hello_flags & ~(QS_HELLO_FLAG_KEY | QS_HELLO_FLAG_AES256GCM))
+          == 0);
       /* the raw HELLO, for the key schedule */
       CHECK (m->payload != NULL && m->payload_len == QS_PROTO_HELLO_SIZE);
       CHECK (memcmp (m->payload, QS_PROTO_MAGIC, 4) == 0);
@@ -149,7 +150,8 @@ pull (QsProtoParser * p, Outcome * o, guint32 max_frame_size, gsize fed)
   while ((r = qs_proto_parser_next (p, &m)) == QS_PARSE_MESSAGE) {
     check_message (&m, max_frame_size);
     if (m.type == QS_MSG_HELLO && o->open_key)
-      qs_proto_parser_set_open_key (p, o->open_key);
+      qs_proto_parser_set_open_key (p, o->open_key,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
     o->digest = hash_message (o->digest, &m);
     o->n_messages++;
     CHECK (o->last != QS_PARSE_ERROR);
@@ -262,7 +264,8 @@ static GByteArray *
 seal_input (const guint8 * data, gsize size, GArray * offsets,
     gboolean * comparable)
 {
-  QsProtoSeal *seal = qs_proto_seal_new (fuzz_key);
+  QsProtoSeal *seal = qs_proto_seal_new (fuzz_key,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305);
   GByteArray *out = g_byte_array_new ();
   gsize off = QS_PROTO_HELLO_SIZE;
 
