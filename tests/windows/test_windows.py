@@ -80,6 +80,11 @@ DECODERS = {'mp3': 'mpg123audiodec', 'opus': 'opusdec', 'pcm': None}
 # 26 runs of these cases on 2026-12-03 (docs/WINDOWS.md).  One such loss a
 # run is allowed in the Wine cases that count bursts; more fail.
 WINE_AUDIO_SPARE = 1
+# With the host taking a fifth of the CPU time or more, Wine's audio output
+# breaks up altogether (windows-reverse: 0/30 in all 4 such runs on
+# 2026-12-03, main before and after the protocol 2 merge alike): a count
+# that fails then is reported as not judged (skipped), never as passed.
+WINE_STEAL_NOT_JUDGED = 20.0
 
 
 def check(cond, what):
@@ -441,6 +446,21 @@ def load_line_in():
     return r.stdout.strip()
 
 
+def check_wine_delivery(label, res, through=''):
+    """Every burst delivered through Wine's audio, or lost while the host
+    stalled (one more allowed: WINE_AUDIO_SPARE).  A count that fails while
+    the host took WINE_STEAL_NOT_JUDGED % or more of the CPU time skips the
+    case (exit 77), unless another check failed already."""
+    ok, what = res.judge_losses(label, through, spare=WINE_AUDIO_SPARE)
+    steal = res.watch.steal_pct if res.watch is not None else None
+    if (not ok and not failures and steal is not None
+            and steal >= WINE_STEAL_NOT_JUDGED):
+        print('not judged: ' + what)
+        skip("the host took %.0f %% of the CPU time during the run; Wine's "
+             "audio cannot be judged then" % steal)
+    return check(ok, what)
+
+
 def report_result(label, res):
     print('%-34s %s' % (label, res), flush=True)
     if res.watch is not None:
@@ -470,7 +490,7 @@ def case_e2e(codec):
         report_result(label, res)
         check(res.sent == rig.bursts, '%s: the rig saw all %d bursts sent'
               % (label, rig.bursts))
-        ok = check(*res.judge_losses(label, spare=WINE_AUDIO_SPARE))
+        ok = check_wine_delivery(label, res)
         check(res.latency_ms is not None and 0 < res.latency_ms < 5000,
               '%s: latency finite and positive (%s ms)' % (
                   label, res.latency_ms))
@@ -676,8 +696,7 @@ def case_reverse():
         report_result(label, res)
         check(res.sent == rig.bursts, '%s: the rig saw all %d bursts sent'
               % (label, rig.bursts))
-        ok = check(*res.judge_losses(label, " through Wine's audio",
-                                     spare=WINE_AUDIO_SPARE))
+        ok = check_wine_delivery(label, res, " through Wine's audio")
         check(res.latency_ms is not None and 0 < res.latency_ms < 5000,
               '%s: latency finite and positive (%s ms)' % (
                   label, res.latency_ms))
