@@ -1134,9 +1134,22 @@ flushing:
   return;
 
 eos:
+  /* nothing went out yet (no sender ever got through): a segment still
+   * goes before the EOS, as elements downstream expect one */
+  if (self->need_segment) {
+    GstSegment seg;
+
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    segment_event = gst_event_new_segment (&seg);
+    self->need_segment = FALSE;
+  }
   g_mutex_unlock (&self->lock);
   GST_INFO_OBJECT (self, "drained; pushing EOS");
+  g_mutex_lock (&self->push_lock);
+  if (segment_event)
+    gst_pad_push_event (self->srcpad, segment_event);
   gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+  g_mutex_unlock (&self->push_lock);
   gst_pad_pause_task (self->srcpad);
 }
 

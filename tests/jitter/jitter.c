@@ -987,6 +987,44 @@ GST_START_TEST (test_drain_eos)
 
 GST_END_TEST;
 
+/* A stream that ends before any audio came (a sender that connected and left
+ * before its first buffer): the EOS still follows a TIME segment, which
+ * elements such as level read at EOS. */
+GST_START_TEST (test_eos_before_audio)
+{
+  GstHarness *h = gst_harness_new ("audiojitterbuffer");
+  gboolean segment = FALSE, eos = FALSE;
+  gint64 end = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+  gst_harness_set_src_caps_str (h,
+      "audio/x-raw,format=S16LE,rate=8000,channels=1,layout=interleaved");
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  while (!eos && g_get_monotonic_time () < end) {
+    GstEvent *ev = gst_harness_try_pull_event (h);
+
+    if (!ev) {
+      g_usleep (1000);
+      continue;
+    }
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      const GstSegment *seg;
+
+      gst_event_parse_segment (ev, &seg);
+      fail_unless_equals_int (seg->format, GST_FORMAT_TIME);
+      segment = TRUE;
+    } else if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
+      fail_unless (segment, "EOS went out before any segment");
+      eos = TRUE;
+    }
+    gst_event_unref (ev);
+  }
+  fail_unless (eos, "no EOS within 10 s");
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 jitter_suite (void)
 {
@@ -997,6 +1035,7 @@ jitter_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_drain_eos);
+  tcase_add_test (tc, test_eos_before_audio);
   tcase_add_test (tc, test_not_live_preroll);
   tcase_add_test (tc, test_backlog_crossfade);
   tcase_add_test (tc, test_backlog_cut_in_pause);
