@@ -43,6 +43,7 @@ server is missing.
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,27 @@ def check(cond, what):
     if not cond:
         failures.append(what)
     return cond
+
+
+not_judged = []
+
+
+def check_wine_exit(proc, rc, what):
+    """The Windows program's exit status, through Wine.  A fault in the
+    program (an exception on a Windows thread) ends it with an exit code;
+    a Unix signal means Wine's own process died.  When that happens after
+    the program had said "stopped" (its stream ended, its main loop
+    returned), the status is not judged: reported, never passed (but a
+    SIGKILL, which q.stop sends to a program that hangs).  Once in
+    about ten CI runs (windows-ctrl-c, 2026-12-03) wine64 died of SIGSEGV
+    there, after a capture whose first packet had not come yet."""
+    if rc is not None and rc < 0 and rc != -signal.SIGKILL and \
+            'qsound-launch: stopped' in q.read_log(proc):
+        print('not judged: %s (%s): Wine itself died of signal %d after '
+              'the program had stopped' % (what, rc, -rc), flush=True)
+        not_judged.append(what)
+        return True
+    return check(rc == 0, '%s (%s)' % (what, rc))
 
 
 def skip(why):
@@ -224,6 +246,9 @@ def finish():
     if failures:
         print('%d check(s) failed' % len(failures))
         sys.exit(1)
+    if not_judged:
+        skip('%d check(s) not judged: %s' % (len(not_judged),
+                                             '; '.join(not_judged)))
     sys.exit(0)
 
 
@@ -607,7 +632,7 @@ def case_firewall():
               and 'allow qsound-launch through Windows Defender Firewall'
               in log, 'a server on 0.0.0.0 that nobody reached names the '
               'Windows Defender Firewall setting')
-        check(q.stop(p) == 0, 'and ends with status 0 at Ctrl-C')
+        check_wine_exit(p, q.stop(p), 'and ends with status 0 at Ctrl-C')
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(['pactl', 'unload-module', module],
@@ -647,8 +672,8 @@ def case_ctrl_c():
             client.wait(15)
         except subprocess.TimeoutExpired:
             pass
-        check(client.returncode == 0, 'Ctrl-C: the Windows sender exits 0 '
-              '(%s)' % client.returncode)
+        check_wine_exit(client, client.returncode,
+                        'Ctrl-C: the Windows sender exits 0')
         end = time.monotonic() + 15
         while (time.monotonic() < end and server.poll() is None and
                q.read_log(server).count('listening on') <= before):
