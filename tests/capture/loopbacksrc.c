@@ -28,9 +28,13 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/audio/audio.h>
 
+#include "stallwatch.h"
+
 #define RATE 48000
 #define PERIOD_MS 5                     /* one loopbacksrc buffer */
 #define PERIOD_FRAMES (RATE * PERIOD_MS / 1000)
+/* stalls of the host this long or more count (tests/stallwatch) */
+#define STALL_MIN_US (15 * 1000)
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -218,6 +222,7 @@ typedef struct
   /* (time, frames captured + filled) samples of the stats */
   GArray *times;                /* gint64 us */
   GArray *frames;               /* guint64 */
+  StallWatch *watch;            /* the host's stalls meanwhile */
 } Recorder;
 
 static GstFlowReturn
@@ -319,6 +324,7 @@ recorder_new (const gchar * device, const gchar * tail)
   r->times = g_array_new (FALSE, FALSE, sizeof (gint64));
   r->frames = g_array_new (FALSE, FALSE, sizeof (guint64));
   r->last_end = GST_CLOCK_TIME_NONE;
+  r->watch = stall_watch_start (STALL_MIN_US);
   if (!tail) {
     GstElement *sink = gst_bin_get_by_name (GST_BIN (r->pipeline), "sink");
     GstAppSinkCallbacks cb = { NULL, NULL, recorder_new_sample };
@@ -348,6 +354,8 @@ recorder_free (Recorder * r)
   g_array_unref (r->samples);
   g_array_unref (r->times);
   g_array_unref (r->frames);
+  stall_watch_stop (r->watch);
+  stall_watch_free (r->watch);
   g_free (r->warning);
   g_mutex_clear (&r->lock);
   g_free (r);
@@ -450,6 +458,33 @@ recorder_clock_drift (Recorder * r, guint from)
   GST_INFO ("captured + filled against the wall clock over %.1f s: "
       "%" G_GINT64_FORMAT " frames", (tn - t0) / 1e6, best_last - best_first);
   return best_last - best_first;
+}
+
+/* Captured + filled frames kept pace with the wall clock: within @allowed
+ * frames, or that plus the longest stall of the host during the run (a
+ * stall of the whole machine shifts when the sound server's blocks and the
+ * fill around a reconnect are counted by up to its length; a busy machine
+ * is no stall: see stallwatch.h). */
+static void
+recorder_check_drift (Recorder * r, guint from, gint64 allowed)
+{
+  gint64 drift = recorder_clock_drift (r, from);
+  StallEvent stall = { 0, 0, -1 };
+
+  if (ABS (drift) <= allowed)
+    return;
+  if (stall_watch_realtime (r->watch))
+    stall_watch_find (r->watch, g_array_index (r->times, gint64, from),
+        g_array_index (r->times, gint64, r->times->len - 1), &stall);
+  fail_unless (ABS (drift) <= allowed + stall.length_us * RATE /
+      G_USEC_PER_SEC, "captured + filled frames strayed %" G_GINT64_FORMAT
+      " frames from the wall clock (%" G_GINT64_FORMAT " allowed, and the "
+      "host's longest stall meanwhile: %.1f ms%s)", drift, allowed,
+      stall.length_us / 1000.0, stall_watch_realtime (r->watch) ? "" :
+      ", not watched: no real-time");
+  printf ("captured + filled strayed %" G_GINT64_FORMAT " frames from the "
+      "wall clock, within the host's stall of %.1f ms\n", drift,
+      stall.length_us / 1000.0);
 }
 
 /* ---- correlation ------------------------------------------------------- */
@@ -903,7 +938,6 @@ GST_START_TEST (test_signal)
   Recorder *r;
   GstStructure *s;
   Match m;
-  gint64 drift;
 
   require_pulse ();
   r = recorder_new ("play", NULL);
@@ -921,9 +955,7 @@ GST_START_TEST (test_signal)
   gst_structure_free (s);
 
   /* captured + filled kept pace with the wall clock: within one period */
-  drift = recorder_clock_drift (r, 0);
-  fail_unless (ABS (drift) <= PERIOD_FRAMES, "captured + filled frames "
-      "strayed %" G_GINT64_FORMAT " frames from the wall clock", drift);
+  recorder_check_drift (r, 0, PERIOD_FRAMES);
 
   g_mutex_lock (&r->lock);
   fail_unless_equals_int (r->offset_gaps, 0);
@@ -1095,7 +1127,6 @@ GST_START_TEST (test_server_restarts)
   Recorder *r;
   GstStructure *s;
   guint64 before, silence;
-  gint64 drift;
 
   require_pulse ();
   ps = private_server_start (module);
@@ -1120,9 +1151,7 @@ GST_START_TEST (test_server_restarts)
   fail_unless_equals_uint64 (stat_u64 (s, "device-switches"), 0);
   fail_unless_equals_string (gst_structure_get_string (s, "device"), "phoenix");
   gst_structure_free (s);
-  drift = recorder_clock_drift (r, 0);
-  fail_unless (ABS (drift) <= 2 * PERIOD_FRAMES, "captured + filled frames "
-      "strayed %" G_GINT64_FORMAT " frames from the wall clock", drift);
+  recorder_check_drift (r, 0, 2 * PERIOD_FRAMES);
   recorder_free (r);
   private_server_stop (ps);
 }
@@ -1362,7 +1391,7 @@ GST_START_TEST (test_follow_default)
       m.worst_burst);
 
   /* and the switch left no hole in the timeline */
-  fail_unless (ABS (recorder_clock_drift (r, 0)) <= 2 * PERIOD_FRAMES);
+  recorder_check_drift (r, 0, 2 * PERIOD_FRAMES);
 
   recorder_free (r);
   signal_free (sig);
@@ -1376,7 +1405,6 @@ GST_START_TEST (test_suspend_fills_silence)
   Recorder *r;
   GstStructure *s;
   guint64 silence, captured = 0;
-  gint64 drift;
   guint i;
 
   require_pulse ();
@@ -1408,9 +1436,7 @@ GST_START_TEST (test_suspend_fills_silence)
   fail_unless (stat_u64 (s, "discontinuities") >= 1);
   fail_unless_equals_uint64 (stat_u64 (s, "frames-lost"), 0);
   gst_structure_free (s);
-  drift = recorder_clock_drift (r, 0);
-  fail_unless (ABS (drift) <= 2 * PERIOD_FRAMES, "captured + filled frames "
-      "strayed %" G_GINT64_FORMAT " frames from the wall clock", drift);
+  recorder_check_drift (r, 0, 2 * PERIOD_FRAMES);
   recorder_free (r);
 }
 
@@ -1426,7 +1452,6 @@ GST_START_TEST (test_busy_cpu)
   GPid busy[8];
   guint n_busy = MAX (2, MIN (g_get_num_processors (), G_N_ELEMENTS (busy)));
   guint i;
-  gint64 drift;
   guint64 captured, silence;
 
   require_pulse ();
@@ -1464,9 +1489,7 @@ GST_START_TEST (test_busy_cpu)
   /* all but what is still in the ring went downstream */
   fail_unless (r->pushed + RATE >= captured + silence);
   g_mutex_unlock (&r->lock);
-  drift = recorder_clock_drift (r, 0);
-  fail_unless (ABS (drift) <= 2 * PERIOD_FRAMES, "captured + filled frames "
-      "strayed %" G_GINT64_FORMAT " frames from the wall clock", drift);
+  recorder_check_drift (r, 0, 2 * PERIOD_FRAMES);
 
   recorder_free (r);
   gst_element_set_state (player, GST_STATE_NULL);
