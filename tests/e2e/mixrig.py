@@ -146,7 +146,8 @@ class MixServer:
 
 def rx_env():
     """The receiver's environment: qsmeasure.spawn has it log its jitter
-    buffer's events (audiojitterbuffer:4); RXDEBUG=SPEC logs more."""
+    buffer's events (audiojitterbuffer:4) and its sink's underflows
+    (pulse:2); RXDEBUG=SPEC logs more."""
     env = dict(os.environ)
     if 'RXDEBUG' in env:
         env['GST_DEBUG'] = env['RXDEBUG']

@@ -124,10 +124,11 @@ def spawn(argv, log_path, env=None):
     """Start ``argv`` with stdout+stderr into ``log_path``; own process group
     so that stopping it never touches anything else.  Unless ``env`` says
     otherwise, a receiver's audiojitterbuffer logs when it locks, re-locks,
-    fills a gap or runs dry (a few lines a run): what a failed check shows
-    beside the status lines."""
+    fills a gap or runs dry (a few lines a run), and pulsesink and pulsesrc
+    when their PulseAudio stream under- or overflows: what a failed check
+    shows beside the status lines."""
     env = dict(os.environ if env is None else env)
-    env.setdefault('GST_DEBUG', 'audiojitterbuffer:4')
+    env.setdefault('GST_DEBUG', 'audiojitterbuffer:4,pulse:2')
     env.setdefault('GST_DEBUG_NO_COLOR', '1')
     log = open(log_path, 'wb')
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
