@@ -18,8 +18,9 @@
  *
  * The element measures, at each arrival, how long the arriving audio will
  * wait before it is played, averages that over a few hundred milliseconds
- * and drives a smooth PI controller (time constant of a few seconds) that
- * steers the ratio of GStreamer's windowed-sinc resampler
+ * and drives a smooth PI controller (time constant of a few seconds while
+ * it acquires the rate, about 20 s once it tracks it with an audio sink
+ * downstream) that steers the ratio of GStreamer's windowed-sinc resampler
  * (#GstAudioResampler, Kaiser) by at most
  * #GstAudioJitterBuffer:max-correction parts per million: no chunk is ever
  * dropped or repeated to follow the drift, and the sound stays transparent
@@ -142,6 +143,16 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define CTRL_KP         0.4
 #define CTRL_KI         0.04
 #define CTRL_EMA_TAU    1.0
+/* paced by an audio sink, the room is seen through the chunks of two
+ * clocks (the sender's, the sound server's) and wanders by a few ms with
+ * their phase: after this long locked, the loop has the rate and slows to
+ * a time constant of ~20 s, so that it follows the drift and not the
+ * wander (at 0.4/s, 3 ms of wander steered the rate by 1200 ppm) */
+#define CTRL_ACQUIRE_TIME (15 * GST_SECOND)
+#define CTRL_ACQUIRE_SKIP (5 * GST_SECOND)
+#define CTRL_KP_TRACK   0.1
+#define CTRL_KI_TRACK   0.0025
+#define CTRL_EMA_TAU_TRACK 3.0
 #define CTRL_SPREAD_TAU 10.0
 
 enum
@@ -217,12 +228,23 @@ struct _GstAudioJitterBuffer
   /* controller */
   gdouble step;                 /* input frames per output frame */
   gdouble integ;
+  GstClockTime lock_time;       /* when the output was anchored */
+  gboolean tracking;            /* past acquiring: the slow loop */
+  gdouble acq_sum, acq_time;    /* the correction integrated while
+                                 * acquiring (from CTRL_ACQUIRE_SKIP on),
+                                 * and over how long: its mean is the
+                                 * clocks' difference */
   gdouble ema;                  /* smoothed measured latency, ns */
   gdouble win_last;             /* room in the last window, ns */
   gdouble spread;               /* how far the latest arrivals trail the
                                  * mean, smoothed, ns */
   GstClockTime win_start;
   gdouble win_max, win_sum;
+  /* with an audio sink: what is queued here, averaged over the window's
+   * time (see gst_audio_jitter_buffer_occupancy_note) */
+  gdouble occ_area;             /* ns of audio x ns since win_start */
+  gdouble occ_level;            /* ns of audio queued since occ_time */
+  GstClockTime occ_time;
   gdouble win_low[WIN_LOW_KEEP];        /* the lowest rooms, ascending: the
                                          * first is the window's minimum */
   guint win_n;
@@ -410,12 +432,19 @@ gst_audio_jitter_buffer_available (GstAudioJitterBuffer * self)
  * Without one (paced by the clock), what is queued leaves at the output
  * rate from when the next chunk is due (its timestamp plus the target). */
 static gdouble
-gst_audio_jitter_buffer_measure (GstAudioJitterBuffer * self, GstClockTime now)
+gst_audio_jitter_buffer_queued (GstAudioJitterBuffer * self)
 {
   guint rate = GST_AUDIO_INFO_RATE (&self->info);
   gdouble queued = self->pending_silence + self->in_flight +
       (gdouble) (self->in_total - self->rd + self->rs_latency) / self->step;
-  gdouble here = queued * GST_SECOND / rate;
+
+  return queued * GST_SECOND / rate;
+}
+
+static gdouble
+gst_audio_jitter_buffer_measure (GstAudioJitterBuffer * self, GstClockTime now)
+{
+  gdouble here = gst_audio_jitter_buffer_queued (self);
 
   if (!self->sink)
     return (gdouble) gst_audio_jitter_buffer_out_next (self) +
@@ -477,6 +506,31 @@ gst_audio_jitter_buffer_window_reset (GstAudioJitterBuffer * self,
   self->win_n = 0;
   self->win_sum = 0.0;
   self->win_max = -G_MAXDOUBLE;
+  self->occ_area = 0.0;
+  self->occ_time = now;
+  self->occ_level = self->have_info ? gst_audio_jitter_buffer_queued (self) :
+      0.0;
+}
+
+/* With an audio sink, the controller steers what is queued here averaged
+ * over time, not the room seen at each arrival: the sender's chunks come
+ * on its clock and the sink takes chunks on the sound server's, so the room
+ * at the arrivals samples a saw-tooth at a phase that slides with the
+ * clocks' difference (at 1000 ppm, 5 ms chunks slide through a cycle in 5
+ * s) and its mean wanders by a chunk; the rate correction followed that
+ * wander.  The time average does not depend on the phase.  Called after
+ * every change of the queue (arrival, push, silence, cut), with the lock. */
+static void
+gst_audio_jitter_buffer_occupancy_note (GstAudioJitterBuffer * self,
+    GstClockTime now)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (now) || !self->have_info)
+    return;
+  if (GST_CLOCK_TIME_IS_VALID (self->occ_time) && now > self->occ_time)
+    self->occ_area += self->occ_level * (gdouble) (now - self->occ_time);
+  if (!GST_CLOCK_TIME_IS_VALID (self->occ_time) || now > self->occ_time)
+    self->occ_time = now;
+  self->occ_level = gst_audio_jitter_buffer_queued (self);
 }
 
 /* Keeps the WIN_LOW_KEEP lowest rooms of the window, in order. */
@@ -607,11 +661,16 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   gdouble thr = MAX (20.0 * GST_MSECOND, target / 2.0);
   gdouble mean = self->win_sum / self->win_n;
   gdouble room = self->win_low[0];       /* what the latest arrival had left */
+  gboolean averaged = self->sink && now > self->win_start;
   gdouble low = gst_audio_jitter_buffer_window_low (self);
   gdouble dt = (gdouble) (now - self->win_start) / GST_SECOND;
-  gdouble e, c, sample;
+  gdouble e, c, sample, kp = CTRL_KP, ki = CTRL_KI, tau = CTRL_EMA_TAU;
 
   dt = CLAMP (dt, 0.01, 2.0);
+  if (averaged) {
+    gst_audio_jitter_buffer_occupancy_note (self, now);
+    mean = self->occ_area / (gdouble) (now - self->win_start);
+  }
   self->win_last = room;
   if (self->settling) {
     /* the first arrivals after a lock come in a burst or trickle, and the
@@ -673,8 +732,12 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
    * steady as the mean and does not let one straggler yank the rate; the
    * trail is measured as settling measured it, stragglers passed over. */
   sample = mean - low;
-  self->spread += (MIN (sample, 2.0 * self->spread + thr) - self->spread) *
-      dt / (CTRL_SPREAD_TAU + dt);
+  /* paced by a sink, the offset of the time average from the arrivals'
+   * room stays as settling measured it: the arrivals' room wanders with
+   * the phase of the two clocks' chunks (see _occupancy_note) */
+  if (!averaged)
+    self->spread += (MIN (sample, 2.0 * self->spread + thr) - self->spread) *
+        dt / (CTRL_SPREAD_TAU + dt);
   if (sample > 2.0 * self->spread + thr) {
     /* a burst (or a straggler) far beyond the usual spread: not drift; a
      * burst of backlog that lasts is dropped by the next window */
@@ -685,11 +748,31 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   }
   room = MAX (mean - self->spread, target - thr);
   self->win_last = room;
-  self->ema += (room - self->ema) * dt / (CTRL_EMA_TAU + dt);
+  if (averaged && GST_CLOCK_TIME_IS_VALID (self->lock_time)
+      && now > self->lock_time + CTRL_ACQUIRE_TIME) {
+    if (!self->tracking) {
+      /* the fast loop swings around the clocks' difference: start the
+       * slow one from its mean over the acquiring, not where it swung to */
+      if (self->acq_time > 0.0)
+        self->integ = self->acq_sum / self->acq_time;
+      self->tracking = TRUE;
+      GST_INFO_OBJECT (self, "tracking the drift: %.1f ppm",
+          self->integ * 1e6);
+    }
+    kp = CTRL_KP_TRACK;
+    ki = CTRL_KI_TRACK;
+    tau = CTRL_EMA_TAU_TRACK;
+  }
+  self->ema += (room - self->ema) * dt / (tau + dt);
   e = (self->ema - target) / GST_SECOND;
-  self->integ += CTRL_KI * e * dt;
+  self->integ += ki * e * dt;
   self->integ = CLAMP (self->integ, -self->max_corr, self->max_corr);
-  c = CLAMP (CTRL_KP * e + self->integ, -self->max_corr, self->max_corr);
+  c = CLAMP (kp * e + self->integ, -self->max_corr, self->max_corr);
+  if (!self->tracking && GST_CLOCK_TIME_IS_VALID (self->lock_time)
+      && now > self->lock_time + CTRL_ACQUIRE_SKIP) {
+    self->acq_sum += c * dt;
+    self->acq_time += dt;
+  }
   self->step = 1.0 + c;
   gst_audio_jitter_buffer_resampler_steer (self);
   GST_LOG_OBJECT (self, "latency %.2f ms (window min %.2f, mean %.2f, max "
@@ -713,6 +796,8 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
   self->out_samples = 0;
   self->last_push = GST_CLOCK_TIME_NONE;
   self->in_flight = 0;
+  self->occ_area = self->occ_level = 0.0;
+  self->occ_time = GST_CLOCK_TIME_NONE;
 
   self->expected_pts = GST_CLOCK_TIME_NONE;
   self->step = 1.0;
@@ -721,6 +806,9 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
     gst_audio_jitter_buffer_resampler_steer (self);
   }
   self->integ = 0.0;
+  self->lock_time = GST_CLOCK_TIME_NONE;
+  self->tracking = FALSE;
+  self->acq_sum = self->acq_time = 0.0;
   self->ema = self->win_last = (gdouble) self->target;
   self->spread = 0.0;
   self->win_n = 0;
@@ -793,6 +881,9 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
     }
     self->locked = TRUE;
     self->ever_locked = TRUE;
+    self->lock_time = now;
+    self->tracking = FALSE;
+    self->acq_sum = self->acq_time = 0.0;
     self->expected_pts = GST_CLOCK_TIME_NONE;
     gst_audio_jitter_buffer_relock_reset (self, now);
     GST_INFO_OBJECT (self, "locked at %" GST_TIME_FORMAT ", target %"
@@ -862,6 +953,7 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
   if (GST_CLOCK_TIME_IS_VALID (rt))
     self->expected_pts = rt + gst_util_uint64_scale_int (n, GST_SECOND, rate);
 
+  gst_audio_jitter_buffer_occupancy_note (self, now);
   if (GST_CLOCK_TIME_IS_VALID (now) && self->win_n > 0
       && now >= self->win_start + WINDOW_TIME)
     gst_audio_jitter_buffer_window_done (self, now);
@@ -1114,6 +1206,7 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
   g_mutex_lock (&self->lock);
   self->in_flight = 0;
   self->last_push = gst_audio_jitter_buffer_now (self);
+  gst_audio_jitter_buffer_occupancy_note (self, self->last_push);
 
   g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->push_lock);
