@@ -20,6 +20,337 @@
 #include <string.h>
 #include <math.h>
 
+/* ------------------------------------------------- fitting the width */
+
+/* between two fields */
+#define QSL_SEPARATOR " | "
+#define QSL_SEPARATOR_LEN 3
+
+typedef struct
+{
+  gint priority;
+  gboolean keep;
+  GPtrArray *forms;             /* gchar *, the widest first */
+  GArray *steps;                /* gint: [i] the priority of the step to
+                                 * forms[i]; [0] unused */
+} QslField;
+
+struct _QslStatusLine
+{
+  GArray *fields;               /* QslField */
+};
+
+static void
+qsl_field_clear (gpointer data)
+{
+  QslField *f = data;
+
+  g_ptr_array_unref (f->forms);
+  g_array_unref (f->steps);
+}
+
+QslStatusLine *
+qsl_status_line_new (void)
+{
+  QslStatusLine *line = g_new0 (QslStatusLine, 1);
+
+  line->fields = g_array_new (FALSE, TRUE, sizeof (QslField));
+  g_array_set_clear_func (line->fields, qsl_field_clear);
+  return line;
+}
+
+void
+qsl_status_line_free (QslStatusLine * line)
+{
+  g_array_unref (line->fields);
+  g_free (line);
+}
+
+void
+qsl_status_line_add (QslStatusLine * line, gint priority, gboolean keep,
+    const gchar * text)
+{
+  QslField f;
+  gint unused = 0;
+
+  f.priority = priority;
+  f.keep = keep;
+  f.forms = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (f.forms, g_strdup (text));
+  f.steps = g_array_new (FALSE, FALSE, sizeof (gint));
+  g_array_append_val (f.steps, unused);
+  g_array_append_val (line->fields, f);
+}
+
+void
+qsl_status_line_add_short (QslStatusLine * line, gint priority,
+    const gchar * text)
+{
+  QslField *f;
+
+  g_return_if_fail (line->fields->len > 0);
+  f = &g_array_index (line->fields, QslField, line->fields->len - 1);
+  g_ptr_array_add (f->forms, g_strdup (text));
+  g_array_append_val (f->steps, priority);
+}
+
+/* The fields at their forms @form (-1: left out), joined. */
+static gchar *
+qsl_status_line_join (const QslStatusLine * line, const gint * form)
+{
+  GString *s = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < line->fields->len; i++) {
+    const QslField *f = &g_array_index (line->fields, QslField, i);
+
+    if (form[i] < 0)
+      continue;
+    if (s->len)
+      g_string_append (s, QSL_SEPARATOR);
+    g_string_append (s, g_ptr_array_index (f->forms, form[i]));
+  }
+  return g_string_free (s, FALSE);
+}
+
+static glong
+qsl_status_line_width (const QslStatusLine * line, const gint * form)
+{
+  glong width = 0;
+  guint i, shown = 0;
+
+  for (i = 0; i < line->fields->len; i++) {
+    const QslField *f = &g_array_index (line->fields, QslField, i);
+
+    if (form[i] < 0)
+      continue;
+    width += g_utf8_strlen (g_ptr_array_index (f->forms, form[i]), -1);
+    shown++;
+  }
+  return width + (shown > 1 ? (shown - 1) * QSL_SEPARATOR_LEN : 0);
+}
+
+gchar *
+qsl_status_line_full (const QslStatusLine * line)
+{
+  gint *form = g_new0 (gint, line->fields->len + 1);
+  gchar *text = qsl_status_line_join (line, form);
+
+  g_free (form);
+  return text;
+}
+
+/* a step taken: field @field went to its next form, or was left out */
+typedef struct
+{
+  guint field;
+  gboolean drop;
+} QslStep;
+
+gchar *
+qsl_status_line_fit (const QslStatusLine * line, guint columns)
+{
+  guint n = line->fields->len, i;
+  gint *form = g_new0 (gint, n + 1);
+  gboolean *blocked = g_new0 (gboolean, n + 1);
+  GArray *taken = g_array_new (FALSE, FALSE, sizeof (QslStep));
+  glong max = (glong) columns - 1;
+  gchar *text;
+
+  if (columns <= 1)
+    max = G_MAXLONG;            /* unknown: all of it */
+
+  /* take the least important step while the line is too wide: to a
+   * field's next shorter form, or, at its shortest, leaving it out; of
+   * equal priorities, the rightmost field's */
+  while (qsl_status_line_width (line, form) > max) {
+    gint best = -1, best_priority = G_MAXINT;
+    QslStep step;
+
+    for (i = 0; i < n; i++) {
+      const QslField *f = &g_array_index (line->fields, QslField, i);
+      gint p;
+
+      if (form[i] < 0)
+        continue;
+      if ((guint) form[i] + 1 < f->forms->len)
+        p = g_array_index (f->steps, gint, form[i] + 1);
+      else if (!f->keep)
+        p = f->priority;
+      else
+        continue;
+      if (p <= best_priority) {
+        best = i;
+        best_priority = p;
+      }
+    }
+    if (best < 0)
+      break;
+    step.field = best;
+    step.drop = ((guint) form[best] + 1 ==
+        g_array_index (line->fields, QslField, best).forms->len);
+    form[best] = step.drop ? -1 : form[best] + 1;
+    g_array_append_val (taken, step);
+  }
+
+  /* a step may have freed more room than was missing: undo the earlier
+   * ones that fit again, the most important first (a shortened meter bar
+   * grows back into what a field left out made free) */
+  for (i = taken->len; i-- > 0;) {
+    QslStep *step = &g_array_index (taken, QslStep, i);
+    guint f = step->field;
+    gint was = form[f];
+
+    if (blocked[f])
+      continue;
+    form[f] = step->drop ? (gint) g_array_index (line->fields, QslField,
+        f).forms->len - 1 : form[f] - 1;
+    if (qsl_status_line_width (line, form) > max) {
+      form[f] = was;
+      blocked[f] = TRUE;        /* nor any earlier step of this field */
+    }
+  }
+
+  text = qsl_status_line_join (line, form);
+  if (g_utf8_strlen (text, -1) > max) {
+    /* only what must stay is left and it is still too wide: cut it at the
+     * last space that fits, never inside a word (a single word wider than
+     * the console is cut where it must be) */
+    gchar *end = g_utf8_offset_to_pointer (text, max), *space;
+    gboolean at_word_end = (*end == ' ');
+
+    *end = '\0';
+    space = at_word_end ? end : strrchr (text, ' ');
+    if (space && space > text) {
+      *space = '\0';
+      /* and no separator or comma left hanging at the end */
+      g_strchomp (text);
+      while (*text && strchr ("|,;:", text[strlen (text) - 1])) {
+        text[strlen (text) - 1] = '\0';
+        g_strchomp (text);
+      }
+    }
+  }
+
+  g_array_unref (taken);
+  g_free (blocked);
+  g_free (form);
+  return text;
+}
+
+/* ------------------------------------------------------ the line's fields */
+
+/* Priorities: when the line is too wide for the console, the step of the
+ * lowest goes first (see qsl_status_line_fit).  The meter's bar shortens
+ * before any field is left out; a receiver at 80 columns still shows its
+ * state, the meter, buffer/drift/re-locks and drops. */
+#define QSL_PRIO_BAR            5       /* the bar, a cell at a time */
+#define QSL_PRIO_CODEC          20
+#define QSL_PRIO_RECONNECTS     30
+#define QSL_PRIO_BUFFER_SHORT   35      /* "drift" goes */
+#define QSL_PRIO_LATENCY        40
+#define QSL_PRIO_STATE_SHORT    45      /* "connected to HOST:PORT": "connected" */
+#define QSL_PRIO_METER_NUMBER   50      /* the bar goes, the figure stays */
+#define QSL_PRIO_DROPS          70
+#define QSL_PRIO_CAPTURE_LOST   75
+#define QSL_PRIO_BUFFER         80
+#define QSL_PRIO_METER          90
+#define QSL_PRIO_STATE          100     /* never left out */
+
+/* the meter's bar: cells at full width, the fewest before it goes */
+#define QSL_METER_CELLS 20
+#define QSL_METER_MIN_CELLS 5
+
+gchar *
+qsl_meter_text (gdouble db, guint cells)
+{
+  gdouble shown = CLAMP (db, QSL_METER_FLOOR_DB, 0.0);
+  gchar *bar, *text;
+  gint full;
+
+  if (cells == 0)
+    return g_strdup_printf ("%d dB", (gint) lround (shown));
+  /* 3 dB a cell at 20 cells: the bar spans 60 dB */
+  full = (gint) CLAMP (floor ((db + 61.5) / 3.0 * cells / QSL_METER_CELLS),
+      0, cells);
+  bar = g_strnfill (cells, ' ');
+  memset (bar, '#', full);
+  text = g_strdup_printf ("[%s] %3d dB", bar, (gint) lround (shown));
+  g_free (bar);
+  return text;
+}
+
+QslStatusLine *
+qsl_status_line_build (const QslStatusInfo * info)
+{
+  QslStatusLine *line = qsl_status_line_new ();
+  gchar *t;
+
+  qsl_status_line_add (line, QSL_PRIO_STATE, TRUE, info->state);
+  if (info->state_short)
+    qsl_status_line_add_short (line, QSL_PRIO_STATE_SHORT, info->state_short);
+
+  qsl_status_line_add (line, QSL_PRIO_CODEC, FALSE, info->codec);
+
+  if (info->have_level) {
+    guint cells;
+
+    t = qsl_meter_text (info->level_db, QSL_METER_CELLS);
+    qsl_status_line_add (line, QSL_PRIO_METER, FALSE, t);
+    g_free (t);
+    for (cells = QSL_METER_CELLS - 1; cells >= QSL_METER_MIN_CELLS; cells--) {
+      t = qsl_meter_text (info->level_db, cells);
+      qsl_status_line_add_short (line, QSL_PRIO_BAR, t);
+      g_free (t);
+    }
+    t = qsl_meter_text (info->level_db, 0);
+    qsl_status_line_add_short (line, QSL_PRIO_METER_NUMBER, t);
+    g_free (t);
+  } else {
+    qsl_status_line_add (line, QSL_PRIO_METER, FALSE, "[no level yet]");
+  }
+
+  if (GST_CLOCK_TIME_IS_VALID (info->latency)) {
+    t = g_strdup_printf ("latency %" G_GUINT64_FORMAT " ms",
+        info->latency / GST_MSECOND);
+    qsl_status_line_add (line, QSL_PRIO_LATENCY, FALSE, t);
+    g_free (t);
+  }
+
+  if (info->have_jitter) {
+    /* the receiver's jitter buffer: measured room / target, the drift it
+     * corrects and how often it had to re-lock */
+    t = g_strdup_printf ("buffer %.0f/%" G_GUINT64_FORMAT " ms, drift %+.0f "
+        "ppm, re-locks %u", info->jitter_latency / 1e6,
+        info->jitter_target / GST_MSECOND, info->drift_ppm, info->relocks);
+    qsl_status_line_add (line, QSL_PRIO_BUFFER, FALSE, t);
+    g_free (t);
+    t = g_strdup_printf ("buffer %.0f/%" G_GUINT64_FORMAT " ms, %+.0f ppm, "
+        "re-locks %u", info->jitter_latency / 1e6,
+        info->jitter_target / GST_MSECOND, info->drift_ppm, info->relocks);
+    qsl_status_line_add_short (line, QSL_PRIO_BUFFER_SHORT, t);
+    g_free (t);
+  }
+
+  t = g_strdup_printf ("drops %" G_GUINT64_FORMAT, info->drops);
+  qsl_status_line_add (line, QSL_PRIO_DROPS, FALSE, t);
+  g_free (t);
+
+  if (info->capture_lost) {
+    t = g_strdup_printf ("capture lost %" G_GUINT64_FORMAT " frames",
+        info->capture_lost);
+    qsl_status_line_add (line, QSL_PRIO_CAPTURE_LOST, FALSE, t);
+    g_free (t);
+  }
+
+  t = g_strdup_printf ("reconnects %u", info->reconnects);
+  qsl_status_line_add (line, QSL_PRIO_RECONNECTS, FALSE, t);
+  g_free (t);
+  return line;
+}
+
+/* ------------------------------------------- the status of a pipeline */
+
 struct _QslStatus
 {
   const QslSettings *set;
@@ -74,11 +405,25 @@ qsl_status_free (QslStatus * status)
   g_free (status);
 }
 
+/* The spaces after a line of @len characters that blank the rest of the
+ * line drawn before, within a console @width wide (0: unknown): more would
+ * wrap when the console has narrowed since. */
+static guint
+qsl_status_padding (QslStatus * status, guint width, guint len)
+{
+  guint drawn = status->status_width;
+
+  if (width > 1)
+    drawn = MIN (drawn, width - 1);
+  return drawn > len ? drawn - len : 0;
+}
+
 void
 qsl_status_clear (QslStatus * status)
 {
   if (status->tty && status->status_width) {
-    g_printerr ("\r%*s\r", status->status_width, "");
+    g_printerr ("\r%*s\r", qsl_status_padding (status,
+            qsl_platform_console_width (), 0), "");
     status->status_width = 0;
   }
 }
@@ -197,25 +542,37 @@ qsl_status_server_port (QslStatus * status)
   return port;
 }
 
-/* The sentence for a transport state, e.g. "waiting for server at ...". */
+/* The sentence for a transport state, e.g. "waiting for server at ...",
+ * and in *@short_text its short form for a narrow console (NULL when there
+ * is none). */
 static gchar *
 qsl_status_state_text (QslStatus * status, const gchar * state,
-    const gchar * peer, guint clients)
+    const gchar * peer, guint clients, gchar ** short_text)
 {
   const QslSettings *set = status->set;
 
-  if (g_strcmp0 (state, "listening") == 0)
+  *short_text = NULL;
+  if (g_strcmp0 (state, "listening") == 0) {
+    *short_text = g_strdup ("listening");
     return g_strdup_printf ("listening on %s:%d", set->host,
         qsl_status_server_port (status));
-  if (g_strcmp0 (state, "connecting") == 0)
+  }
+  if (g_strcmp0 (state, "connecting") == 0) {
+    *short_text = g_strdup ("connecting");
     return g_strdup_printf ("connecting to %s:%d", set->host, set->port);
-  if (g_strcmp0 (state, "waiting") == 0)
+  }
+  if (g_strcmp0 (state, "waiting") == 0) {
+    *short_text = g_strdup ("waiting for server");
     return g_strdup_printf ("waiting for server at %s:%d, retrying",
         set->host, set->port);
+  }
   if (g_strcmp0 (state, "connected") == 0) {
-    if (set->mode->server && set->mode->transmit && clients > 1)
+    if (set->mode->server && set->mode->transmit && clients > 1) {
+      *short_text = g_strdup_printf ("serving %u receivers", clients);
       return g_strdup_printf ("serving %u receivers on %s:%d", clients,
           set->host, qsl_status_server_port (status));
+    }
+    *short_text = g_strdup ("connected");
     return g_strdup_printf ("connected to %s", peer && *peer ? peer : "peer");
   }
   if (state == NULL || g_strcmp0 (state, "idle") == 0)
@@ -274,21 +631,23 @@ gboolean
 qsl_status_tick (gpointer user_data)
 {
   QslStatus *status = user_data;
+  QslStatusInfo info = { 0, };
+  QslStatusLine *fields;
   GstStructure *s;
   const gchar *state = NULL, *peer = NULL;
-  guint64 drops = 0, bytes = 0, capture_lost;
-  guint reconnects = 0, clients = 0;
-  gchar *state_text, *codec_text, *meter, *line, *latency_text;
-  gchar *capture_text;
+  guint64 bytes = 0;
+  guint clients = 0;
+  gchar *state_text, *state_short, *codec_text, *line;
   gint64 now = g_get_monotonic_time ();
 
   s = qsl_status_net_stats (status);
   if (s) {
     state = gst_structure_get_string (s, "state");
     peer = gst_structure_get_string (s, "peer");
-    drops = qsl_get_u64 (s, status->set->mode->transmit ? "dropped" : "lost");
+    info.drops = qsl_get_u64 (s, status->set->mode->transmit ? "dropped" :
+        "lost");
     bytes = qsl_get_u64 (s, "bytes");
-    reconnects = (guint) qsl_get_u64 (s, "reconnects");
+    info.reconnects = (guint) qsl_get_u64 (s, "reconnects");
     clients = (guint) qsl_get_u64 (s, "clients");
   }
 
@@ -301,9 +660,10 @@ qsl_status_tick (gpointer user_data)
   status->last_bytes = bytes;
   status->last_bytes_time = now;
 
-  capture_lost = qsl_status_capture_stats (status);
+  info.capture_lost = qsl_status_capture_stats (status);
   qsl_status_firewall_hint (status, state);
-  state_text = qsl_status_state_text (status, state, peer, clients);
+  state_text = qsl_status_state_text (status, state, peer, clients,
+      &state_short);
   codec_text = qsl_status_codec_text (status);
 
   /* state changes are always logged as plain lines */
@@ -314,51 +674,26 @@ qsl_status_tick (gpointer user_data)
     status->last_state = g_strdup (state_text);
   }
 
-  if (status->have_level) {
-    gint cells = (gint) CLAMP (floor ((status->peak_db + 61.5) / 3.0), 0, 20);
-    gdouble db = CLAMP (status->peak_db, -99.0, 0.0);
-    gchar bar[21];
-    memset (bar, '#', cells);
-    memset (bar + cells, ' ', 20 - cells);
-    bar[20] = '\0';
-    meter = g_strdup_printf ("[%s] %3d dB", bar, (gint) lround (db));
-  } else {
-    meter = g_strdup ("[no level yet]");
-  }
-
-  if (GST_CLOCK_TIME_IS_VALID (status->latency))
-    latency_text = g_strdup_printf (" | latency %" G_GUINT64_FORMAT " ms",
-        status->latency / GST_MSECOND);
-  else
-    latency_text = g_strdup ("");
+  info.state = state_text;
+  info.state_short = state_short;
+  info.codec = codec_text;
+  info.have_level = status->have_level;
+  info.level_db = status->peak_db;
+  info.latency = status->latency;
   if (status->jitter) {
-    /* the receiver's jitter buffer: measured room / target, the drift it
-     * corrects and how often it had to re-lock */
     GstStructure *js = NULL;
-    gint64 jlat = 0;
-    guint64 jtarget = 0;
-    gdouble ppm = 0.0;
-    guint relocks = 0;
-    gchar *t;
 
     g_object_get (status->jitter, "stats", &js, NULL);
     if (js) {
-      gst_structure_get (js, "latency", G_TYPE_INT64, &jlat, "target",
-          G_TYPE_UINT64, &jtarget, "drift-ppm", G_TYPE_DOUBLE, &ppm,
-          "corrections", G_TYPE_UINT, &relocks, NULL);
+      gst_structure_get (js, "latency", G_TYPE_INT64, &info.jitter_latency,
+          "target", G_TYPE_UINT64, &info.jitter_target, "drift-ppm",
+          G_TYPE_DOUBLE, &info.drift_ppm, "corrections", G_TYPE_UINT,
+          &info.relocks, NULL);
       gst_structure_free (js);
-      t = latency_text;
-      latency_text = g_strdup_printf ("%s | buffer %.0f/%" G_GUINT64_FORMAT
-          " ms, drift %+.0f ppm, re-locks %u", t, jlat / 1e6,
-          jtarget / GST_MSECOND, ppm, relocks);
-      g_free (t);
+      info.have_jitter = TRUE;
     }
   }
-  capture_text = capture_lost ? g_strdup_printf (" | capture lost %"
-      G_GUINT64_FORMAT " frames", capture_lost) : g_strdup ("");
-  line = g_strdup_printf ("%s | %s | %s%s | drops %" G_GUINT64_FORMAT
-      "%s | reconnects %u", state_text, codec_text, meter, latency_text, drops,
-      capture_text, reconnects);
+  fields = qsl_status_line_build (&info);
 
   if (status->set->quiet) {
     /* nothing */
@@ -366,23 +701,23 @@ qsl_status_tick (gpointer user_data)
     guint len, width = qsl_platform_console_width ();
 
     /* a line wider than the console wraps, and \r goes back only to the
-     * start of its last row: cut it to fit */
-    if (width > 1 && strlen (line) >= width)
-      line[width - 1] = '\0';
-    len = strlen (line);
-    g_printerr ("\r%s%*s", line, status->status_width > len ?
-        status->status_width - len : 0, "");
+     * start of its last row: the least important fields give way */
+    line = qsl_status_line_fit (fields, width);
+    len = g_utf8_strlen (line, -1);
+    g_printerr ("\r%s%*s", line, qsl_status_padding (status, width, len),
+        "");
     status->status_width = len;
+    g_free (line);
   } else if (now - status->last_summary >= 5 * G_USEC_PER_SEC) {
+    line = qsl_status_line_full (fields);
     qsl_status_log (status, "%s", line);
     status->last_summary = now;
+    g_free (line);
   }
 
-  g_free (line);
-  g_free (capture_text);
-  g_free (latency_text);
-  g_free (meter);
+  qsl_status_line_free (fields);
   g_free (codec_text);
+  g_free (state_short);
   g_free (state_text);
   if (s)
     gst_structure_free (s);

@@ -13,6 +13,77 @@
 
 G_BEGIN_DECLS
 
+/* ------------------------------------------------ the line, as text
+ * (pure: no terminal, no pipeline; tests/check/status.c) */
+
+/* A line of fields joined by " | ", each with a priority: the higher, the
+ * longer it is kept when the console is too narrow for all of them. */
+typedef struct _QslStatusLine QslStatusLine;
+
+QslStatusLine *qsl_status_line_new (void);
+void qsl_status_line_free (QslStatusLine * line);
+
+/* Appends a field.  @keep: never left out (it may still be cut at the end
+ * of a word when nothing else is left). */
+void qsl_status_line_add (QslStatusLine * line, gint priority, gboolean keep,
+    const gchar * text);
+
+/* A shorter form of the field appended last (after those it has).  The
+ * step to it competes with the other fields' steps by @priority; a field's
+ * steps are taken in order, its shortest form before it is left out. */
+void qsl_status_line_add_short (QslStatusLine * line, gint priority,
+    const gchar * text);
+
+/* Every field in its first form: the line logged without a terminal. */
+gchar *qsl_status_line_full (const QslStatusLine * line);
+
+/* The line for a console @columns wide, in at most @columns - 1 characters
+ * (the last column would wrap on some terminals; 0 = unknown: the full
+ * line): while it is too wide, the step of the lowest priority is taken
+ * (a field to its next shorter form, or, at its shortest, left out; of
+ * equal priorities, the rightmost field's), then the steps that are no
+ * longer needed are undone, the most important first.  When only fields to
+ * keep are left and they are still too wide, the line is cut at the end of
+ * a word. */
+gchar *qsl_status_line_fit (const QslStatusLine * line, guint columns);
+
+/* What the status line shows. */
+typedef struct
+{
+  const gchar *state;           /* "connected to 192.168.1.20:5000" */
+  const gchar *state_short;     /* "connected"; NULL when none is shorter */
+  const gchar *codec;           /* "mp3 192 kbps", "mpg123audiodec, 190 kbps" */
+  gboolean have_level;          /* the level element has posted */
+  gdouble level_db;             /* what the meter shows */
+  GstClockTime latency;         /* the pipeline's, or GST_CLOCK_TIME_NONE */
+  gboolean have_jitter;         /* a receiver's audiojitterbuffer: */
+  gint64 jitter_latency;        /*   the room it measures, ns */
+  guint64 jitter_target;        /*   the room it holds, ns */
+  gdouble drift_ppm;            /*   the drift it corrects */
+  guint relocks;                /*   how often it re-locked */
+  guint64 drops;                /* dropped (transmitter) or lost (receiver) */
+  guint64 capture_lost;         /* a transmitter's lost capture frames */
+  guint reconnects;
+} QslStatusInfo;
+
+/* The status line's fields: the state (kept; "connected" for "connected
+ * to HOST:PORT" when narrow), the codec, the meter (its bar shortening
+ * first, down to 5 cells, then only the figure), the latency, the jitter
+ * buffer ("drift" dropped when narrow), drops, capture lost, reconnects.
+ * In full: "STATE | CODEC | [####      ] -20 dB | latency N ms | buffer
+ * M/T ms, drift +P ppm, re-locks R | drops D | reconnects C". */
+QslStatusLine *qsl_status_line_build (const QslStatusInfo * info);
+
+/* The meter shows -99 dB and below as -99 dB. */
+#define QSL_METER_FLOOR_DB (-99.0)
+
+/* The meter for @db: "[##########          ] -30 dB" with a bar of @cells
+ * cells (3 dB a cell at 20 cells, from -60 dB), or "-30 dB" when @cells
+ * is 0. */
+gchar *qsl_meter_text (gdouble db, guint cells);
+
+/* ------------------------------------------- the status of a pipeline */
+
 typedef struct _QslStatus QslStatus;
 
 /* The status of a running pipeline, read from its elements named net (the
