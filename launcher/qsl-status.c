@@ -238,6 +238,45 @@ qsl_status_line_fit (const QslStatusLine * line, guint columns)
   return text;
 }
 
+/* ---------------------------------------------------------- the meter */
+
+void
+qsl_meter_init (QslMeter * meter)
+{
+  meter->have_level = FALSE;
+  meter->held_db = -G_MAXDOUBLE;
+  meter->shown_db = QSL_METER_FLOOR_DB;
+  meter->shown_at = -1;
+}
+
+void
+qsl_meter_post (QslMeter * meter, gdouble peak_db)
+{
+  meter->have_level = TRUE;
+  /* silence is -inf dB; NaN is no peak */
+  if (peak_db > meter->held_db)
+    meter->held_db = peak_db;
+}
+
+gdouble
+qsl_meter_read (QslMeter * meter, gint64 now_us)
+{
+  gdouble db = meter->held_db;
+
+  /* what was shown, fallen since; a louder peak since takes over */
+  if (meter->shown_at >= 0) {
+    gdouble since = MAX (now_us - meter->shown_at, 0) /
+        (gdouble) G_USEC_PER_SEC;
+
+    db = MAX (db, meter->shown_db - QSL_METER_DECAY_DB_PER_S * since);
+  }
+  db = CLAMP (db, QSL_METER_FLOOR_DB, 0.0);
+  meter->shown_db = db;
+  meter->shown_at = now_us;
+  meter->held_db = -G_MAXDOUBLE;
+  return db;
+}
+
 /* ------------------------------------------------------ the line's fields */
 
 /* Priorities: when the line is too wide for the console, the step of the
@@ -363,8 +402,7 @@ struct _QslStatus
   gchar *decoder;
   gchar *capture_device;
   gchar *last_state;
-  gdouble peak_db;
-  gboolean have_level;
+  QslMeter meter;
   GstClockTime latency;
   guint64 last_bytes;
   gint64 last_bytes_time;
@@ -391,7 +429,7 @@ qsl_status_new (const QslSettings * set, gboolean tty, GstElement * net,
   status->capture = capture;
   g_mutex_init (&status->lock);
   status->latency = GST_CLOCK_TIME_NONE;
-  status->peak_db = -200.0;
+  qsl_meter_init (&status->meter);
   return status;
 }
 
@@ -459,8 +497,7 @@ qsl_status_level (QslStatus * status, const GstStructure * level)
       best = MAX (best, g_value_get_double (&arr->values[i]));
   }
   G_GNUC_END_IGNORE_DEPRECATIONS;
-  status->peak_db = best;
-  status->have_level = TRUE;
+  qsl_meter_post (&status->meter, best);
 }
 
 void
@@ -677,8 +714,8 @@ qsl_status_tick (gpointer user_data)
   info.state = state_text;
   info.state_short = state_short;
   info.codec = codec_text;
-  info.have_level = status->have_level;
-  info.level_db = status->peak_db;
+  info.have_level = status->meter.have_level;
+  info.level_db = qsl_meter_read (&status->meter, now);
   info.latency = status->latency;
   if (status->jitter) {
     GstStructure *js = NULL;

@@ -74,8 +74,31 @@ typedef struct
  * M/T ms, drift +P ppm, re-locks R | drops D | reconnects C". */
 QslStatusLine *qsl_status_line_build (const QslStatusInfo * info);
 
-/* The meter shows -99 dB and below as -99 dB. */
+/* The level meter, as audio meters do: it holds the highest peak posted
+ * between two draws and falls back from what it showed at 20 dB a second,
+ * so a short sound (a 23 ms burst between draws 250 ms apart, the level
+ * element posting every 100 ms) is seen, and silence reads the floor:
+ * -99 dB and below show as -99 dB. */
 #define QSL_METER_FLOOR_DB (-99.0)
+#define QSL_METER_DECAY_DB_PER_S 20.0
+
+typedef struct
+{
+  gboolean have_level;          /* a peak was posted */
+  gdouble held_db;              /* the highest peak since the last read */
+  gdouble shown_db;             /* what the last read returned */
+  gint64 shown_at;              /* when, in µs; -1 before the first */
+} QslMeter;
+
+void qsl_meter_init (QslMeter * meter);
+
+/* A peak in dB (of a level message; -inf for digital silence). */
+void qsl_meter_post (QslMeter * meter, gdouble peak_db);
+
+/* What the meter shows at @now_us (monotonic µs), a draw: the highest
+ * peak posted since the last read, or what that read showed less 20 dB a
+ * second since, whichever is higher; within the floor and 0 dB. */
+gdouble qsl_meter_read (QslMeter * meter, gint64 now_us);
 
 /* The meter for @db: "[##########          ] -30 dB" with a bar of @cells
  * cells (3 dB a cell at 20 cells, from -60 dB), or "-30 dB" when @cells
@@ -104,8 +127,8 @@ void qsl_status_log (QslStatus * status, const gchar * format, ...)
 void qsl_status_clear (QslStatus * status);
 
 /* What the bus and the streaming threads tell: a message of the level
- * element; the pipeline's latency; the decoder that decodebin picked (from
- * any thread). */
+ * element (its highest channel's peak goes to the meter); the pipeline's
+ * latency; the decoder that decodebin picked (from any thread). */
 void qsl_status_level (QslStatus * status, const GstStructure * level);
 void qsl_status_set_latency (QslStatus * status, GstClockTime latency);
 void qsl_status_set_decoder (QslStatus * status, const gchar * name);

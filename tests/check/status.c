@@ -6,9 +6,12 @@
  * The line a terminal shows fits its width: the least important fields are
  * shortened or left out first, never cut inside a word; without a terminal
  * the whole line is logged as it always was (tests and benchmarks parse
- * it).  No terminal is needed: the fitting is plain text in, text out.
+ * it).  The level meter holds a short sound's peak and falls back from it
+ * at 20 dB a second.  No terminal is needed: the fitting is plain text in,
+ * text out, and the meter is given its clock.
  */
 #include <gst/check/gstcheck.h>
+#include <math.h>
 #include <string.h>
 
 #include "qsl-status.h"
@@ -241,6 +244,146 @@ GST_START_TEST (test_fit_cuts_between_words)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* the meter                                                                */
+
+#define MS ((gint64) 1000)
+
+/* One burst of the demo's sound (23 ms at -6 dB peak, once a second
+ * there), silence before and after.  The level element posts every 100 ms
+ * (the burst falls in one message), the status draws every 250 ms.  Each
+ * draw's reading in @shown[t / 250 ms], over @seconds. */
+static void
+meter_timeline (gdouble * shown, guint seconds)
+{
+  QslMeter meter;
+  gint64 t;
+
+  qsl_meter_init (&meter);
+  for (t = 0; t <= seconds * 1000 * MS; t += 50 * MS) {
+    if (t % (100 * MS) == 0 && t > 0)
+      qsl_meter_post (&meter, t == 300 * MS ? -6.0 : -INFINITY);
+    if (t % (250 * MS) == 0) {
+      shown[t / (250 * MS)] = qsl_meter_read (&meter, t);
+      GST_INFO ("%4" G_GINT64_FORMAT " ms: %.1f dB", t / MS,
+          shown[t / (250 * MS)]);
+    }
+  }
+  fail_unless (meter.have_level);
+}
+
+/* A peak posted once is shown at the next draw, though later messages
+ * (silence) came before it, then falls by 20 dB a second of draws. */
+GST_START_TEST (test_meter_holds_and_decays)
+{
+  gdouble shown[6 * 4 + 1];
+  guint i;
+
+  meter_timeline (shown, 6);
+  fail_unless_equals_float (shown[0], QSL_METER_FLOOR_DB);      /* 0 ms */
+  fail_unless_equals_float (shown[1], QSL_METER_FLOOR_DB);      /* 250 ms */
+  /* 500 ms: the burst was in the 300 ms message, then came silence */
+  fail_unless_equals_float (shown[2], -6.0);
+  /* 5 dB a draw: 20 dB in the second after */
+  for (i = 3; i <= 6; i++)
+    fail_unless (fabs (shown[i] - (-6.0 - 5.0 * (i - 2))) < 0.01,
+        "draw %u: %.2f dB, not %.2f", i, shown[i], -6.0 - 5.0 * (i - 2));
+  fail_unless (fabs (shown[6] - shown[2] + 20.0) < 0.01, "%.2f after 1 s",
+      shown[6]);
+  /* down to the floor (93 dB takes 4.65 s), and it stays there */
+  for (i = 2 + 19; i <= 24; i++)
+    fail_unless_equals_float (shown[i], QSL_METER_FLOOR_DB);
+}
+
+GST_END_TEST;
+
+/* Between draws the highest peak counts; a louder one takes over from a
+ * falling reading, a quieter one does not. */
+GST_START_TEST (test_meter_highest_peak)
+{
+  QslMeter meter;
+
+  qsl_meter_init (&meter);
+  qsl_meter_post (&meter, -40.0);
+  qsl_meter_post (&meter, -6.0);
+  qsl_meter_post (&meter, -30.0);
+  fail_unless_equals_float (qsl_meter_read (&meter, 1000 * MS), -6.0);
+  /* 250 ms later: -11 dB fallen, above the -30 dB peak posted since */
+  qsl_meter_post (&meter, -30.0);
+  fail_unless (fabs (qsl_meter_read (&meter, 1250 * MS) + 11.0) < 0.01);
+  /* a louder peak shows at once */
+  qsl_meter_post (&meter, -3.0);
+  fail_unless_equals_float (qsl_meter_read (&meter, 1500 * MS), -3.0);
+  /* above 0 dB (float audio) reads 0 dB */
+  qsl_meter_post (&meter, 2.5);
+  fail_unless_equals_float (qsl_meter_read (&meter, 1750 * MS), 0.0);
+}
+
+GST_END_TEST;
+
+/* Silence (the level element's -inf dB) reads the floor, shown as such. */
+GST_START_TEST (test_meter_silence_floor)
+{
+  QslMeter meter;
+  QslStatusInfo info;
+  QslStatusLine *line;
+  gchar *text;
+
+  qsl_meter_init (&meter);
+  fail_if (meter.have_level);
+  qsl_meter_post (&meter, -INFINITY);
+  qsl_meter_post (&meter, -200.0);
+  qsl_meter_post (&meter, NAN);
+  fail_unless (meter.have_level);
+  fail_unless_equals_float (qsl_meter_read (&meter, 100 * MS),
+      QSL_METER_FLOOR_DB);
+  fail_unless_equals_float (qsl_meter_read (&meter, 350 * MS),
+      QSL_METER_FLOOR_DB);
+
+  receiver_info (&info);
+  info.level_db = QSL_METER_FLOOR_DB;
+  line = qsl_status_line_build (&info);
+  text = qsl_status_line_full (line);
+  fail_unless (strstr (text, " | [                    ] -99 dB | ") != NULL,
+      "%s", text);
+  g_free (text);
+  qsl_status_line_free (line);
+}
+
+GST_END_TEST;
+
+/* The meter's text: the bar spans 60 dB whatever its cells, the figure
+ * stays when the bar goes. */
+GST_START_TEST (test_meter_text)
+{
+  struct
+  {
+    gdouble db;
+    guint cells;
+    const gchar *text;
+  } cases[] = {
+    {-6.0, 20, "[##################  ]  -6 dB"},
+    {0.0, 20, "[####################]   0 dB"},
+    {-57.0, 20, "[#                   ] -57 dB"},
+    {-99.0, 20, "[                    ] -99 dB"},
+    {-140.0, 20, "[                    ] -99 dB"},
+    {-6.0, 10, "[######### ]  -6 dB"},
+    {-30.0, 5, "[##   ] -30 dB"},
+    {-6.0, 0, "-6 dB"},
+    {-120.0, 0, "-99 dB"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    gchar *text = qsl_meter_text (cases[i].db, cases[i].cells);
+
+    fail_unless_equals_string (text, cases[i].text);
+    g_free (text);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 status_suite (void)
 {
@@ -252,6 +395,10 @@ status_suite (void)
   tcase_add_test (tc, test_fit_receiver);
   tcase_add_test (tc, test_fit_order);
   tcase_add_test (tc, test_fit_cuts_between_words);
+  tcase_add_test (tc, test_meter_holds_and_decays);
+  tcase_add_test (tc, test_meter_highest_peak);
+  tcase_add_test (tc, test_meter_silence_floor);
+  tcase_add_test (tc, test_meter_text);
   return s;
 }
 
