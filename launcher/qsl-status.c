@@ -282,11 +282,12 @@ qsl_meter_read (QslMeter * meter, gint64 now_us)
 /* Priorities: when the line is too wide for the console, the step of the
  * lowest goes first (see qsl_status_line_fit).  The meter's bar shortens
  * before any field is left out; a receiver at 80 columns still shows its
- * state, the meter, buffer/drift/re-locks and drops. */
+ * state, the meter, buffer/drift/re-locks and drops.  The word "drift" (its
+ * figure stays) is the first to go: a longer bar is worth more. */
+#define QSL_PRIO_BUFFER_SHORT   3       /* "drift" goes */
 #define QSL_PRIO_BAR            5       /* the bar, a cell at a time */
 #define QSL_PRIO_CODEC          20
 #define QSL_PRIO_RECONNECTS     30
-#define QSL_PRIO_BUFFER_SHORT   35      /* "drift" goes */
 #define QSL_PRIO_LATENCY        40
 #define QSL_PRIO_STATE_SHORT    45      /* "connected to HOST:PORT": "connected" */
 #define QSL_PRIO_METER_NUMBER   50      /* the bar goes, the figure stays */

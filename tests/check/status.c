@@ -140,13 +140,16 @@ GST_START_TEST (test_fit_receiver)
   fail_unless (g_str_has_prefix (text, "connected to 192.168.1.20:5000 | ["),
       "%s", text);
   fail_unless (strstr (text, "latency 40 ms") != NULL, "%s", text);
-  fail_unless (strstr (text, "drift +12 ppm, re-locks 0") != NULL, "%s",
-      text);
+  fail_unless (strstr (text, " | buffer 10/10 ms, +12 ppm, re-locks 0 | ")
+      != NULL, "%s", text);
   fail_unless (g_str_has_suffix (text, " | drops 0"), "%s", text);
   fail_if (strstr (text, "mpg123audiodec") != NULL, "%s", text);
   fail_if (strstr (text, "reconnects") != NULL, "%s", text);
   fail_if (strstr (text, "[##################  ]") != NULL,
       "the bar was not shortened: %s", text);
+  /* into the room the codec left, the bar grew back to 12 cells */
+  fail_unless (strstr (text, " | [########### ]  -6 dB | ") != NULL, "%s",
+      text);
   g_free (text);
 
   /* state, meter with its bar, buffer/drift/re-locks and drops */
