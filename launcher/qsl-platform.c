@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #else
+#include <io.h>
 #include <windows.h>
 #endif
 
@@ -135,6 +136,16 @@ qsl_platform_firewall_hint (const gchar * host, gint port)
       "computer cannot reach this one, open that port in this machine's "
       "firewall (for example sudo ufw allow %d/tcp, or sudo firewall-cmd "
       "--add-port=%d/tcp)", port, port, port);
+#endif
+}
+
+gboolean
+qsl_platform_stderr_is_console (void)
+{
+#ifdef G_OS_WIN32
+  return _isatty (2) != 0;
+#else
+  return isatty (STDERR_FILENO) != 0;
 #endif
 }
 

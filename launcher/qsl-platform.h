@@ -34,6 +34,10 @@ void qsl_platform_stopped (void);
  * only.  Free with g_free. */
 gchar *qsl_platform_firewall_hint (const gchar * host, gint port);
 
+/* TRUE when stderr is a console (terminal), where the status line is
+ * redrawn in place. */
+gboolean qsl_platform_stderr_is_console (void);
+
 /* The width of the console (terminal) that stderr writes to, in columns;
  * 0 when unknown. */
 guint qsl_platform_console_width (void);

@@ -563,6 +563,7 @@ def case_unit():
                                                 'qsound-launch.exe'))
     tests = [('proto', 'tests/check/proto.exe'),
              ('framedtcp', 'tests/check/framedtcp.exe'),
+             ('status', 'tests/check/status.exe'),
              ('capture-ring', 'tests/capture/qsring.exe'),
              ('print-parses', 'tests/e2e/print-parses.exe')]
     for name, rel in tests:
