@@ -570,6 +570,12 @@ gst_audio_jitter_buffer_relock_reset (GstAudioJitterBuffer * self,
   self->ema = (gdouble) self->target;
   self->settling = SETTLE_WINDOWS;
   self->cut_wait = 0;
+  if (!self->tracking && GST_CLOCK_TIME_IS_VALID (now)) {
+    /* a re-lock while acquiring: the corrections before it do not give
+     * the rate; acquire afresh */
+    self->lock_time = now;
+    self->acq_sum = self->acq_time = 0.0;
+  }
   gst_audio_jitter_buffer_window_reset (self, now);
 }
 
