@@ -887,9 +887,7 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
     }
     self->locked = TRUE;
     self->ever_locked = TRUE;
-    self->lock_time = now;
-    self->tracking = FALSE;
-    self->acq_sum = self->acq_time = 0.0;
+    self->tracking = FALSE;     /* acquires afresh (relock_reset) */
     self->expected_pts = GST_CLOCK_TIME_NONE;
     gst_audio_jitter_buffer_relock_reset (self, now);
     GST_INFO_OBJECT (self, "locked at %" GST_TIME_FORMAT ", target %"
