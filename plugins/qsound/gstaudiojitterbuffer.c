@@ -941,6 +941,9 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
       m = gst_audio_jitter_buffer_measure (self, now);
     }
     gst_audio_jitter_buffer_window_add (self, m);
+    GST_LOG_OBJECT (self, "arrival: %" G_GSIZE_FORMAT " frames, pts %"
+        GST_TIME_FORMAT ", room %.2f ms, monotonic %" G_GINT64_FORMAT " us",
+        n, GST_TIME_ARGS (rt), m / GST_MSECOND, g_get_monotonic_time ());
   }
 
   dst = gst_audio_jitter_buffer_fifo_tail (self, n);

@@ -918,6 +918,10 @@ gst_framed_tcp_sink_render (GstBaseSink * bsink, GstBuffer * buf)
     g_mutex_unlock (&sink->lock);
     return GST_FLOW_ERROR;
   }
+  GST_LOG_OBJECT (sink, "frame %" G_GUINT64_FORMAT ": pts %" GST_TIME_FORMAT
+      ", %" G_GSIZE_FORMAT " bytes, monotonic %" G_GINT64_FORMAT " us",
+      (guint64) sink->seq, GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
+      gst_buffer_get_size (buf), g_get_monotonic_time ());
   frame = qs_frame_new_buffer (buf, sink->seq++);
   sink->buffers++;
 

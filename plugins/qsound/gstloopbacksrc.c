@@ -636,6 +636,9 @@ gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   GST_BUFFER_OFFSET (buf) = src->next_sample;
   GST_BUFFER_OFFSET_END (buf) = src->next_sample + n;
   src->next_sample += n;
+  GST_LOG_OBJECT (src, "chunk: %d frames, pts %" GST_TIME_FORMAT
+      ", monotonic %" G_GINT64_FORMAT " us", n, GST_TIME_ARGS (pts),
+      g_get_monotonic_time ());
 
   *outbuf = buf;
   return GST_FLOW_OK;

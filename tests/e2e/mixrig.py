@@ -154,6 +154,16 @@ def rx_env():
     return env
 
 
+def tx_env():
+    """The sender's environment: TXDEBUG=SPEC sets its GST_DEBUG (e.g.
+    loopbacksrc:6,framedtcpsink:6 logs each chunk and frame with the
+    monotonic time, to set beside the receiver's arrivals)."""
+    env = dict(os.environ)
+    if 'TXDEBUG' in env:
+        env['GST_DEBUG'] = env['TXDEBUG']
+    return env
+
+
 def jitter_events(p):
     """What the receiver ``p``'s jitter buffer logged of its re-locks and
     underruns (the text after "<jitter> "), in order."""
@@ -166,7 +176,7 @@ def launcher_pair(launch, codec, rx_args=()):
     """qsound-launch -m 1 (capturing play) and -m 2 (playing into out)."""
     def start(spawn):
         tx = spawn([launch, '-m', '1', '-c', codec, '-d', 'play', '-p', '0'],
-                   'tx')
+                   'tx', env=tx_env())
         port = qsmeasure.port_from_log(tx)
         if port is None:
             return [tx]
@@ -192,7 +202,8 @@ def raw_sender(launch, ppm):
                 'output-buffer-duration=1/200 alignment-threshold=3600000000000 '
                 '! framedtcpsink port=%d '
                 'sync=false' % (rate, port))
-        tx = spawn([qsmeasure.gst_launch(), '-q'] + desc.split(), 'tx')
+        tx = spawn([qsmeasure.gst_launch(), '-q'] + desc.split(), 'tx',
+                   env=tx_env())
         time.sleep(0.5)
         rx = spawn([launch, '-m', '2', '-o', 'out', '-p', str(port)], 'rx',
                    env=rx_env())
