@@ -323,18 +323,21 @@ gst_framed_tcp_src_handle_caps (GstFramedTcpSrc * src, const gchar * text,
     GError ** error)
 {
   GstCaps *caps = gst_caps_from_string (text);
+  /* the peer's text, for messages and stats: a log or a terminal shows it */
+  gchar *shown = qs_conn_sanitize (text);
 
   if (!caps || !gst_caps_is_fixed (caps)) {
     g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_BAD_CAPS,
         "The sender described its stream with caps that are not valid "
-        "fixed GStreamer caps ('%.200s'); fix the sending pipeline.", text);
+        "fixed GStreamer caps ('%.200s'); fix the sending pipeline.", shown);
+    g_free (shown);
     if (caps)
       gst_caps_unref (caps);
     return FALSE;
   }
   GST_OBJECT_LOCK (src);
   g_free (src->wire_caps);
-  src->wire_caps = g_strdup (text);
+  src->wire_caps = shown;
   GST_OBJECT_UNLOCK (src);
 
   if (src->caps && gst_caps_is_equal (src->caps, caps)) {
@@ -360,9 +363,12 @@ gst_framed_tcp_src_handle_caps (GstFramedTcpSrc * src, const gchar * text,
   gst_caps_replace (&src->caps, caps);
   if (!gst_base_src_set_caps (GST_BASE_SRC (src), caps)) {
     gst_caps_unref (caps);
+    GST_OBJECT_LOCK (src);
     g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_BAD_CAPS,
         "Nothing after framedtcpsrc accepts the stream the sender sends "
-        "(%.200s); add a decoder or converter that handles it.", text);
+        "(%.200s); add a decoder or converter that handles it.",
+        src->wire_caps);
+    GST_OBJECT_UNLOCK (src);
     return FALSE;
   }
   gst_caps_unref (caps);
@@ -839,7 +845,8 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: bytes and buffers received, buffers lost in sequence "
           "gaps, reconnects, connections refused beyond the limits (server "
-          "mode), state, peer and the caps on the wire.",
+          "mode), state, peer and the caps on the wire (control characters "
+          "escaped).",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -1349,6 +1349,86 @@ GST_START_TEST (test_src_idle_stranger_does_not_delay)
 
 GST_END_TEST;
 
+/* ---- a peer's text never reaches a terminal raw ---- */
+
+/* What a hostile peer puts in its text: an OSC title, a bell, a screen
+ * clear, a carriage return, a C1 CSI and a right-to-left override. */
+#define HOSTILE_TEXT "\x1b]0;owned\x07\x1b[2J\r\xc2\x9b" "31m\xe2\x80\xae" "evil"
+
+/* Fails when text holds a raw control character (C0, DEL, C1 CSI) or a
+ * bidirectional override. */
+static void
+check_no_raw_control (const gchar * text)
+{
+  const gchar *p;
+
+  for (p = text; *p; p++)
+    fail_if ((guint8) * p < 0x20 || *p == 0x7f, "raw control character "
+        "0x%02x in '%s'", (guint8) * p, text);
+  fail_if (strstr (text, "\xc2\x9b") != NULL, "raw C1 CSI in '%s'", text);
+  fail_if (strstr (text, "\xe2\x80\xae") != NULL, "raw override in '%s'",
+      text);
+}
+
+/* Pops warnings until one whose text has substr: it must hold no raw
+ * control character and show the hostile text escaped. */
+static void
+expect_escaped_warning (Pipe * p, const gchar * substr)
+{
+  GstBus *bus = gst_element_get_bus (p->pipeline);
+  gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  gboolean found = FALSE;
+
+  while (!found && g_get_monotonic_time () < until) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+        GST_MESSAGE_WARNING);
+    GError *gerr = NULL;
+
+    if (!msg)
+      continue;
+    gst_message_parse_warning (msg, &gerr, NULL);
+    GST_INFO ("warning: %s", gerr->message);
+    if (strstr (gerr->message, substr)) {
+      found = TRUE;
+      check_no_raw_control (gerr->message);
+      fail_unless (strstr (gerr->message, "\\x1b]0;owned\\x07") != NULL,
+          "%s", gerr->message);
+    }
+    g_error_free (gerr);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  fail_unless (found, "no warning containing '%s'", substr);
+}
+
+/* A sender's HELLO (no key) followed by one frame. */
+static GByteArray *
+sender_hello_and (GBytes * frame)
+{
+  GByteArray *a = sender_hello (QS_PROTO_VERSION_MAJOR);
+
+  g_byte_array_append (a, g_bytes_get_data (frame, NULL),
+      g_bytes_get_size (frame));
+  g_bytes_unref (frame);
+  return a;
+}
+
+/* Appends a BUFFER frame of len bytes. */
+static void
+append_buffer_frame (GByteArray * a, guint64 seq, gsize len)
+{
+  guint8 head[QS_PROTO_FRAME_HEADER_SIZE + QS_PROTO_BUFFER_HEADER_SIZE];
+  guint8 *media = g_malloc0 (len);
+
+  qs_proto_write_frame_header (head, QS_MSG_BUFFER,
+      QS_PROTO_BUFFER_HEADER_SIZE + len);
+  qs_proto_write_buffer_header (head + QS_PROTO_FRAME_HEADER_SIZE, seq,
+      seq * 10 * GST_MSECOND, QS_PROTO_TIME_NONE, 10 * GST_MSECOND, 0);
+  g_byte_array_append (a, head, sizeof (head));
+  g_byte_array_append (a, media, len);
+  g_free (media);
+}
+
 /* A peer's ERROR text reaches the log with its control characters escaped. */
 GST_START_TEST (test_peer_text_sanitised)
 {
@@ -1356,53 +1436,89 @@ GST_START_TEST (test_peer_text_sanitised)
   GByteArray *a = g_byte_array_new ();
   guint8 hello[QS_PROTO_HELLO_SIZE];
   guint8 nonce[QS_PROTO_NONCE_SIZE] = { 0 };
-  GstBus *bus;
   GSocket *socket;
   GBytes *err_frame;
-  gboolean found = FALSE;
-  gint64 until;
 
   pipe_play (sender);
   qs_proto_write_hello (hello, QS_ROLE_RECEIVER, 0, nonce);
   g_byte_array_append (a, hello, sizeof (hello));
-  err_frame = qs_proto_build_error (QS_PROTO_ERR_PEER,
-      "bye \x1b]0;owned\x07\x1b[2J\r\xc2\x9b" "31m\xe2\x80\xae" "evil");
+  err_frame = qs_proto_build_error (QS_PROTO_ERR_PEER, "bye " HOSTILE_TEXT);
   g_byte_array_append (a, g_bytes_get_data (err_frame, NULL),
       g_bytes_get_size (err_frame));
   socket = raw_connect (pipe_port (sender));
   raw_send (socket, a->data, a->len);
-
-  bus = gst_element_get_bus (sender->pipeline);
-  until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
-  while (!found && g_get_monotonic_time () < until) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
-        GST_MESSAGE_WARNING);
-    GError *gerr = NULL;
-    const gchar *p;
-
-    if (!msg)
-      continue;
-    gst_message_parse_warning (msg, &gerr, NULL);
-    if (strstr (gerr->message, "bye")) {
-      found = TRUE;
-      for (p = gerr->message; *p; p++)
-        fail_if ((guint8) * p < 0x20 || *p == 0x7f, "raw control character "
-            "0x%02x in '%s'", (guint8) * p, gerr->message);
-      fail_if (strstr (gerr->message, "\xc2\x9b") != NULL);
-      fail_if (strstr (gerr->message, "\xe2\x80\xae") != NULL);
-      fail_unless (strstr (gerr->message, "\\x1b]0;owned\\x07") != NULL,
-          "%s", gerr->message);
-      fail_unless (strstr (gerr->message, "\\u202e") != NULL);
-    }
-    g_error_free (gerr);
-    gst_message_unref (msg);
-  }
-  fail_unless (found, "no warning with the receiver's text");
-  gst_object_unref (bus);
+  expect_escaped_warning (sender, "bye");
   g_bytes_unref (err_frame);
   g_byte_array_unref (a);
   g_object_unref (socket);
   pipe_free (sender);
+}
+
+GST_END_TEST;
+
+/* A sender's ERROR, at a receiving server (qsound-launch -m 3). */
+GST_START_TEST (test_sender_error_sanitised)
+{
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  GByteArray *a = sender_hello_and (qs_proto_build_error (QS_PROTO_ERR_PEER,
+          "bye " HOSTILE_TEXT));
+  GSocket *socket;
+
+  pipe_play (receiver);
+  socket = raw_connect (pipe_port (receiver));
+  raw_send (socket, a->data, a->len);
+  expect_escaped_warning (receiver, "The sender closed the link");
+  g_object_unref (socket);
+  g_byte_array_unref (a);
+  check_server_still_serves (receiver);
+  pipe_free (receiver);
+}
+
+GST_END_TEST;
+
+/* A sender's caps text, at a receiving server: in the error for caps that
+ * do not parse, and in the caps field of stats. */
+GST_START_TEST (test_sender_caps_sanitised)
+{
+  Pipe *receiver;
+  GByteArray *a;
+  GSocket *socket;
+  GstSample *sample;
+  GstStructure *s;
+  const gchar *caps;
+  /* fixed caps that parse: the hostile text in a string field */
+  const gchar *valid = "audio/x-raw, note=(string)\"" HOSTILE_TEXT "\"";
+
+  /* caps that do not parse */
+  receiver = receiver_new ("mode=server port=0");
+  pipe_play (receiver);
+  a = sender_hello_and (qs_proto_build_caps ("audio/x-raw" HOSTILE_TEXT));
+  socket = raw_connect (pipe_port (receiver));
+  raw_send (socket, a->data, a->len);
+  expect_escaped_warning (receiver, "not valid fixed GStreamer caps");
+  g_object_unref (socket);
+  g_byte_array_unref (a);
+  check_server_still_serves (receiver);
+  pipe_free (receiver);
+
+  /* caps that parse, taken downstream: stats shows them escaped */
+  receiver = receiver_new ("mode=server port=0");
+  pipe_play (receiver);
+  a = sender_hello_and (qs_proto_build_caps (valid));
+  append_buffer_frame (a, 0, 64);
+  socket = raw_connect (pipe_port (receiver));
+  raw_send (socket, a->data, a->len);
+  sample = pull (receiver);
+  gst_sample_unref (sample);
+  s = get_stats (receiver);
+  caps = gst_structure_get_string (s, "caps");
+  fail_unless (caps != NULL && g_str_has_prefix (caps, "audio/x-raw"));
+  check_no_raw_control (caps);
+  fail_unless (strstr (caps, "\\x1b]0;owned\\x07") != NULL, "%s", caps);
+  gst_structure_free (s);
+  g_object_unref (socket);
+  g_byte_array_unref (a);
+  pipe_free (receiver);
 }
 
 GST_END_TEST;
@@ -1808,6 +1924,8 @@ framedtcp_suite (void)
 #endif
   tcase_add_test (tc, test_src_idle_stranger_does_not_delay);
   tcase_add_test (tc, test_peer_text_sanitised);
+  tcase_add_test (tc, test_sender_error_sanitised);
+  tcase_add_test (tc, test_sender_caps_sanitised);
   tcase_add_test (tc, test_address_in_use);
   tcase_add_test (tc, test_refused_without_reconnect);
   tcase_add_test (tc, test_role_mismatch);
