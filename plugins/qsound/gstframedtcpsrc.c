@@ -19,8 +19,11 @@
  * and reconnects with backoff and jitter whenever the link breaks; in server
  * mode it listens and takes the next sender when one leaves.  A server
  * handshakes on threads of its own, with up to 4 peers at once (each for at
- * most 5 s; more are closed at once and reported at most every 10 s), so an
- * idle stranger never delays a real sender.  A sender that
+ * most 5 s; more are closed at once), so an idle stranger never delays a
+ * real sender.  What it refuses (closed at once, or failed in the
+ * handshake) is counted in #GstFramedTcpSrc:stats as refused and reported
+ * together: the first at once, then one warning at most every 10 s with
+ * how many (its details: refused-count, and refused as in stats).  A sender that
  * sends nothing (not even a heartbeat) for #GstFramedTcpSrc:timeout seconds is
  * considered gone.  The first buffer after any loss or reconnect is marked
  * DISCONT; missing frames are counted in #GstFramedTcpSrc:stats.
@@ -109,7 +112,7 @@ struct _GstFramedTcpSrc
   GCond pcond;
   guint pending;                /* handshake threads running, under plock */
   GQueue ready;                 /* QsReady *, handshaken senders, under plock */
-  QsConnRefusals refusals;      /* under plock */
+  QsConnRefusals refusals;      /* connections refused; its own lock */
 
   /* statistics, under the object lock */
   guint64 bytes;
@@ -558,9 +561,10 @@ gst_framed_tcp_src_handshake_thread (gpointer data)
     g_cond_broadcast (&src->pcond);
     g_mutex_unlock (&src->plock);
   } else if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
-    /* a bad peer is logged; the server waits for the next one */
-    GST_ELEMENT_WARNING (src, RESOURCE, READ,
-        ("Refused a connection from %s: %s", r->peer, error->message), (NULL));
+    /* a bad peer is counted and reported (at most every 10 s: a flood of
+     * strangers that time out is one warning); the server waits for the
+     * next one */
+    qs_endpoint_refused (&src->ep, &src->refusals, r->peer, error);
   }
   g_clear_error (&error);
   if (r)
@@ -584,18 +588,26 @@ gst_framed_tcp_src_accept_thread (gpointer data)
     GSocket *socket;
     GThread *thread;
     QsReady *r;
+    gboolean timed_out;
+    gint64 deadline;
 
-    socket = qs_conn_accept (src->listener, src->accept_cancellable, &error);
+    /* refusals not reported yet are reported once 10 s have passed, even
+     * when no new connection comes */
+    deadline = qs_endpoint_refusals_flush (&src->ep, &src->refusals);
+    socket = qs_conn_accept (src->listener, deadline, &timed_out,
+        src->accept_cancellable, &error);
     if (!socket) {
+      if (timed_out)
+        continue;
       if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
         g_clear_error (&error);
         break;
       }
       /* out of descriptors, say: wait and retry */
-      g_mutex_lock (&src->plock);
       backoff = qs_endpoint_accept_failed (&src->ep, &src->refusals, error,
           backoff);
       g_clear_error (&error);
+      g_mutex_lock (&src->plock);
       g_cond_wait_until (&src->pcond, &src->plock,
           g_get_monotonic_time () + backoff);
       g_mutex_unlock (&src->plock);
@@ -607,10 +619,10 @@ gst_framed_tcp_src_accept_thread (gpointer data)
 
     g_mutex_lock (&src->plock);
     if (src->pending + src->ready.length >= QS_CONN_MAX_PENDING) {
+      g_mutex_unlock (&src->plock);
       qs_endpoint_refuse (&src->ep, &src->refusals, socket,
           "too many senders were still "
           "in the handshake or waiting (an idle stranger, or a flood)");
-      g_mutex_unlock (&src->plock);
       continue;
     }
     r = g_new0 (QsReady, 1);
@@ -620,11 +632,11 @@ gst_framed_tcp_src_accept_thread (gpointer data)
     thread = g_thread_try_new ("framedtcpsrc-handshake",
         gst_framed_tcp_src_handshake_thread, r, &error);
     if (!thread) {
+      g_mutex_unlock (&src->plock);
       r->socket = NULL;
       qs_ready_free (r);
       qs_endpoint_refuse (&src->ep, &src->refusals, socket, error->message);
       g_clear_error (&error);
-      g_mutex_unlock (&src->plock);
       continue;
     }
     src->pending++;
@@ -648,7 +660,7 @@ gst_framed_tcp_src_start (GstBaseSrc * bsrc)
   src->discont = TRUE;
   src->new_sender = FALSE;
   src->have_base = FALSE;
-  memset (&src->refusals, 0, sizeof (src->refusals));
+  qs_conn_refusals_reset (&src->refusals);
 
   ok = qs_endpoint_start (&src->ep, cancellable, &src->listener);
   g_object_unref (cancellable);
@@ -745,9 +757,8 @@ gst_framed_tcp_src_get_stats (GstFramedTcpSrc * src)
       "lost", G_TYPE_UINT64, src->lost,
       "caps", G_TYPE_STRING, src->wire_caps ? src->wire_caps : "", NULL);
   GST_OBJECT_UNLOCK (src);
-  g_mutex_lock (&src->plock);
-  gst_structure_set (s, "refused", G_TYPE_UINT64, src->refusals.total, NULL);
-  g_mutex_unlock (&src->plock);
+  gst_structure_set (s, "refused", G_TYPE_UINT64,
+      qs_conn_refusals_total (&src->refusals), NULL);
   qs_endpoint_add_stats (&src->ep, s);
   return s;
 }
@@ -808,6 +819,7 @@ gst_framed_tcp_src_finalize (GObject * object)
   GstFramedTcpSrc *src = GST_FRAMED_TCP_SRC (object);
 
   qs_endpoint_clear (&src->ep);
+  qs_conn_refusals_clear (&src->refusals);
   g_free (src->wire_caps);
   g_clear_object (&src->cancellable);
   g_mutex_clear (&src->plock);
@@ -844,8 +856,8 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: bytes and buffers received, buffers lost in sequence "
-          "gaps, reconnects, connections refused beyond the limits (server "
-          "mode), state, peer and the caps on the wire (control characters "
+          "gaps, reconnects, connections refused (server mode: closed at once "
+          "beyond the limits, or failed in the handshake), state, peer and the caps on the wire (control characters "
           "escaped).",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
@@ -875,6 +887,7 @@ gst_framed_tcp_src_init (GstFramedTcpSrc * src)
   g_mutex_init (&src->plock);
   g_cond_init (&src->pcond);
   g_queue_init (&src->ready);
+  qs_conn_refusals_init (&src->refusals);
 
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);

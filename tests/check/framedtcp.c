@@ -22,6 +22,8 @@
 
 #undef WAIT_TIMEOUT                   /* winerror.h has one */
 #define WAIT_TIMEOUT (10 * GST_SECOND)
+/* how often a server reports what it refused (QS_CONN_REFUSED_REPORT_INTERVAL) */
+#define QS_TEST_REPORT_INTERVAL (10 * G_TIME_SPAN_SECOND)
 
 /* ---- helpers ---- */
 
@@ -1349,6 +1351,155 @@ GST_START_TEST (test_src_idle_stranger_does_not_delay)
 
 GST_END_TEST;
 
+/* The refusal reports an element posts: when each was posted (seen by a
+ * sync handler, in the posting thread) and how many connections it counted
+ * (its details; 1 without). */
+typedef struct
+{
+  Pipe *pipe;
+  GMutex lock;
+  GArray *times;                /* gint64, monotonic, under lock */
+  guint64 sum;                  /* under lock */
+} Reports;
+
+static GstBusSyncReply
+reports_sync (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  Reports *r = data;
+  const GstStructure *details = NULL;
+  GError *err = NULL;
+  guint count = 1;
+  gint64 now = g_get_monotonic_time ();
+
+  if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_WARNING)
+    return GST_BUS_PASS;
+  gst_message_parse_warning (msg, &err, NULL);
+  gst_message_parse_warning_details (msg, &details);
+  GST_INFO ("warning: %s", err->message);
+  if (details && gst_structure_has_field (details, "refused-count"))
+    gst_structure_get_uint (details, "refused-count", &count);
+  g_mutex_lock (&r->lock);
+  g_array_append_val (r->times, now);
+  r->sum += count;
+  g_mutex_unlock (&r->lock);
+  g_error_free (err);
+  return GST_BUS_PASS;
+}
+
+static void
+reports_init (Reports * r, Pipe * p)
+{
+  GstBus *bus = gst_element_get_bus (p->pipeline);
+
+  r->pipe = p;
+  g_mutex_init (&r->lock);
+  r->times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  r->sum = 0;
+  gst_bus_set_sync_handler (bus, reports_sync, r, NULL);
+  gst_object_unref (bus);
+}
+
+static void
+reports_clear (Reports * r)
+{
+  GstBus *bus = gst_element_get_bus (r->pipe->pipeline);
+
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  gst_object_unref (bus);
+  g_array_unref (r->times);
+  g_mutex_clear (&r->lock);
+}
+
+static guint64
+reports_sum (Reports * r)
+{
+  guint64 sum;
+
+  g_mutex_lock (&r->lock);
+  sum = r->sum;
+  g_mutex_unlock (&r->lock);
+  return sum;
+}
+
+/* A flood at a transmitting server with max-clients=1 and at a receiving
+ * server: one idle stranger holds the sink's only slot, four the source's
+ * handshake slots, and 20 more at each are closed at once.  Each element
+ * reports the first refusal at once and the rest once 10 s have passed,
+ * without waiting for another refusal: the strangers that time out in the
+ * handshake (after 5 s) go into that same report, not one warning each.
+ * No two reports come less than 10 s apart, and the counts reported add up
+ * to the refused stat. */
+GST_START_TEST (test_refusals_reported_at_most_every_10s)
+{
+  Pipe *sender = sender_new ("port=0 max-clients=1", TRUE);
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  GPtrArray *socks = g_ptr_array_new_with_free_func (g_object_unref);
+  Reports reports[2];
+  const guint64 expect[2] = { 1 + 20, 4 + 20 };
+  gint64 start[2], until;
+  guint i, k;
+
+  reports_init (&reports[0], sender);
+  reports_init (&reports[1], receiver);
+  pipe_play (sender);
+  pipe_play (receiver);
+  start[0] = g_get_monotonic_time ();
+  for (i = 0; i < 1 + 20; i++)
+    g_ptr_array_add (socks, raw_connect (pipe_port (sender)));
+  start[1] = g_get_monotonic_time ();
+  for (i = 0; i < 4 + 20; i++)
+    g_ptr_array_add (socks, raw_connect (pipe_port (receiver)));
+
+  /* every connection is refused within the handshake time (5 s), and
+   * reported within 10 s of the report before (plus a margin) */
+  until = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  for (;;) {
+    gboolean done = TRUE;
+
+    for (k = 0; k < 2; k++)
+      if (stats_uint64 (reports[k].pipe, "refused") != expect[k]
+          || reports_sum (&reports[k]) != expect[k])
+        done = FALSE;
+    if (done || g_get_monotonic_time () > until)
+      break;
+    g_usleep (50 * 1000);
+  }
+
+  for (k = 0; k < 2; k++) {
+    const gchar *what = k == 0 ? "framedtcpsink" : "framedtcpsrc";
+    GArray *t = reports[k].times;
+
+    /* the first at once, the rest in as few reports as 10 s apart allow */
+    fail_unless (t->len >= 1);
+    fail_unless (g_array_index (t, gint64, 0) - start[k] <
+        3 * G_TIME_SPAN_SECOND, "%s: the first refusal was reported after %"
+        G_GINT64_FORMAT " ms", what, (g_array_index (t, gint64,
+                0) - start[k]) / 1000);
+    for (i = 1; i < t->len; i++)
+      fail_unless (g_array_index (t, gint64, i) - g_array_index (t, gint64,
+              i - 1) >= QS_TEST_REPORT_INTERVAL - 100 * G_TIME_SPAN_MILLISECOND,
+          "%s: reports %u and %u came "
+          "%" G_GINT64_FORMAT " ms apart", what, i, i + 1,
+          (g_array_index (t, gint64, i) - g_array_index (t, gint64,
+                  i - 1)) / 1000);
+    /* everything refused was reported, the idle strangers included */
+    fail_unless (reports_sum (&reports[k]) == stats_uint64 (reports[k].pipe,
+            "refused"), "%s: %" G_GUINT64_FORMAT " refusals reported, %"
+        G_GUINT64_FORMAT " counted (%u reports)", what,
+        reports_sum (&reports[k]), stats_uint64 (reports[k].pipe, "refused"),
+        t->len);
+    fail_unless_equals_uint64 (stats_uint64 (reports[k].pipe, "refused"),
+        expect[k]);
+  }
+  g_ptr_array_unref (socks);
+  reports_clear (&reports[0]);
+  reports_clear (&reports[1]);
+  pipe_free (receiver);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
 /* ---- a peer's text never reaches a terminal raw ---- */
 
 /* What a hostile peer puts in its text: an OSC title, a bell, a screen
@@ -1923,6 +2074,7 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_sink_survives_idle_flood);
 #endif
   tcase_add_test (tc, test_src_idle_stranger_does_not_delay);
+  tcase_add_test (tc, test_refusals_reported_at_most_every_10s);
   tcase_add_test (tc, test_peer_text_sanitised);
   tcase_add_test (tc, test_sender_error_sanitised);
   tcase_add_test (tc, test_sender_caps_sanitised);
