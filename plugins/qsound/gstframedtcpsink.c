@@ -38,7 +38,10 @@
  * proof before it answers with its own, and every frame after that (caps,
  * media, EOS, heartbeats) is encrypted and authenticated with keys made for
  * that connection (libsodium; docs/PROTOCOL.md, version 2).  A frame altered
- * on the way ends the connection.  Without a key the stream is in clear; a
+ * on the way ends the connection; when it is a receiver's frame that the
+ * sink finds altered, it posts a warning ("the stream was altered in
+ * transit", at most one every 10 s with how many receivers; its details:
+ * altered-count) and serves the other receivers on.  Without a key the stream is in clear; a
  * server that listens on an address other than loopback then warns once that
  * anyone who can reach it can listen.
  *
@@ -143,6 +146,7 @@ struct _GstFramedTcpSink
   guint64 buffers;
   guint64 dropped;
   QsConnRefusals refusals;      /* connections refused; its own lock */
+  QsConnRefusals altered;       /* receivers whose stream was altered */
 
   GSocket *listener;
   GThread *thread;              /* accept thread (server) or connect thread (client) */
@@ -383,6 +387,19 @@ gst_framed_tcp_sink_peer_poll (GstFramedTcpSink * sink, QsPeer * peer,
   }
 }
 
+/* Posts a report of receivers dropped for an altered stream (and frees
+ * it); nothing when report is NULL. */
+static void
+gst_framed_tcp_sink_report_altered (GstFramedTcpSink * sink, gchar * report,
+    guint count)
+{
+  if (!report)
+    return;
+  GST_ELEMENT_WARNING_WITH_DETAILS (sink, STREAM, DECODE, ("%s", report),
+      (NULL), ("altered-count", G_TYPE_UINT, count, NULL));
+  g_free (report);
+}
+
 /* Sends the queue to one receiver until it leaves or the sink stops. */
 static void
 gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
@@ -392,6 +409,7 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
   gint64 last_recv = last_send;
   gint64 timeout_us;
   GError *error = NULL;
+  guint count;
 
   timeout_us = sink->ep.run.timeout * G_TIME_SPAN_SECOND;
 
@@ -459,6 +477,17 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
     GST_ELEMENT_WARNING (sink, RESOURCE, WRITE,
         ("Disconnected the receiver %s: %s", peer->name, error->message),
         (NULL));
+  } else if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_ALTERED)) {
+    /* something between the two machines changed what the receiver sent
+     * (or it is not the receiver that proved the key): the user hears of
+     * it, in one warning at most every 10 s, and the other receivers are
+     * served on */
+    gchar *sentence = g_strdup_printf ("Disconnected the receiver %s: %c%s",
+        peer->name, g_ascii_tolower (error->message[0]), error->message + 1);
+
+    gst_framed_tcp_sink_report_altered (sink,
+        qs_conn_refusals_add (&sink->altered, sentence, &count), count);
+    g_free (sentence);
   } else if (error && !g_error_matches (error, QS_CONN_ERROR,
           QS_CONN_ERROR_CANCELLED)) {
     GST_INFO_OBJECT (sink, "receiver %s left: %s", peer->name, error->message);
@@ -564,6 +593,12 @@ gst_framed_tcp_sink_accept_thread (gpointer data)
     /* refusals not reported yet are reported once 10 s have passed, even
      * when no new connection comes */
     deadline = qs_endpoint_refusals_flush (&sink->ep, &sink->refusals);
+    {
+      guint count;
+      gchar *report = qs_conn_refusals_flush (&sink->altered, &count);
+
+      gst_framed_tcp_sink_report_altered (sink, report, count);
+    }
     socket = qs_conn_accept (sink->listener, deadline, &timed_out,
         sink->cancellable, &error);
     if (!socket) {
@@ -728,6 +763,7 @@ gst_framed_tcp_sink_start (GstBaseSink * bsink)
   sink->headers_done = FALSE;
   sink->bytes_sent = sink->buffers = sink->dropped = 0;
   qs_conn_refusals_reset (&sink->refusals);
+  qs_conn_refusals_reset (&sink->altered);
   sink->run_max_queue_time = max_queue_time;
   sink->run_max_queue_bytes = max_queue_bytes;
   g_clear_error (&sink->fatal);
@@ -1086,6 +1122,7 @@ gst_framed_tcp_sink_finalize (GObject * object)
 
   qs_endpoint_clear (&sink->ep);
   qs_conn_refusals_clear (&sink->refusals);
+  qs_conn_refusals_clear (&sink->altered);
   g_clear_error (&sink->fatal);
   g_mutex_clear (&sink->lock);
   g_cond_clear (&sink->cond);
@@ -1157,7 +1194,8 @@ gst_framed_tcp_sink_init (GstFramedTcpSink * sink)
   sink->max_clients = DEFAULT_MAX_CLIENTS;
   g_mutex_init (&sink->lock);
   g_cond_init (&sink->cond);
-  qs_conn_refusals_init (&sink->refusals);
+  qs_conn_refusals_init (&sink->refusals, NULL, NULL);
+  qs_conn_refusals_init (&sink->altered, "Disconnected", "receivers");
 
   /* send as soon as data arrives; the receiver does the timing */
   gst_base_sink_set_sync (GST_BASE_SINK (sink), FALSE);

@@ -887,7 +887,7 @@ gst_framed_tcp_src_init (GstFramedTcpSrc * src)
   g_mutex_init (&src->plock);
   g_cond_init (&src->pcond);
   g_queue_init (&src->ready);
-  qs_conn_refusals_init (&src->refusals);
+  qs_conn_refusals_init (&src->refusals, NULL, NULL);
 
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);

@@ -57,10 +57,13 @@ qs_conn_backoff_next (gint64 previous_us)
 }
 
 void
-qs_conn_refusals_init (QsConnRefusals * r)
+qs_conn_refusals_init (QsConnRefusals * r, const gchar * verb,
+    const gchar * noun)
 {
   memset (r, 0, sizeof (*r));
   g_mutex_init (&r->lock);
+  r->verb = verb ? verb : "Refused";
+  r->noun = noun ? noun : "connections";
 }
 
 void
@@ -106,10 +109,10 @@ qs_conn_refusals_report (QsConnRefusals * r, gint64 now, guint * count)
         QS_CONN_REFUSED_REPORT_INTERVAL;
 
     /* the latest sentence, its first letter made lower case, goes on */
-    report = g_strdup_printf ("Refused %u connections in the last %u s; the "
-        "latest: %c%s", r->unreported, (guint) ((since + G_TIME_SPAN_SECOND -
-                1) / G_TIME_SPAN_SECOND), g_ascii_tolower (r->latest[0]),
-        r->latest + 1);
+    report = g_strdup_printf ("%s %u %s in the last %u s; the latest: %c%s",
+        r->verb, r->unreported, r->noun, (guint) ((since +
+                G_TIME_SPAN_SECOND - 1) / G_TIME_SPAN_SECOND),
+        g_ascii_tolower (r->latest[0]), r->latest + 1);
   }
   *count = r->unreported;
   r->unreported = 0;

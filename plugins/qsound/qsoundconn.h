@@ -66,16 +66,21 @@ typedef enum {
  * once, then at most once every QS_CONN_REFUSED_REPORT_INTERVAL, with how
  * many came since the last report.  It has its own lock: any thread adds,
  * and one that wakes regularly (the accept loop) flushes, so a burst is
- * reported in full without waiting for another refusal. */
+ * reported in full without waiting for another refusal.  (It serves for
+ * other events that come in bursts too: verb and noun name them.) */
 typedef struct {
   GMutex lock;
   guint64 total;                   /* since start */
   guint unreported;
   gint64 last_report;              /* monotonic, 0 = never */
   gchar *latest;                   /* the latest unreported one, a sentence */
+  const gchar *verb, *noun;        /* "Refused", "connections": a report of
+                                    * several says "Refused 7 connections" */
 } QsConnRefusals;
 
-void       qs_conn_refusals_init      (QsConnRefusals * r);
+/* verb and noun: static strings, NULL for "Refused" and "connections" */
+void       qs_conn_refusals_init      (QsConnRefusals * r, const gchar * verb,
+                                       const gchar * noun);
 void       qs_conn_refusals_clear     (QsConnRefusals * r);
 /* Back to nothing refused (at start). */
 void       qs_conn_refusals_reset     (QsConnRefusals * r);

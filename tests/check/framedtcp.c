@@ -908,9 +908,11 @@ typedef struct
   GSocket *a, *b;
 } Splice;
 
-/* Relays between a and b until both directions end. */
+/* Relays between a and b until both directions end, flipping a bit of
+ * the byte at flip_ab_at on the way from a to b, and at flip_ba_at on the
+ * way back (-1: none). */
 static Splice *
-splice_new (GSocket * a, GSocket * b, gssize flip_ab_at)
+splice_new (GSocket * a, GSocket * b, gssize flip_ab_at, gssize flip_ba_at)
 {
   Splice *sp = g_new0 (Splice, 1);
 
@@ -922,7 +924,7 @@ splice_new (GSocket * a, GSocket * b, gssize flip_ab_at)
   sp->ab = (Relay) {
   a, b, &sp->lock, g_byte_array_new (), flip_ab_at, NULL};
   sp->ba = (Relay) {
-  b, a, &sp->lock, g_byte_array_new (), -1, NULL};
+  b, a, &sp->lock, g_byte_array_new (), flip_ba_at, NULL};
   sp->ab.thread = g_thread_new ("relay-ab", relay_thread, &sp->ab);
   sp->ba.thread = g_thread_new ("relay-ba", relay_thread, &sp->ba);
   return sp;
@@ -971,7 +973,7 @@ typedef struct
   GSocket *listener;
   gint port;
   gint target;
-  gssize flip_at;
+  gssize flip_at, flip_back_at;
   Splice *splice;
   GThread *thread;
 } Proxy;
@@ -986,12 +988,14 @@ proxy_thread (gpointer data)
   client = g_socket_accept (px->listener, NULL, NULL);
   fail_unless (client != NULL);
   server = raw_connect (px->target);
-  px->splice = splice_new (server, client, px->flip_at);
+  px->splice = splice_new (server, client, px->flip_at, px->flip_back_at);
   return NULL;
 }
 
+/* flip_at: a byte on the way from the server, flip_back_at: on the way
+ * back (-1: none) */
 static Proxy *
-proxy_new (gint target, gssize flip_at)
+proxy_new_full (gint target, gssize flip_at, gssize flip_back_at)
 {
   Proxy *px = g_new0 (Proxy, 1);
   GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -1005,11 +1009,18 @@ proxy_new (gint target, gssize flip_at)
   px->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   px->target = target;
   px->flip_at = flip_at;
+  px->flip_back_at = flip_back_at;
   px->thread = g_thread_new ("proxy", proxy_thread, px);
   g_object_unref (bound);
   g_object_unref (addr);
   g_object_unref (lo);
   return px;
+}
+
+static Proxy *
+proxy_new (gint target, gssize flip_at)
+{
+  return proxy_new_full (target, flip_at, -1);
 }
 
 static void
@@ -1126,6 +1137,97 @@ GST_START_TEST (test_key_flipped_bit_refused)
 
 GST_END_TEST;
 
+/* Two receivers whose heartbeats are altered on the way: the sink drops
+ * them and says so in one warning (at most one every 10 s), and a third
+ * receiver, connected directly, is served on. */
+GST_START_TEST (test_sink_warns_altered_receiver)
+{
+  Pipe *sender = sender_new ("port=0 key=s3cret", TRUE);
+  Pipe *direct, *altered[2];
+  Proxy *px[2];
+  GstCaps *caps = test_caps (48000);
+  GstBus *bus;
+  gchar *props;
+  guint i, warnings = 0;
+  gint64 until;
+
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  props = g_strdup_printf ("port=%d key=s3cret", pipe_port (sender));
+  direct = receiver_new (props);
+  g_free (props);
+  pipe_play (direct);
+  wait_clients (sender, 1);
+  /* what a receiver sends: HELLO 32, AUTH 40, then sealed heartbeats of
+   * 40 bytes, the first after 1 s: byte 92 is inside it */
+  for (i = 0; i < 2; i++) {
+    px[i] = proxy_new_full (pipe_port (sender), -1, 92);
+    props = g_strdup_printf ("port=%d key=s3cret reconnect=false",
+        px[i]->port);
+    altered[i] = receiver_new (props);
+    g_free (props);
+    pipe_play (altered[i]);
+  }
+  wait_clients (sender, 3);
+
+  /* both altered receivers are dropped within their first heartbeat */
+  until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  while (stats_uint (sender, "clients") > 1
+      && g_get_monotonic_time () < until) {
+    push (sender, make_buffer (0, 100));
+    g_usleep (50 * 1000);
+  }
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  g_usleep (500 * 1000);
+
+  bus = gst_element_get_bus (sender->pipeline);
+  for (;;) {
+    GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+    GError *err = NULL;
+
+    if (!msg)
+      break;
+    gst_message_parse_warning (msg, &err, NULL);
+    GST_INFO ("warning: %s", err->message);
+    if (strstr (err->message, "altered in transit")) {
+      warnings++;
+      fail_unless (g_str_has_prefix (err->message,
+              "Disconnected the receiver 127.0.0.1:"), "%s", err->message);
+      fail_unless (strstr (err->message, "check what sits between the two "
+              "machines") != NULL, "%s", err->message);
+    }
+    g_error_free (err);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  fail_unless_equals_int (warnings, 1);
+
+  /* the direct receiver is served on: after the 100-byte fillers, three
+   * buffers of 200 */
+  for (i = 1; i <= 3; i++)
+    push (sender, make_buffer (i, 200));
+  for (i = 1; i <= 3;) {
+    GstSample *sample = pull (direct);
+    GstBuffer *got = gst_sample_get_buffer (sample);
+
+    if (gst_buffer_get_size (got) == 200)
+      check_same_data (got, i++, 200);
+    gst_sample_unref (sample);
+  }
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  fail_unless_equals_uint64 (stats_uint64 (direct, "lost"), 0);
+
+  for (i = 0; i < 2; i++) {
+    pipe_free (altered[i]);
+    proxy_free (px[i]);
+  }
+  pipe_free (direct);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
 /* A stranger without the key connects to two keyed servers, a transmitter
  * and a receiver, and relays between them: each waits for the other's proof,
  * neither sends anything but its HELLO, and both give up. */
@@ -1143,7 +1245,7 @@ GST_START_TEST (test_key_spliced_servers_refuse)
   pipe_play (sender);
   pipe_play (receiver);
   sp = splice_new (raw_connect (pipe_port (sender)),
-      raw_connect (pipe_port (receiver)), -1);
+      raw_connect (pipe_port (receiver)), -1, -1);
   for (i = 0; i < 5; i++)
     push (sender, make_buffer (i, 100));
 
@@ -2068,6 +2170,7 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_auth_key_on_receiver_only);
   tcase_add_test (tc, test_key_seals_the_wire);
   tcase_add_test (tc, test_key_flipped_bit_refused);
+  tcase_add_test (tc, test_sink_warns_altered_receiver);
   tcase_add_test (tc, test_key_spliced_servers_refuse);
   tcase_add_test (tc, test_sink_max_clients);
 #ifdef G_OS_UNIX
