@@ -1164,7 +1164,8 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
           "Counters: bytes and buffers sent, frames dropped for slow "
           "receivers, connected receivers, reconnects, connections refused "
           "(closed at once beyond the limits, or failed in the handshake), "
-          "state and peer.",
+          "state, peer, and key-stretches: how many keys this process has "
+          "stretched (once per key, never per connection).",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

@@ -857,8 +857,10 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: bytes and buffers received, buffers lost in sequence "
           "gaps, reconnects, connections refused (server mode: closed at once "
-          "beyond the limits, or failed in the handshake), state, peer and the caps on the wire (control characters "
-          "escaped).",
+          "beyond the limits, or failed in the handshake), state, peer, the "
+          "caps on the wire (control characters escaped), and key-stretches: "
+          "how many keys this process has stretched (once per key, never per "
+          "connection).",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);

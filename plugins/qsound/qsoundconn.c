@@ -623,6 +623,18 @@ qs_conn_send_error (GSocket * socket, QsProtoSeal * seal, const GError * error)
 
 static GMutex key_lock;
 static GHashTable *key_cache;   /* hex BLAKE2b of the passphrase -> stretched key */
+static guint key_stretches;     /* under key_lock */
+
+guint
+qs_conn_key_stretches (void)
+{
+  guint n;
+
+  g_mutex_lock (&key_lock);
+  n = key_stretches;
+  g_mutex_unlock (&key_lock);
+  return n;
+}
 
 const guint8 *
 qs_conn_key_get (const gchar * passphrase, GError ** error)
@@ -654,6 +666,7 @@ qs_conn_key_get (const gchar * passphrase, GError ** error)
     }
     g_hash_table_insert (key_cache, id, key);
     id = NULL;
+    key_stretches++;
   }
   g_mutex_unlock (&key_lock);
   g_free (id);

@@ -142,6 +142,8 @@ gboolean   qs_conn_read_message       (GSocket * socket, QsProtoParser * parser,
  * and passphrase and kept; NULL for an empty passphrase, or NULL with error
  * when memory is short. */
 const guint8 * qs_conn_key_get        (const gchar * passphrase, GError ** error);
+/* How many keys this process has stretched so far (stats: key-stretches). */
+guint      qs_conn_key_stretches      (void);
 
 /* Both sides' HELLO; then, when both have a key, the connecting end's proof,
  * checked by the listening end before it sends its own.  On success the peer

@@ -336,6 +336,9 @@ qs_endpoint_add_stats (QsEndpoint * ep, GstStructure * s)
       "state", G_TYPE_STRING, ep->state ? ep->state : "idle",
       "peer", G_TYPE_STRING, ep->peer ? ep->peer : "", NULL);
   g_mutex_unlock (&ep->lock);
+  /* once per key and process: many connections, one stretch */
+  gst_structure_set (s, "key-stretches", G_TYPE_UINT, qs_conn_key_stretches (),
+      NULL);
 }
 
 /* Counts a refusal, and posts the report when one is due. */

@@ -85,7 +85,9 @@ void       qs_endpoint_set_state      (QsEndpoint * ep, const gchar * state, con
 /* Counts a connection that passed its handshake (the second and later are
  * reconnects); returns TRUE for the second and later. */
 gboolean   qs_endpoint_connected      (QsEndpoint * ep, const gchar * peer);
-/* Adds reconnects, state and peer to a stats structure. */
+/* Adds reconnects, state, peer and key-stretches (how many keys this
+ * process has stretched: once per key, never per connection) to a stats
+ * structure. */
 void       qs_endpoint_add_stats      (QsEndpoint * ep, GstStructure * s);
 
 /* Errors that retrying cannot cure (wrong key, versions, roles, not qsound,

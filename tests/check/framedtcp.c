@@ -1269,6 +1269,138 @@ GST_START_TEST (test_key_spliced_servers_refuse)
 
 GST_END_TEST;
 
+/* The key is stretched (Argon2id, 64 MiB) once per key and process, never
+ * per connection: many keyed connections, reconnects and elements with the
+ * same key cost one stretch, counted in stats as key-stretches. */
+GST_START_TEST (test_key_stretched_once_per_key)
+{
+  gchar *key = g_strdup_printf ("once-%08x", g_random_int ());
+  gchar *key2 = g_strdup_printf ("twice-%08x", g_random_int ());
+  Pipe *sender, *receivers[3], *server_rx, *client_tx;
+  GstCaps *caps = test_caps (48000);
+  gchar *props;
+  guint before, i;
+
+  /* stats before start: what this process stretched so far */
+  props = g_strdup_printf ("port=0 key=%s", key);
+  sender = sender_new (props, TRUE);
+  g_free (props);
+  before = stats_uint (sender, "key-stretches");
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  pipe_play (sender);
+  fail_unless_equals_int (stats_uint (sender, "key-stretches"), before + 1);
+
+  /* three receivers, each with its own connection, one of them twice */
+  props = g_strdup_printf ("port=%d key=%s", pipe_port (sender), key);
+  for (i = 0; i < 3; i++) {
+    receivers[i] = receiver_new (props);
+    pipe_play (receivers[i]);
+  }
+  g_free (props);
+  wait_clients (sender, 3);
+  gst_element_set_state (receivers[0]->pipeline, GST_STATE_NULL);
+  wait_clients (sender, 2);
+  pipe_play (receivers[0]);
+  wait_clients (sender, 3);
+  round_trip (sender, receivers[1], 0, 2, 64);
+  fail_unless (stats_uint (sender, "reconnects") >= 3);
+
+  /* the roles reversed, same key: a server receiver and a client sender */
+  props = g_strdup_printf ("mode=server port=0 key=%s", key);
+  server_rx = receiver_new (props);
+  g_free (props);
+  pipe_play (server_rx);
+  props = g_strdup_printf ("mode=client port=%d key=%s",
+      pipe_port (server_rx), key);
+  client_tx = sender_new (props, TRUE);
+  g_free (props);
+  g_object_set (client_tx->appsrc, "caps", caps, NULL);
+  pipe_play (client_tx);
+  wait_clients (client_tx, 1);
+  round_trip (client_tx, server_rx, 0, 2, 64);
+
+  /* six keyed connections, one stretch */
+  fail_unless_equals_int (stats_uint (sender, "key-stretches"), before + 1);
+  fail_unless_equals_int (stats_uint (server_rx, "key-stretches"),
+      before + 1);
+  pipe_free (client_tx);
+
+  /* another key is another stretch */
+  props = g_strdup_printf ("mode=client port=%d key=%s",
+      pipe_port (server_rx), key2);
+  client_tx = sender_new (props, TRUE);
+  g_free (props);
+  pipe_play (client_tx);
+  fail_unless_equals_int (stats_uint (sender, "key-stretches"), before + 2);
+
+  pipe_free (client_tx);
+  pipe_free (server_rx);
+  for (i = 0; i < 3; i++)
+    pipe_free (receivers[i]);
+  pipe_free (sender);
+  gst_caps_unref (caps);
+  g_free (key);
+  g_free (key2);
+}
+
+GST_END_TEST;
+
+/* A server on an address other than loopback without a key says, once,
+ * that it serves in clear; with a key, or on loopback, it says nothing. */
+GST_START_TEST (test_cleartext_warning)
+{
+  static const struct
+  {
+    gboolean sink;
+    const gchar *host, *key;
+    gboolean warns;
+  } cases[] = {
+    {TRUE, "0.0.0.0", "", TRUE},
+    {FALSE, "0.0.0.0", "", TRUE},
+    {TRUE, "0.0.0.0", "s3cret", FALSE},
+    {FALSE, "0.0.0.0", "s3cret", FALSE},
+    {TRUE, "127.0.0.1", "", FALSE},
+    {FALSE, "127.0.0.1", "", FALSE},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    gchar *props = g_strdup_printf ("%shost=%s port=0 key=\"%s\"",
+        cases[i].sink ? "" : "mode=server ", cases[i].host, cases[i].key);
+    Pipe *p = cases[i].sink ? sender_new (props, TRUE) : receiver_new (props);
+    GstBus *bus = gst_element_get_bus (p->pipeline);
+    GstMessage *msg;
+    guint warnings = 0;
+    gchar *where;
+
+    /* start() listens and warns before set_state returns */
+    pipe_play (p);
+    where = g_strdup_printf ("in clear on %s:%d without a key",
+        cases[i].host, pipe_port (p));
+    while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
+      GError *err = NULL;
+
+      gst_message_parse_warning (msg, &err, NULL);
+      GST_INFO ("case %u: %s", i, err->message);
+      if (strstr (err->message, "in clear")) {
+        warnings++;
+        fail_unless (strstr (err->message, where) != NULL, "case %u: %s", i,
+            err->message);
+        fail_unless (strstr (err->message, "set a key on both ends") != NULL);
+      }
+      g_error_free (err);
+      gst_message_unref (msg);
+    }
+    fail_unless_equals_int (warnings, cases[i].warns ? 1 : 0);
+    gst_object_unref (bus);
+    g_free (where);
+    g_free (props);
+    pipe_free (p);
+  }
+}
+
+GST_END_TEST;
+
 /* ---- strangers cannot stall or kill a server ---- */
 
 GST_START_TEST (test_sink_max_clients)
@@ -1392,6 +1524,67 @@ GST_START_TEST (test_sink_survives_idle_flood)
 
 GST_END_TEST;
 #endif /* G_OS_UNIX */
+
+/* Pushes n buffers from index *next on and checks that they arrive in
+ * order, whole, with no discontinuity. */
+static void
+stream_some (Pipe * sender, Pipe * receiver, guint * next, guint n)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    push (sender, make_buffer (*next + i, 256));
+  for (i = 0; i < n; i++) {
+    GstSample *sample = pull (receiver);
+    GstBuffer *got = gst_sample_get_buffer (sample);
+
+    check_same_data (got, *next + i, 256);
+    fail_if (GST_BUFFER_FLAG_IS_SET (got, GST_BUFFER_FLAG_DISCONT),
+        "buffer %u came after a discontinuity", *next + i);
+    gst_sample_unref (sample);
+  }
+  *next += n;
+}
+
+/* A receiver connected before a flood of 300 idle connections receives
+ * every buffer during it and after it, without a reconnect. */
+GST_START_TEST (test_receiver_served_through_flood)
+{
+  Pipe *sender, *receiver;
+  GPtrArray *idle = g_ptr_array_new_with_free_func (g_object_unref);
+  guint next = 0, i;
+  gint64 until;
+
+  connect_pair ("port=0", "", &sender, &receiver);
+  round_trip (sender, receiver, 0, 3, 256);
+  next = 3;
+  for (i = 0; i < 300; i++) {
+    g_ptr_array_add (idle, raw_connect (pipe_port (sender)));
+    if (i % 30 == 29)
+      stream_some (sender, receiver, &next, 3);
+  }
+  /* the four in the handshake time out after 5 s; all the while, and
+   * after, the receiver is served */
+  until = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  while (stats_uint64 (sender, "refused") < 300) {
+    fail_unless (g_get_monotonic_time () < until, "only %" G_GUINT64_FORMAT
+        " of 300 idle connections were refused", stats_uint64 (sender,
+            "refused"));
+    stream_some (sender, receiver, &next, 1);
+    g_usleep (100 * 1000);
+  }
+  stream_some (sender, receiver, &next, 20);
+  fail_unless_equals_uint64 (stats_uint64 (sender, "refused"), 300);
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  fail_unless_equals_int (stats_uint (receiver, "reconnects"), 0);
+  fail_unless_equals_uint64 (stats_uint64 (receiver, "lost"), 0);
+  fail_unless_equals_uint64 (stats_uint64 (sender, "dropped"), 0);
+  g_ptr_array_unref (idle);
+  pipe_free (receiver);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
 
 /* An idle stranger mid-handshake does not keep a server receiver from
  * taking a real sender. */
@@ -2123,6 +2316,76 @@ GST_START_TEST (test_server_receiver_serves_next_sender)
 
 GST_END_TEST;
 
+/* A server receiver (qsound-launch -m 3) serves the next sender after one
+ * that disconnects without EOS: a sender stopped, then one that vanishes
+ * in the middle of a frame. */
+GST_START_TEST (test_server_receiver_next_sender_without_eos)
+{
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  Pipe *sender;
+  GstCaps *caps;
+  GByteArray *a;
+  GSocket *socket;
+  gchar *props, *text;
+  guint i;
+
+  pipe_play (receiver);
+  props = g_strdup_printf ("mode=client port=%d", pipe_port (receiver));
+
+  /* a sender stopped without EOS (its pipeline to NULL: the socket closes) */
+  sender = sender_new (props, TRUE);
+  caps = test_caps (48000);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  wait_clients (sender, 1);
+  for (i = 0; i < 3; i++)
+    push (sender, make_buffer (i, 64));
+  receive_checked (receiver, 0, 3, 64, 48000);
+  pipe_free (sender);
+
+  /* a raw sender: caps, one buffer, half a buffer, gone */
+  caps = test_caps (44100);
+  text = gst_caps_to_string (caps);
+  gst_caps_unref (caps);
+  a = sender_hello_and (qs_proto_build_caps (text));
+  g_free (text);
+  append_buffer_frame (a, 0, 64);
+  append_buffer_frame (a, 1, 64);
+  socket = raw_connect (pipe_port (receiver));
+  raw_send (socket, a->data, a->len - 40);
+  {
+    GstSample *sample = pull (receiver);
+
+    fail_unless_equals_int (gst_buffer_get_size (gst_sample_get_buffer
+            (sample)), 64);
+    fail_unless_equals_int (sample_rate (sample), 44100);
+    gst_sample_unref (sample);
+  }
+  g_socket_close (socket, NULL);
+  g_object_unref (socket);
+  g_byte_array_unref (a);
+
+  /* the next sender, in another format, is served */
+  sender = sender_new (props, TRUE);
+  caps = test_caps (32000);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  wait_clients (sender, 1);
+  for (i = 3; i < 6; i++)
+    push (sender, make_buffer (i, 64));
+  receive_checked (receiver, 3, 3, 64, 32000);
+  pipe_free (sender);
+  g_free (props);
+
+  expect_no_eos (receiver);
+  fail_unless (stats_uint (receiver, "reconnects") >= 2);
+  pipe_free (receiver);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_latency_query)
 {
   Pipe *sender, *receiver;
@@ -2172,10 +2435,13 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_key_flipped_bit_refused);
   tcase_add_test (tc, test_sink_warns_altered_receiver);
   tcase_add_test (tc, test_key_spliced_servers_refuse);
+  tcase_add_test (tc, test_key_stretched_once_per_key);
+  tcase_add_test (tc, test_cleartext_warning);
   tcase_add_test (tc, test_sink_max_clients);
 #ifdef G_OS_UNIX
   tcase_add_test (tc, test_sink_survives_idle_flood);
 #endif
+  tcase_add_test (tc, test_receiver_served_through_flood);
   tcase_add_test (tc, test_src_idle_stranger_does_not_delay);
   tcase_add_test (tc, test_refusals_reported_at_most_every_10s);
   tcase_add_test (tc, test_peer_text_sanitised);
@@ -2191,6 +2457,7 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_eos_travels);
   tcase_add_test (tc, test_client_receiver_outlives_server);
   tcase_add_test (tc, test_server_receiver_serves_next_sender);
+  tcase_add_test (tc, test_server_receiver_next_sender_without_eos);
   tcase_add_test (tc, test_latency_query);
   return s;
 }
