@@ -119,6 +119,7 @@ struct _GstFramedTcpSrc
   guint64 buffers;
   guint64 lost;
   gchar *wire_caps;
+  const gchar *cipher;          /* of the latest sender; static */
 };
 
 /* A sender that passed the handshake, waiting for the streaming thread. */
@@ -195,6 +196,10 @@ gst_framed_tcp_src_take (GstFramedTcpSrc * src, GSocket * socket,
   }
   src->socket = socket;
   src->seal = seal;
+  GST_OBJECT_LOCK (src);
+  src->cipher = seal ? qs_proto_cipher_name (qs_proto_seal_get_cipher (seal))
+      : "none";
+  GST_OBJECT_UNLOCK (src);
   src->last_recv = src->last_send = g_get_monotonic_time ();
   src->discont = TRUE;
   src->have_base = FALSE;
@@ -655,6 +660,7 @@ gst_framed_tcp_src_start (GstBaseSrc * bsrc)
 
   GST_OBJECT_LOCK (src);
   src->bytes = src->buffers = src->lost = 0;
+  src->cipher = "";
   GST_OBJECT_UNLOCK (src);
   src->backoff = 0;
   src->discont = TRUE;
@@ -755,7 +761,8 @@ gst_framed_tcp_src_get_stats (GstFramedTcpSrc * src)
       "bytes", G_TYPE_UINT64, src->bytes,
       "buffers", G_TYPE_UINT64, src->buffers,
       "lost", G_TYPE_UINT64, src->lost,
-      "caps", G_TYPE_STRING, src->wire_caps ? src->wire_caps : "", NULL);
+      "caps", G_TYPE_STRING, src->wire_caps ? src->wire_caps : "",
+      "cipher", G_TYPE_STRING, src->cipher, NULL);
   GST_OBJECT_UNLOCK (src);
   gst_structure_set (s, "refused", G_TYPE_UINT64,
       qs_conn_refusals_total (&src->refusals), NULL);
@@ -858,8 +865,10 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
           "Counters: bytes and buffers received, buffers lost in sequence "
           "gaps, reconnects, connections refused (server mode: closed at once "
           "beyond the limits, or failed in the handshake), state, peer, the "
-          "caps on the wire (control characters escaped), and key-stretches: "
-          "how many keys this process has stretched (once per key, never per "
+          "caps on the wire (control characters escaped), the cipher that "
+          "sealed the latest sender's frames (aes-256-gcm, chacha20-poly1305; "
+          "none in clear; empty before the first), and key-stretches: how "
+          "many keys this process has stretched (once per key, never per "
           "connection).",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
@@ -886,6 +895,7 @@ gst_framed_tcp_src_init (GstFramedTcpSrc * src)
   src->latency = DEFAULT_LATENCY;
   src->eos_ends = DEFAULT_EOS_ENDS;
   src->cancellable = g_cancellable_new ();
+  src->cipher = "";
   g_mutex_init (&src->plock);
   g_cond_init (&src->pcond);
   g_queue_init (&src->ready);

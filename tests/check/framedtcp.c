@@ -1072,6 +1072,15 @@ GST_START_TEST (test_key_seals_the_wire)
     pipe_play (receiver);
     wait_clients (sender, 1);
     round_trip (sender, receiver, 0, 20, 600);
+    {
+      /* the receiver says how its sender's frames are sealed */
+      GstStructure *st = get_stats (receiver);
+
+      fail_unless_equals_string (gst_structure_get_string (st, "cipher"),
+          pass == 0 ? "none" : qs_proto_aes256gcm_available () ?
+          "aes-256-gcm" : "chacha20-poly1305");
+      gst_structure_free (st);
+    }
     pipe_free (receiver);
     pipe_free (sender);
     proxy_wait (px);
