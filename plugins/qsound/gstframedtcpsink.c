@@ -41,9 +41,9 @@
  * on the way ends the connection; when it is a receiver's frame that the
  * sink finds altered, it posts a warning ("the stream was altered in
  * transit", at most one every 10 s with how many receivers; its details:
- * altered-count) and serves the other receivers on.  Without a key the stream is in clear; a
- * server that listens on an address other than loopback then warns once that
- * anyone who can reach it can listen.
+ * altered-count) and serves the other receivers on.  Without a key the
+ * stream is in clear; a server that listens on an address other than
+ * loopback then warns once that anyone who can reach it can listen.
  *
  * ## Example launch lines
  * |[
