@@ -8,7 +8,8 @@
  *
  * Usage: transport-bench [MEGABYTES] [ROUNDS]      (default 512 MiB, 3 rounds)
  * Prints throughput (MB/s at the receiver) and CPU seconds per GB (both
- * ends, user + system, this process) for each chain; the median round.
+ * ends, user + system, this process) for each chain; the median round; and
+ * which cipher sealed the sealed chain (framedtcpsrc's stats).
  */
 #include <gst/gst.h>
 #include <sys/resource.h>
@@ -30,11 +31,11 @@ static const Chain chains[] = {
   {"framedtcpsink -> framedtcpsrc",
         "fakesrc name=src sizetype=fixed sizemax=4096 filltype=zero num-buffers=%u ! application/x-bench "
         "! framedtcpsink name=net port=0",
-      "framedtcpsrc port=%d ! fakesink name=out sync=false"},
+      "framedtcpsrc name=rx port=%d ! fakesink name=out sync=false"},
   {"framedtcp sealed (key)",
         "fakesrc name=src sizetype=fixed sizemax=4096 filltype=zero num-buffers=%u ! application/x-bench "
         "! framedtcpsink name=net port=0 key=bench-key",
-      "framedtcpsrc port=%d key=bench-key ! fakesink name=out sync=false"},
+      "framedtcpsrc name=rx port=%d key=bench-key ! fakesink name=out sync=false"},
   {"tcpserversink -> tcpclientsrc (stock)",
         "fakesrc name=src sizetype=fixed sizemax=4096 filltype=zero num-buffers=%u ! application/x-bench "
         "! tcpserversink name=net port=0",
@@ -117,8 +118,28 @@ wait_receiver_connected (GstElement * net)
   exit (1);
 }
 
+/* framedtcpsrc's cipher for the sender it has, or NULL (stock chains) */
+static gchar *
+receiver_cipher (GstElement * receiver)
+{
+  GstElement *rx = gst_bin_get_by_name (GST_BIN (receiver), "rx");
+  GstStructure *s = NULL;
+  gchar *cipher = NULL;
+
+  if (!rx)
+    return NULL;
+  g_object_get (rx, "stats", &s, NULL);
+  if (s) {
+    cipher = g_strdup (gst_structure_get_string (s, "cipher"));
+    gst_structure_free (s);
+  }
+  gst_object_unref (rx);
+  return cipher;
+}
+
 static gboolean
-run_chain (const Chain * chain, guint64 bytes, gdouble * mbps, gdouble * cpu_gb)
+run_chain (const Chain * chain, guint64 bytes, gdouble * mbps, gdouble * cpu_gb,
+    gchar ** cipher)
 {
   guint nbuf = bytes / BUF_SIZE;
   gchar *desc;
@@ -174,6 +195,8 @@ run_chain (const Chain * chain, guint64 bytes, gdouble * mbps, gdouble * cpu_gb)
 
   *mbps = c.bytes / 1e6 / ((t1 - t0) / 1e6);
   *cpu_gb = (cpu1 - cpu0) / (c.bytes / 1e9);
+  g_free (*cipher);
+  *cipher = receiver_cipher (receiver);
 
   gst_element_set_state (receiver, GST_STATE_NULL);
   gst_element_set_state (sender, GST_STATE_NULL);
@@ -201,6 +224,7 @@ main (int argc, char **argv)
   guint rounds = argc > 2 ? atoi (argv[2]) : 3;
   gdouble tput[G_N_ELEMENTS (chains)][16], cpu[G_N_ELEMENTS (chains)][16];
   gdouble med_t[G_N_ELEMENTS (chains)], med_c[G_N_ELEMENTS (chains)];
+  gchar *cipher[G_N_ELEMENTS (chains)] = { NULL, };
   guint i, r;
 
   gst_init (&argc, &argv);
@@ -216,7 +240,8 @@ main (int argc, char **argv)
       rounds);
   for (r = 0; r < rounds; r++)
     for (i = 0; i < G_N_ELEMENTS (chains); i++)
-      if (!run_chain (&chains[i], mb << 20, &tput[i][r], &cpu[i][r]))
+      if (!run_chain (&chains[i], mb << 20, &tput[i][r], &cpu[i][r],
+              &cipher[i]))
         return 1;
 
   g_print ("\n%-40s %12s %12s %10s\n", "chain", "MB/s", "CPU s/GB", "vs tcp");
@@ -232,6 +257,12 @@ main (int argc, char **argv)
   g_print ("\ngoals: framedtcp >= 0.80x raw tcp throughput (%.2fx), "
       ">= 1x gdp (%.2fx); sealed >= 0.70x clear framedtcp (%.2fx)\n",
       med_t[0] / med_t[2], med_t[0] / med_t[3], med_t[1] / med_t[0]);
+  /* both ends run here: AES-256-GCM exactly when this CPU can */
+  g_print ("%s sealed with %s (AES-256-GCM %savailable on this CPU)\n",
+      chains[1].name, cipher[1] && *cipher[1] ? cipher[1] : "(unknown)",
+      qs_proto_aes256gcm_available ()? "" : "not ");
+  for (i = 0; i < G_N_ELEMENTS (chains); i++)
+    g_free (cipher[i]);
 
   /* what a keyed element does once at start (fresh passphrases: no cache) */
   {

@@ -72,14 +72,31 @@ qs_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
   switch (GST_MESSAGE_TYPE (msg)) {
     case GST_MESSAGE_ERROR:{
       GError *err = NULL;
-      gchar *dbg = NULL;
+      gchar *dbg = NULL, *shown;
 
+      /* an element's message may carry a peer's words: escaped, like every
+       * line printed from the bus (qsl_status_log) */
       gst_message_parse_error (msg, &err, &dbg);
       qsl_status_clear (app->status);
-      g_printerr ("qsound-launch: %s\n", err->message);
-      if (dbg && g_getenv ("QSOUND_DEBUG"))
+      shown = qsl_status_escape (err->message);
+      g_printerr ("qsound-launch: %s\n", shown);
+      g_free (shown);
+      if (dbg && g_getenv ("QSOUND_DEBUG")) {
+        gchar **lines = g_strsplit (dbg, "\n", -1);
+        guint i;
+
+        /* its lines stay lines */
+        for (i = 0; lines[i]; i++) {
+          shown = qsl_status_escape (lines[i]);
+          g_free (lines[i]);
+          lines[i] = shown;
+        }
+        shown = g_strjoinv ("\n", lines);
         g_printerr ("qsound-launch: (%s: %s)\n", GST_OBJECT_NAME (msg->src),
-            dbg);
+            shown);
+        g_free (shown);
+        g_strfreev (lines);
+      }
       g_clear_error (&err);
       g_free (dbg);
       app->exit_code = QSL_EXIT_RUNTIME;

@@ -17,10 +17,12 @@
  * #GstFramedTcpSink:port and serves up to #GstFramedTcpSink:max-clients
  * receivers at once; a receiver that joins late first gets the caps and
  * stream headers.  At most 4 peers are in the handshake at once, each for at
- * most 5 s; connections beyond either limit are closed at once, counted in
- * #GstFramedTcpSink:stats and reported at most every 10 s, and running out of
- * descriptors or threads only delays the next accept, so a stranger can
- * neither stall the sink nor kill it.  In client
+ * most 5 s; connections beyond either limit are closed at once.  Those and
+ * the peers whose handshake fails are counted in #GstFramedTcpSink:stats as
+ * refused and reported together: the first at once, then one warning at
+ * most every 10 s with how many (its details: refused-count, and refused as
+ * in stats).  Running out of descriptors or threads only delays the next
+ * accept, so a stranger can neither stall the sink nor kill it.  In client
  * mode it connects to a framedtcpsrc that listens, and reconnects with backoff
  * when the link breaks.
  *
@@ -36,9 +38,12 @@
  * proof before it answers with its own, and every frame after that (caps,
  * media, EOS, heartbeats) is encrypted and authenticated with keys made for
  * that connection (libsodium; docs/PROTOCOL.md, version 2).  A frame altered
- * on the way ends the connection.  Without a key the stream is in clear; a
- * server that listens on an address other than loopback then warns once that
- * anyone who can reach it can listen.
+ * on the way ends the connection; when it is a receiver's frame that the
+ * sink finds altered, it posts a warning ("the stream was altered in
+ * transit", at most one every 10 s with how many receivers; its details:
+ * altered-count) and serves the other receivers on.  Without a key the
+ * stream is in clear; a server that listens on an address other than
+ * loopback then warns once that anyone who can reach it can listen.
  *
  * ## Example launch lines
  * |[
@@ -140,7 +145,8 @@ struct _GstFramedTcpSink
   guint64 bytes_sent;
   guint64 buffers;
   guint64 dropped;
-  QsConnRefusals refusals;      /* connections closed at once */
+  QsConnRefusals refusals;      /* connections refused; its own lock */
+  QsConnRefusals altered;       /* receivers whose stream was altered */
 
   GSocket *listener;
   GThread *thread;              /* accept thread (server) or connect thread (client) */
@@ -381,6 +387,19 @@ gst_framed_tcp_sink_peer_poll (GstFramedTcpSink * sink, QsPeer * peer,
   }
 }
 
+/* Posts a report of receivers dropped for an altered stream (and frees
+ * it); nothing when report is NULL. */
+static void
+gst_framed_tcp_sink_report_altered (GstFramedTcpSink * sink, gchar * report,
+    guint count)
+{
+  if (!report)
+    return;
+  GST_ELEMENT_WARNING_WITH_DETAILS (sink, STREAM, DECODE, ("%s", report),
+      (NULL), ("altered-count", G_TYPE_UINT, count, NULL));
+  g_free (report);
+}
+
 /* Sends the queue to one receiver until it leaves or the sink stops. */
 static void
 gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
@@ -390,6 +409,7 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
   gint64 last_recv = last_send;
   gint64 timeout_us;
   GError *error = NULL;
+  guint count;
 
   timeout_us = sink->ep.run.timeout * G_TIME_SPAN_SECOND;
 
@@ -457,6 +477,17 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
     GST_ELEMENT_WARNING (sink, RESOURCE, WRITE,
         ("Disconnected the receiver %s: %s", peer->name, error->message),
         (NULL));
+  } else if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_ALTERED)) {
+    /* something between the two machines changed what the receiver sent
+     * (or it is not the receiver that proved the key): the user hears of
+     * it, in one warning at most every 10 s, and the other receivers are
+     * served on */
+    gchar *sentence = g_strdup_printf ("Disconnected the receiver %s: %c%s",
+        peer->name, g_ascii_tolower (error->message[0]), error->message + 1);
+
+    gst_framed_tcp_sink_report_altered (sink,
+        qs_conn_refusals_add (&sink->altered, sentence, &count), count);
+    g_free (sentence);
   } else if (error && !g_error_matches (error, QS_CONN_ERROR,
           QS_CONN_ERROR_CANCELLED)) {
     GST_INFO_OBJECT (sink, "receiver %s left: %s", peer->name, error->message);
@@ -511,10 +542,10 @@ gst_framed_tcp_sink_peer_thread (gpointer data)
     gst_framed_tcp_sink_peer_deactivate (sink, peer);
     GST_INFO_OBJECT (sink, "receiver %s disconnected", peer->name);
   } else if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
-    /* a bad peer is logged; the server goes on serving the next one */
-    GST_ELEMENT_WARNING (sink, RESOURCE, READ,
-        ("Refused a connection from %s: %s", peer->name, error->message),
-        (NULL));
+    /* a bad peer is counted and reported (at most every 10 s: a flood of
+     * strangers that time out is one warning); the server goes on serving
+     * the next one */
+    qs_endpoint_refused (&sink->ep, &sink->refusals, peer->name, error);
   }
   g_clear_error (&error);
   qs_proto_parser_free (parser);
@@ -555,18 +586,31 @@ gst_framed_tcp_sink_accept_thread (gpointer data)
     QsPeer *peer;
     GList *l;
     guint active = 0, pending = 0, max_clients;
+    gchar *why = NULL;
+    gboolean timed_out;
+    gint64 deadline;
 
-    socket = qs_conn_accept (sink->listener, sink->cancellable, &error);
+    /* refusals not reported yet are reported once 10 s have passed, even
+     * when no new connection comes */
+    deadline = qs_endpoint_refusals_flush (&sink->ep, &sink->refusals);
+    {
+      guint count;
+      gchar *report = qs_conn_refusals_flush (&sink->altered, &count);
+
+      gst_framed_tcp_sink_report_altered (sink, report, count);
+    }
+    socket = qs_conn_accept (sink->listener, deadline, &timed_out,
+        sink->cancellable, &error);
     if (!socket) {
+      if (timed_out)
+        continue;
       if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
         g_clear_error (&error);
         break;
       }
       /* out of descriptors, say: keep serving who is connected, retry */
-      g_mutex_lock (&sink->lock);
       backoff = qs_endpoint_accept_failed (&sink->ep, &sink->refusals, error,
           backoff);
-      g_mutex_unlock (&sink->lock);
       g_clear_error (&error);
       if (!qs_endpoint_sleep (sink->cancellable, backoff))
         break;
@@ -594,35 +638,30 @@ gst_framed_tcp_sink_accept_thread (gpointer data)
         pending++;
     }
     if (pending >= QS_CONN_MAX_PENDING) {
-      qs_endpoint_refuse (&sink->ep, &sink->refusals, socket,
-          "too many peers were still "
-          "in the handshake (an idle stranger, or a flood)");
-      g_mutex_unlock (&sink->lock);
-      continue;
-    }
-    if (active + pending >= max_clients) {
-      gchar *why = g_strdup_printf ("max-clients (%u) receivers are already "
+      why = g_strdup ("too many peers were still in the handshake (an idle "
+          "stranger, or a flood)");
+    } else if (active + pending >= max_clients) {
+      why = g_strdup_printf ("max-clients (%u) receivers are already "
           "connected; raise max-clients if they are all real", max_clients);
-
+    } else {
+      peer = gst_framed_tcp_sink_peer_new (sink, socket);
+      peer->thread = g_thread_try_new ("framedtcpsink-peer",
+          gst_framed_tcp_sink_peer_thread, peer, &error);
+      if (peer->thread) {
+        sink->peers = g_list_prepend (sink->peers, peer);
+      } else {
+        /* out of threads: the peer goes, the sink stays */
+        peer->socket = NULL;
+        gst_framed_tcp_sink_peer_free (peer);
+        why = g_strdup (error->message);
+        g_clear_error (&error);
+      }
+    }
+    g_mutex_unlock (&sink->lock);
+    if (why) {
       qs_endpoint_refuse (&sink->ep, &sink->refusals, socket, why);
       g_free (why);
-      g_mutex_unlock (&sink->lock);
-      continue;
     }
-    peer = gst_framed_tcp_sink_peer_new (sink, socket);
-    peer->thread = g_thread_try_new ("framedtcpsink-peer",
-        gst_framed_tcp_sink_peer_thread, peer, &error);
-    if (!peer->thread) {
-      /* out of threads: the peer goes, the sink stays */
-      peer->socket = NULL;
-      gst_framed_tcp_sink_peer_free (peer);
-      qs_endpoint_refuse (&sink->ep, &sink->refusals, socket, error->message);
-      g_clear_error (&error);
-      g_mutex_unlock (&sink->lock);
-      continue;
-    }
-    sink->peers = g_list_prepend (sink->peers, peer);
-    g_mutex_unlock (&sink->lock);
   }
   return NULL;
 }
@@ -723,9 +762,10 @@ gst_framed_tcp_sink_start (GstBaseSink * bsink)
   sink->live_known = FALSE;
   sink->headers_done = FALSE;
   sink->bytes_sent = sink->buffers = sink->dropped = 0;
+  qs_conn_refusals_reset (&sink->refusals);
+  qs_conn_refusals_reset (&sink->altered);
   sink->run_max_queue_time = max_queue_time;
   sink->run_max_queue_bytes = max_queue_bytes;
-  memset (&sink->refusals, 0, sizeof (sink->refusals));
   g_clear_error (&sink->fatal);
   g_mutex_unlock (&sink->lock);
 
@@ -1016,7 +1056,8 @@ gst_framed_tcp_sink_get_stats (GstFramedTcpSink * sink)
       "buffers", G_TYPE_UINT64, sink->buffers,
       "dropped", G_TYPE_UINT64, sink->dropped,
       "clients", G_TYPE_UINT, gst_framed_tcp_sink_count_active (sink),
-      "refused", G_TYPE_UINT64, sink->refusals.total, NULL);
+      "refused", G_TYPE_UINT64, qs_conn_refusals_total (&sink->refusals),
+      NULL);
   g_mutex_unlock (&sink->lock);
   qs_endpoint_add_stats (&sink->ep, s);
   return s;
@@ -1084,6 +1125,8 @@ gst_framed_tcp_sink_finalize (GObject * object)
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (object);
 
   qs_endpoint_clear (&sink->ep);
+  qs_conn_refusals_clear (&sink->refusals);
+  qs_conn_refusals_clear (&sink->altered);
   g_clear_error (&sink->fatal);
   g_mutex_clear (&sink->lock);
   g_cond_clear (&sink->cond);
@@ -1124,7 +1167,9 @@ gst_framed_tcp_sink_class_init (GstFramedTcpSinkClass * klass)
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: bytes and buffers sent, frames dropped for slow "
           "receivers, connected receivers, reconnects, connections refused "
-          "beyond the limits, state and peer.",
+          "(closed at once beyond the limits, or failed in the handshake), "
+          "state, peer, and key-stretches: how many keys this process has "
+          "stretched (once per key, never per connection).",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -1154,6 +1199,8 @@ gst_framed_tcp_sink_init (GstFramedTcpSink * sink)
   sink->max_clients = DEFAULT_MAX_CLIENTS;
   g_mutex_init (&sink->lock);
   g_cond_init (&sink->cond);
+  qs_conn_refusals_init (&sink->refusals, NULL, NULL);
+  qs_conn_refusals_init (&sink->altered, "Disconnected", "receivers");
 
   /* send as soon as data arrives; the receiver does the timing */
   gst_base_sink_set_sync (GST_BASE_SINK (sink), FALSE);

@@ -19,8 +19,11 @@
  * and reconnects with backoff and jitter whenever the link breaks; in server
  * mode it listens and takes the next sender when one leaves.  A server
  * handshakes on threads of its own, with up to 4 peers at once (each for at
- * most 5 s; more are closed at once and reported at most every 10 s), so an
- * idle stranger never delays a real sender.  A sender that
+ * most 5 s; more are closed at once), so an idle stranger never delays a
+ * real sender.  What it refuses (closed at once, or failed in the
+ * handshake) is counted in #GstFramedTcpSrc:stats as refused and reported
+ * together: the first at once, then one warning at most every 10 s with
+ * how many (its details: refused-count, and refused as in stats).  A sender that
  * sends nothing (not even a heartbeat) for #GstFramedTcpSrc:timeout seconds is
  * considered gone.  The first buffer after any loss or reconnect is marked
  * DISCONT; missing frames are counted in #GstFramedTcpSrc:stats.
@@ -109,13 +112,14 @@ struct _GstFramedTcpSrc
   GCond pcond;
   guint pending;                /* handshake threads running, under plock */
   GQueue ready;                 /* QsReady *, handshaken senders, under plock */
-  QsConnRefusals refusals;      /* under plock */
+  QsConnRefusals refusals;      /* connections refused; its own lock */
 
   /* statistics, under the object lock */
   guint64 bytes;
   guint64 buffers;
   guint64 lost;
   gchar *wire_caps;
+  const gchar *cipher;          /* of the latest sender; static */
 };
 
 /* A sender that passed the handshake, waiting for the streaming thread. */
@@ -192,6 +196,10 @@ gst_framed_tcp_src_take (GstFramedTcpSrc * src, GSocket * socket,
   }
   src->socket = socket;
   src->seal = seal;
+  GST_OBJECT_LOCK (src);
+  src->cipher = seal ? qs_proto_cipher_name (qs_proto_seal_get_cipher (seal))
+      : "none";
+  GST_OBJECT_UNLOCK (src);
   src->last_recv = src->last_send = g_get_monotonic_time ();
   src->discont = TRUE;
   src->have_base = FALSE;
@@ -323,18 +331,21 @@ gst_framed_tcp_src_handle_caps (GstFramedTcpSrc * src, const gchar * text,
     GError ** error)
 {
   GstCaps *caps = gst_caps_from_string (text);
+  /* the peer's text, for messages and stats: a log or a terminal shows it */
+  gchar *shown = qs_conn_sanitize (text);
 
   if (!caps || !gst_caps_is_fixed (caps)) {
     g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_BAD_CAPS,
         "The sender described its stream with caps that are not valid "
-        "fixed GStreamer caps ('%.200s'); fix the sending pipeline.", text);
+        "fixed GStreamer caps ('%.200s'); fix the sending pipeline.", shown);
+    g_free (shown);
     if (caps)
       gst_caps_unref (caps);
     return FALSE;
   }
   GST_OBJECT_LOCK (src);
   g_free (src->wire_caps);
-  src->wire_caps = g_strdup (text);
+  src->wire_caps = shown;
   GST_OBJECT_UNLOCK (src);
 
   if (src->caps && gst_caps_is_equal (src->caps, caps)) {
@@ -360,9 +371,12 @@ gst_framed_tcp_src_handle_caps (GstFramedTcpSrc * src, const gchar * text,
   gst_caps_replace (&src->caps, caps);
   if (!gst_base_src_set_caps (GST_BASE_SRC (src), caps)) {
     gst_caps_unref (caps);
+    GST_OBJECT_LOCK (src);
     g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_BAD_CAPS,
         "Nothing after framedtcpsrc accepts the stream the sender sends "
-        "(%.200s); add a decoder or converter that handles it.", text);
+        "(%.200s); add a decoder or converter that handles it.",
+        src->wire_caps);
+    GST_OBJECT_UNLOCK (src);
     return FALSE;
   }
   gst_caps_unref (caps);
@@ -552,9 +566,10 @@ gst_framed_tcp_src_handshake_thread (gpointer data)
     g_cond_broadcast (&src->pcond);
     g_mutex_unlock (&src->plock);
   } else if (!g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
-    /* a bad peer is logged; the server waits for the next one */
-    GST_ELEMENT_WARNING (src, RESOURCE, READ,
-        ("Refused a connection from %s: %s", r->peer, error->message), (NULL));
+    /* a bad peer is counted and reported (at most every 10 s: a flood of
+     * strangers that time out is one warning); the server waits for the
+     * next one */
+    qs_endpoint_refused (&src->ep, &src->refusals, r->peer, error);
   }
   g_clear_error (&error);
   if (r)
@@ -578,18 +593,26 @@ gst_framed_tcp_src_accept_thread (gpointer data)
     GSocket *socket;
     GThread *thread;
     QsReady *r;
+    gboolean timed_out;
+    gint64 deadline;
 
-    socket = qs_conn_accept (src->listener, src->accept_cancellable, &error);
+    /* refusals not reported yet are reported once 10 s have passed, even
+     * when no new connection comes */
+    deadline = qs_endpoint_refusals_flush (&src->ep, &src->refusals);
+    socket = qs_conn_accept (src->listener, deadline, &timed_out,
+        src->accept_cancellable, &error);
     if (!socket) {
+      if (timed_out)
+        continue;
       if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_CANCELLED)) {
         g_clear_error (&error);
         break;
       }
       /* out of descriptors, say: wait and retry */
-      g_mutex_lock (&src->plock);
       backoff = qs_endpoint_accept_failed (&src->ep, &src->refusals, error,
           backoff);
       g_clear_error (&error);
+      g_mutex_lock (&src->plock);
       g_cond_wait_until (&src->pcond, &src->plock,
           g_get_monotonic_time () + backoff);
       g_mutex_unlock (&src->plock);
@@ -601,10 +624,10 @@ gst_framed_tcp_src_accept_thread (gpointer data)
 
     g_mutex_lock (&src->plock);
     if (src->pending + src->ready.length >= QS_CONN_MAX_PENDING) {
+      g_mutex_unlock (&src->plock);
       qs_endpoint_refuse (&src->ep, &src->refusals, socket,
           "too many senders were still "
           "in the handshake or waiting (an idle stranger, or a flood)");
-      g_mutex_unlock (&src->plock);
       continue;
     }
     r = g_new0 (QsReady, 1);
@@ -614,11 +637,11 @@ gst_framed_tcp_src_accept_thread (gpointer data)
     thread = g_thread_try_new ("framedtcpsrc-handshake",
         gst_framed_tcp_src_handshake_thread, r, &error);
     if (!thread) {
+      g_mutex_unlock (&src->plock);
       r->socket = NULL;
       qs_ready_free (r);
       qs_endpoint_refuse (&src->ep, &src->refusals, socket, error->message);
       g_clear_error (&error);
-      g_mutex_unlock (&src->plock);
       continue;
     }
     src->pending++;
@@ -637,12 +660,13 @@ gst_framed_tcp_src_start (GstBaseSrc * bsrc)
 
   GST_OBJECT_LOCK (src);
   src->bytes = src->buffers = src->lost = 0;
+  src->cipher = "";
   GST_OBJECT_UNLOCK (src);
   src->backoff = 0;
   src->discont = TRUE;
   src->new_sender = FALSE;
   src->have_base = FALSE;
-  memset (&src->refusals, 0, sizeof (src->refusals));
+  qs_conn_refusals_reset (&src->refusals);
 
   ok = qs_endpoint_start (&src->ep, cancellable, &src->listener);
   g_object_unref (cancellable);
@@ -737,11 +761,11 @@ gst_framed_tcp_src_get_stats (GstFramedTcpSrc * src)
       "bytes", G_TYPE_UINT64, src->bytes,
       "buffers", G_TYPE_UINT64, src->buffers,
       "lost", G_TYPE_UINT64, src->lost,
-      "caps", G_TYPE_STRING, src->wire_caps ? src->wire_caps : "", NULL);
+      "caps", G_TYPE_STRING, src->wire_caps ? src->wire_caps : "",
+      "cipher", G_TYPE_STRING, src->cipher, NULL);
   GST_OBJECT_UNLOCK (src);
-  g_mutex_lock (&src->plock);
-  gst_structure_set (s, "refused", G_TYPE_UINT64, src->refusals.total, NULL);
-  g_mutex_unlock (&src->plock);
+  gst_structure_set (s, "refused", G_TYPE_UINT64,
+      qs_conn_refusals_total (&src->refusals), NULL);
   qs_endpoint_add_stats (&src->ep, s);
   return s;
 }
@@ -802,6 +826,7 @@ gst_framed_tcp_src_finalize (GObject * object)
   GstFramedTcpSrc *src = GST_FRAMED_TCP_SRC (object);
 
   qs_endpoint_clear (&src->ep);
+  qs_conn_refusals_clear (&src->refusals);
   g_free (src->wire_caps);
   g_clear_object (&src->cancellable);
   g_mutex_clear (&src->plock);
@@ -838,8 +863,13 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters: bytes and buffers received, buffers lost in sequence "
-          "gaps, reconnects, connections refused beyond the limits (server "
-          "mode), state, peer and the caps on the wire.",
+          "gaps, reconnects, connections refused (server mode: closed at once "
+          "beyond the limits, or failed in the handshake), state, peer, the "
+          "caps on the wire (control characters escaped), the cipher that "
+          "sealed the latest sender's frames (aes-256-gcm, chacha20-poly1305; "
+          "none in clear; empty before the first), and key-stretches: how "
+          "many keys this process has stretched (once per key, never per "
+          "connection).",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -865,9 +895,11 @@ gst_framed_tcp_src_init (GstFramedTcpSrc * src)
   src->latency = DEFAULT_LATENCY;
   src->eos_ends = DEFAULT_EOS_ENDS;
   src->cancellable = g_cancellable_new ();
+  src->cipher = "";
   g_mutex_init (&src->plock);
   g_cond_init (&src->pcond);
   g_queue_init (&src->ready);
+  qs_conn_refusals_init (&src->refusals, NULL, NULL);
 
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);

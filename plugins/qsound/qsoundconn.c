@@ -56,20 +56,103 @@ qs_conn_backoff_next (gint64 previous_us)
   return next + g_random_int_range (-(gint32) (next / 4), (gint32) (next / 4) + 1);
 }
 
-gboolean
-qs_conn_refusals_add (QsConnRefusals * r, guint * count)
+void
+qs_conn_refusals_init (QsConnRefusals * r, const gchar * verb,
+    const gchar * noun)
 {
-  gint64 now = g_get_monotonic_time ();
+  memset (r, 0, sizeof (*r));
+  g_mutex_init (&r->lock);
+  r->verb = verb ? verb : "Refused";
+  r->noun = noun ? noun : "connections";
+}
 
-  r->total++;
-  r->unreported++;
-  if (r->last_report != 0
-      && now - r->last_report < QS_CONN_REFUSED_REPORT_INTERVAL)
-    return FALSE;
+void
+qs_conn_refusals_clear (QsConnRefusals * r)
+{
+  g_free (r->latest);
+  r->latest = NULL;
+  g_mutex_clear (&r->lock);
+}
+
+void
+qs_conn_refusals_reset (QsConnRefusals * r)
+{
+  g_mutex_lock (&r->lock);
+  r->total = 0;
+  r->unreported = 0;
+  r->last_report = 0;
+  g_clear_pointer (&r->latest, g_free);
+  g_mutex_unlock (&r->lock);
+}
+
+guint64
+qs_conn_refusals_total (QsConnRefusals * r)
+{
+  guint64 total;
+
+  g_mutex_lock (&r->lock);
+  total = r->total;
+  g_mutex_unlock (&r->lock);
+  return total;
+}
+
+/* Under the lock: the report of what is unreported, and a new interval. */
+static gchar *
+qs_conn_refusals_report (QsConnRefusals * r, gint64 now, guint * count)
+{
+  gchar *report;
+
+  if (r->unreported == 1) {
+    report = g_strdup (r->latest);
+  } else {
+    gint64 since = r->last_report ? now - r->last_report :
+        QS_CONN_REFUSED_REPORT_INTERVAL;
+
+    /* the latest sentence, its first letter made lower case, goes on */
+    report = g_strdup_printf ("%s %u %s in the last %u s; the latest: %c%s",
+        r->verb, r->unreported, r->noun, (guint) ((since +
+                G_TIME_SPAN_SECOND - 1) / G_TIME_SPAN_SECOND),
+        g_ascii_tolower (r->latest[0]), r->latest + 1);
+  }
   *count = r->unreported;
   r->unreported = 0;
   r->last_report = now;
-  return TRUE;
+  g_clear_pointer (&r->latest, g_free);
+  return report;
+}
+
+gchar *
+qs_conn_refusals_add (QsConnRefusals * r, const gchar * sentence,
+    guint * count)
+{
+  gint64 now = g_get_monotonic_time ();
+  gchar *report = NULL;
+
+  g_mutex_lock (&r->lock);
+  r->total++;
+  r->unreported++;
+  g_free (r->latest);
+  r->latest = g_strdup (sentence && *sentence ? sentence :
+      "Refused a connection.");
+  if (r->last_report == 0
+      || now - r->last_report >= QS_CONN_REFUSED_REPORT_INTERVAL)
+    report = qs_conn_refusals_report (r, now, count);
+  g_mutex_unlock (&r->lock);
+  return report;
+}
+
+gchar *
+qs_conn_refusals_flush (QsConnRefusals * r, guint * count)
+{
+  gint64 now = g_get_monotonic_time ();
+  gchar *report = NULL;
+
+  g_mutex_lock (&r->lock);
+  if (r->unreported > 0
+      && now - r->last_report >= QS_CONN_REFUSED_REPORT_INTERVAL)
+    report = qs_conn_refusals_report (r, now, count);
+  g_mutex_unlock (&r->lock);
+  return report;
 }
 
 /* Turns a GIO error into a QS_CONN_ERROR with a sentence for the user. */
@@ -231,14 +314,26 @@ qs_conn_connect (const gchar * host, guint port, GCancellable * cancellable,
 }
 
 GSocket *
-qs_conn_accept (GSocket * listener, GCancellable * cancellable, GError ** error)
+qs_conn_accept (GSocket * listener, gint64 deadline_us, gboolean * timed_out,
+    GCancellable * cancellable, GError ** error)
 {
   GError *err = NULL;
   GSocket *socket;
 
+  *timed_out = FALSE;
   for (;;) {
-    if (!g_socket_condition_wait (listener, G_IO_IN, cancellable, &err))
+    gint64 timeout = deadline_us > 0 ?
+        MAX (deadline_us - g_get_monotonic_time (), 0) : -1;
+
+    if (!g_socket_condition_timed_wait (listener, G_IO_IN, timeout,
+            cancellable, &err)) {
+      if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+        g_error_free (err);
+        *timed_out = TRUE;
+        return NULL;
+      }
       break;
+    }
     socket = g_socket_accept (listener, cancellable, &err);
     if (socket) {
 #ifndef G_OS_WIN32
@@ -528,6 +623,18 @@ qs_conn_send_error (GSocket * socket, QsProtoSeal * seal, const GError * error)
 
 static GMutex key_lock;
 static GHashTable *key_cache;   /* hex BLAKE2b of the passphrase -> stretched key */
+static guint key_stretches;     /* under key_lock */
+
+guint
+qs_conn_key_stretches (void)
+{
+  guint n;
+
+  g_mutex_lock (&key_lock);
+  n = key_stretches;
+  g_mutex_unlock (&key_lock);
+  return n;
+}
 
 const guint8 *
 qs_conn_key_get (const gchar * passphrase, GError ** error)
@@ -559,6 +666,7 @@ qs_conn_key_get (const gchar * passphrase, GError ** error)
     }
     g_hash_table_insert (key_cache, id, key);
     id = NULL;
+    key_stretches++;
   }
   g_mutex_unlock (&key_lock);
   g_free (id);

@@ -58,19 +58,41 @@ typedef enum {
 /* A server handshakes with at most this many peers at once; more are closed
  * at once, so idle strangers cannot hold it up or use up its threads. */
 #define QS_CONN_MAX_PENDING        4
-/* Connections closed for being beyond the limits are reported at most this often. */
+/* Connections a server refused (closed at once beyond the limits, or whose
+ * handshake failed) are reported at most this often. */
 #define QS_CONN_REFUSED_REPORT_INTERVAL (10 * G_TIME_SPAN_SECOND)
 
-/* Counts connections a server closed at once; says when to report them. */
+/* Counts what a server refused and says when to report it: the first at
+ * once, then at most once every QS_CONN_REFUSED_REPORT_INTERVAL, with how
+ * many came since the last report.  It has its own lock: any thread adds,
+ * and one that wakes regularly (the accept loop) flushes, so a burst is
+ * reported in full without waiting for another refusal.  (It serves for
+ * other events that come in bursts too: verb and noun name them.) */
 typedef struct {
+  GMutex lock;
   guint64 total;                   /* since start */
   guint unreported;
   gint64 last_report;              /* monotonic, 0 = never */
+  gchar *latest;                   /* the latest unreported one, a sentence */
+  const gchar *verb, *noun;        /* "Refused", "connections": a report of
+                                    * several says "Refused 7 connections" */
 } QsConnRefusals;
 
-/* Counts one refusal; returns TRUE (and the count since the last report in
- * *count) when it is time to report. */
-gboolean   qs_conn_refusals_add       (QsConnRefusals * r, guint * count);
+/* verb and noun: static strings, NULL for "Refused" and "connections" */
+void       qs_conn_refusals_init      (QsConnRefusals * r, const gchar * verb,
+                                       const gchar * noun);
+void       qs_conn_refusals_clear     (QsConnRefusals * r);
+/* Back to nothing refused (at start). */
+void       qs_conn_refusals_reset     (QsConnRefusals * r);
+guint64    qs_conn_refusals_total     (QsConnRefusals * r);
+/* Counts one refusal, said in one sentence.  Returns the report to post
+ * now (newly allocated; *count: the refusals it covers), or NULL while the
+ * last report is less than the interval ago. */
+gchar *    qs_conn_refusals_add       (QsConnRefusals * r, const gchar * sentence,
+                                       guint * count);
+/* The report of the refusals not reported yet, once the interval since the
+ * last report has passed; NULL before, or when there are none. */
+gchar *    qs_conn_refusals_flush     (QsConnRefusals * r, guint * count);
 
 /* Reconnect backoff: 100 ms doubling to 2 s, +- 25 % jitter. */
 gint64     qs_conn_backoff_next       (gint64 previous_us);
@@ -79,8 +101,10 @@ GSocket *  qs_conn_listen             (const gchar * host, guint port, GCancella
                                        GError ** error);
 GSocket *  qs_conn_connect            (const gchar * host, guint port, GCancellable * cancellable,
                                        GError ** error);
-/* Waits for a peer on a listening socket. */
-GSocket *  qs_conn_accept             (GSocket * listener, GCancellable * cancellable,
+/* Waits for a peer on a listening socket until deadline_us (monotonic;
+ * 0 = no deadline): NULL with *timed_out = TRUE and no error then. */
+GSocket *  qs_conn_accept             (GSocket * listener, gint64 deadline_us,
+                                       gboolean * timed_out, GCancellable * cancellable,
                                        GError ** error);
 guint      qs_conn_local_port         (GSocket * socket);
 /* "host:port" of the peer, newly allocated. */
@@ -118,6 +142,8 @@ gboolean   qs_conn_read_message       (GSocket * socket, QsProtoParser * parser,
  * and passphrase and kept; NULL for an empty passphrase, or NULL with error
  * when memory is short. */
 const guint8 * qs_conn_key_get        (const gchar * passphrase, GError ** error);
+/* How many keys this process has stretched so far (stats: key-stretches). */
+guint      qs_conn_key_stretches      (void);
 
 /* Both sides' HELLO; then, when both have a key, the connecting end's proof,
  * checked by the listening end before it sends its own.  On success the peer

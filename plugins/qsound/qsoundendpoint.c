@@ -336,33 +336,75 @@ qs_endpoint_add_stats (QsEndpoint * ep, GstStructure * s)
       "state", G_TYPE_STRING, ep->state ? ep->state : "idle",
       "peer", G_TYPE_STRING, ep->peer ? ep->peer : "", NULL);
   g_mutex_unlock (&ep->lock);
+  /* once per key and process: many connections, one stretch */
+  gst_structure_set (s, "key-stretches", G_TYPE_UINT, qs_conn_key_stretches (),
+      NULL);
+}
+
+/* Counts a refusal, and posts the report when one is due. */
+static void
+qs_endpoint_refusal (QsEndpoint * ep, QsConnRefusals * r,
+    const gchar * sentence)
+{
+  guint count;
+  gchar *report = qs_conn_refusals_add (r, sentence, &count);
+
+  if (report)
+    qs_endpoint_post_refusals (ep, r, report, count);
+}
+
+void
+qs_endpoint_post_refusals (QsEndpoint * ep, QsConnRefusals * r,
+    gchar * report, guint count)
+{
+  GST_ELEMENT_WARNING_WITH_DETAILS (ep->element, RESOURCE, READ,
+      ("%s", report), (NULL), ("refused-count", G_TYPE_UINT, count,
+          "refused", G_TYPE_UINT64, qs_conn_refusals_total (r), NULL));
+  g_free (report);
 }
 
 void
 qs_endpoint_refuse (QsEndpoint * ep, QsConnRefusals * r, GSocket * socket,
     const gchar * why)
 {
-  guint count;
+  gchar *sentence;
 
   g_socket_close (socket, NULL);
   g_object_unref (socket);
-  if (qs_conn_refusals_add (r, &count))
-    GST_ELEMENT_WARNING (ep->element, RESOURCE, READ,
-        ("Closed %u connection%s at once: %s.", count, count == 1 ? "" : "s",
-            why), (NULL));
+  sentence = g_strdup_printf ("Closed a connection at once: %s.", why);
+  qs_endpoint_refusal (ep, r, sentence);
+  g_free (sentence);
+}
+
+void
+qs_endpoint_refused (QsEndpoint * ep, QsConnRefusals * r, const gchar * peer,
+    const GError * error)
+{
+  gchar *sentence = g_strdup_printf ("Refused a connection from %s: %s",
+      peer, error->message);
+
+  qs_endpoint_refusal (ep, r, sentence);
+  g_free (sentence);
 }
 
 gint64
 qs_endpoint_accept_failed (QsEndpoint * ep, QsConnRefusals * r,
     const GError * error, gint64 backoff)
 {
-  guint count;
-
-  if (qs_conn_refusals_add (r, &count))
-    GST_ELEMENT_WARNING (ep->element, RESOURCE, READ, ("%s (%u time%s since "
-            "the last report; the peers already connected are still "
-            "served.)", error->message, count, count == 1 ? "" : "s"), (NULL));
+  qs_endpoint_refusal (ep, r, error->message);
   return qs_conn_backoff_next (backoff);
+}
+
+gint64
+qs_endpoint_refusals_flush (QsEndpoint * ep, QsConnRefusals * r)
+{
+  guint count;
+  gchar *report = qs_conn_refusals_flush (r, &count);
+
+  if (report)
+    qs_endpoint_post_refusals (ep, r, report, count);
+  /* refusals may come from other threads meanwhile: look again soon */
+  return g_get_monotonic_time () + QS_ENDPOINT_FLUSH_PERIOD;
 }
 
 gboolean

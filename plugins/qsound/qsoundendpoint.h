@@ -85,23 +85,40 @@ void       qs_endpoint_set_state      (QsEndpoint * ep, const gchar * state, con
 /* Counts a connection that passed its handshake (the second and later are
  * reconnects); returns TRUE for the second and later. */
 gboolean   qs_endpoint_connected      (QsEndpoint * ep, const gchar * peer);
-/* Adds reconnects, state and peer to a stats structure. */
+/* Adds reconnects, state, peer and key-stretches (how many keys this
+ * process has stretched: once per key, never per connection) to a stats
+ * structure. */
 void       qs_endpoint_add_stats      (QsEndpoint * ep, GstStructure * s);
 
 /* Errors that retrying cannot cure (wrong key, versions, roles, not qsound,
  * a host name that does not resolve). */
 gboolean   qs_endpoint_error_is_fatal (const GError * error);
 
-/* Server mode.  Closes a connection beyond the limits at once, counts it
- * in r, and says so at most every 10 s; the caller holds the lock that
- * guards r. */
+/* Server mode: what it refuses, reported in few warnings.  Each refusal
+ * counts in r; the first is reported at once, the rest at most every 10 s
+ * (QS_CONN_REFUSED_REPORT_INTERVAL) with how many came, as one element
+ * WARNING whose details hold refused-count (guint, the refusals it
+ * reports) and refused (guint64, all since start, as in stats). */
+
+/* Closes a connection beyond the limits at once. */
 void       qs_endpoint_refuse         (QsEndpoint * ep, QsConnRefusals * r, GSocket * socket,
                                        const gchar * why);
-/* An accept that failed (out of descriptors, say): counted in r (under the
- * caller's lock) and reported at most every 10 s; returns how long to back
+/* A peer whose handshake failed (a stranger that said nothing in time, a
+ * wrong key, not qsound...). */
+void       qs_endpoint_refused        (QsEndpoint * ep, QsConnRefusals * r, const gchar * peer,
+                                       const GError * error);
+/* An accept that failed (out of descriptors, say); returns how long to back
  * off before the next accept. */
 gint64     qs_endpoint_accept_failed  (QsEndpoint * ep, QsConnRefusals * r, const GError * error,
                                        gint64 backoff);
+/* For the accept loop: posts the refusals not reported yet once 10 s have
+ * passed since the last report, and returns when to call it again
+ * (monotonic), the deadline for the next accept. */
+#define QS_ENDPOINT_FLUSH_PERIOD   (1 * G_TIME_SPAN_SECOND)
+gint64     qs_endpoint_refusals_flush (QsEndpoint * ep, QsConnRefusals * r);
+/* Posts a report of qs_conn_refusals_add/flush (and frees it). */
+void       qs_endpoint_post_refusals  (QsEndpoint * ep, QsConnRefusals * r, gchar * report,
+                                       guint count);
 
 /* Sleeps delay_us, or less when cancellable is cancelled; FALSE then. */
 gboolean   qs_endpoint_sleep          (GCancellable * cancellable, gint64 delay_us);

@@ -904,6 +904,19 @@ qs_proto_seal_new (const guint8 key[QS_PROTO_KEY_SIZE], QsProtoCipher cipher)
   return seal;
 }
 
+QsProtoCipher
+qs_proto_seal_get_cipher (const QsProtoSeal * seal)
+{
+  return seal->cipher;
+}
+
+const gchar *
+qs_proto_cipher_name (QsProtoCipher cipher)
+{
+  return cipher == QS_PROTO_CIPHER_AES256_GCM ? "aes-256-gcm" :
+      "chacha20-poly1305";
+}
+
 void
 qs_proto_seal_free (QsProtoSeal * seal)
 {

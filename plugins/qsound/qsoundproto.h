@@ -192,6 +192,9 @@ QsProtoCipher qs_proto_cipher_for    (guint8 own_flags, guint8 peer_flags);
 QsProtoSeal * qs_proto_seal_new      (const guint8 key[QS_PROTO_KEY_SIZE],
                                       QsProtoCipher cipher);
 void          qs_proto_seal_free     (QsProtoSeal * seal);
+QsProtoCipher qs_proto_seal_get_cipher (const QsProtoSeal * seal);
+/* "aes-256-gcm" or "chacha20-poly1305" (stats, benchmarks) */
+const gchar * qs_proto_cipher_name   (QsProtoCipher cipher);
 /* Seals one frame given as head (at least its 8-byte header) followed by
  * body; returns the bytes to send (out_len of them), owned by seal and valid
  * until the next call. */

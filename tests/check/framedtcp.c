@@ -22,6 +22,8 @@
 
 #undef WAIT_TIMEOUT                   /* winerror.h has one */
 #define WAIT_TIMEOUT (10 * GST_SECOND)
+/* how often a server reports what it refused (QS_CONN_REFUSED_REPORT_INTERVAL) */
+#define QS_TEST_REPORT_INTERVAL (10 * G_TIME_SPAN_SECOND)
 
 /* ---- helpers ---- */
 
@@ -724,9 +726,12 @@ GST_START_TEST (test_version_mismatch)
   expect_message (receiver, GST_MESSAGE_WARNING, want);
   g_free (want);
 
-  /* the other side got our HELLO and an ERROR naming the problem */
+  /* the other side got our HELLO and nothing more: a version failure is
+   * reported locally and the connection closed, without an ERROR frame
+   * (docs/PROTOCOL.md, Connection sequence), since the peer may not read
+   * this version's frames */
   reply = raw_read_all (socket);
-  fail_unless (reply->len >= QS_PROTO_HELLO_SIZE);
+  fail_unless_equals_int (reply->len, QS_PROTO_HELLO_SIZE);
   fail_unless (memcmp (reply->data, QS_PROTO_MAGIC, 4) == 0);
   g_byte_array_unref (reply);
   g_object_unref (socket);
@@ -906,9 +911,11 @@ typedef struct
   GSocket *a, *b;
 } Splice;
 
-/* Relays between a and b until both directions end. */
+/* Relays between a and b until both directions end, flipping a bit of
+ * the byte at flip_ab_at on the way from a to b, and at flip_ba_at on the
+ * way back (-1: none). */
 static Splice *
-splice_new (GSocket * a, GSocket * b, gssize flip_ab_at)
+splice_new (GSocket * a, GSocket * b, gssize flip_ab_at, gssize flip_ba_at)
 {
   Splice *sp = g_new0 (Splice, 1);
 
@@ -920,7 +927,7 @@ splice_new (GSocket * a, GSocket * b, gssize flip_ab_at)
   sp->ab = (Relay) {
   a, b, &sp->lock, g_byte_array_new (), flip_ab_at, NULL};
   sp->ba = (Relay) {
-  b, a, &sp->lock, g_byte_array_new (), -1, NULL};
+  b, a, &sp->lock, g_byte_array_new (), flip_ba_at, NULL};
   sp->ab.thread = g_thread_new ("relay-ab", relay_thread, &sp->ab);
   sp->ba.thread = g_thread_new ("relay-ba", relay_thread, &sp->ba);
   return sp;
@@ -969,7 +976,7 @@ typedef struct
   GSocket *listener;
   gint port;
   gint target;
-  gssize flip_at;
+  gssize flip_at, flip_back_at;
   Splice *splice;
   GThread *thread;
 } Proxy;
@@ -984,12 +991,14 @@ proxy_thread (gpointer data)
   client = g_socket_accept (px->listener, NULL, NULL);
   fail_unless (client != NULL);
   server = raw_connect (px->target);
-  px->splice = splice_new (server, client, px->flip_at);
+  px->splice = splice_new (server, client, px->flip_at, px->flip_back_at);
   return NULL;
 }
 
+/* flip_at: a byte on the way from the server, flip_back_at: on the way
+ * back (-1: none) */
 static Proxy *
-proxy_new (gint target, gssize flip_at)
+proxy_new_full (gint target, gssize flip_at, gssize flip_back_at)
 {
   Proxy *px = g_new0 (Proxy, 1);
   GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -1003,11 +1012,18 @@ proxy_new (gint target, gssize flip_at)
   px->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   px->target = target;
   px->flip_at = flip_at;
+  px->flip_back_at = flip_back_at;
   px->thread = g_thread_new ("proxy", proxy_thread, px);
   g_object_unref (bound);
   g_object_unref (addr);
   g_object_unref (lo);
   return px;
+}
+
+static Proxy *
+proxy_new (gint target, gssize flip_at)
+{
+  return proxy_new_full (target, flip_at, -1);
 }
 
 static void
@@ -1056,6 +1072,15 @@ GST_START_TEST (test_key_seals_the_wire)
     pipe_play (receiver);
     wait_clients (sender, 1);
     round_trip (sender, receiver, 0, 20, 600);
+    {
+      /* the receiver says how its sender's frames are sealed */
+      GstStructure *st = get_stats (receiver);
+
+      fail_unless_equals_string (gst_structure_get_string (st, "cipher"),
+          pass == 0 ? "none" : qs_proto_aes256gcm_available () ?
+          "aes-256-gcm" : "chacha20-poly1305");
+      gst_structure_free (st);
+    }
     pipe_free (receiver);
     pipe_free (sender);
     proxy_wait (px);
@@ -1124,6 +1149,97 @@ GST_START_TEST (test_key_flipped_bit_refused)
 
 GST_END_TEST;
 
+/* Two receivers whose heartbeats are altered on the way: the sink drops
+ * them and says so in one warning (at most one every 10 s), and a third
+ * receiver, connected directly, is served on. */
+GST_START_TEST (test_sink_warns_altered_receiver)
+{
+  Pipe *sender = sender_new ("port=0 key=s3cret", TRUE);
+  Pipe *direct, *altered[2];
+  Proxy *px[2];
+  GstCaps *caps = test_caps (48000);
+  GstBus *bus;
+  gchar *props;
+  guint i, warnings = 0;
+  gint64 until;
+
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  props = g_strdup_printf ("port=%d key=s3cret", pipe_port (sender));
+  direct = receiver_new (props);
+  g_free (props);
+  pipe_play (direct);
+  wait_clients (sender, 1);
+  /* what a receiver sends: HELLO 32, AUTH 40, then sealed heartbeats of
+   * 40 bytes, the first after 1 s: byte 92 is inside it */
+  for (i = 0; i < 2; i++) {
+    px[i] = proxy_new_full (pipe_port (sender), -1, 92);
+    props = g_strdup_printf ("port=%d key=s3cret reconnect=false",
+        px[i]->port);
+    altered[i] = receiver_new (props);
+    g_free (props);
+    pipe_play (altered[i]);
+  }
+  wait_clients (sender, 3);
+
+  /* both altered receivers are dropped within their first heartbeat */
+  until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  while (stats_uint (sender, "clients") > 1
+      && g_get_monotonic_time () < until) {
+    push (sender, make_buffer (0, 100));
+    g_usleep (50 * 1000);
+  }
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  g_usleep (500 * 1000);
+
+  bus = gst_element_get_bus (sender->pipeline);
+  for (;;) {
+    GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+    GError *err = NULL;
+
+    if (!msg)
+      break;
+    gst_message_parse_warning (msg, &err, NULL);
+    GST_INFO ("warning: %s", err->message);
+    if (strstr (err->message, "altered in transit")) {
+      warnings++;
+      fail_unless (g_str_has_prefix (err->message,
+              "Disconnected the receiver 127.0.0.1:"), "%s", err->message);
+      fail_unless (strstr (err->message, "check what sits between the two "
+              "machines") != NULL, "%s", err->message);
+    }
+    g_error_free (err);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  fail_unless_equals_int (warnings, 1);
+
+  /* the direct receiver is served on: after the 100-byte fillers, three
+   * buffers of 200 */
+  for (i = 1; i <= 3; i++)
+    push (sender, make_buffer (i, 200));
+  for (i = 1; i <= 3;) {
+    GstSample *sample = pull (direct);
+    GstBuffer *got = gst_sample_get_buffer (sample);
+
+    if (gst_buffer_get_size (got) == 200)
+      check_same_data (got, i++, 200);
+    gst_sample_unref (sample);
+  }
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  fail_unless_equals_uint64 (stats_uint64 (direct, "lost"), 0);
+
+  for (i = 0; i < 2; i++) {
+    pipe_free (altered[i]);
+    proxy_free (px[i]);
+  }
+  pipe_free (direct);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
 /* A stranger without the key connects to two keyed servers, a transmitter
  * and a receiver, and relays between them: each waits for the other's proof,
  * neither sends anything but its HELLO, and both give up. */
@@ -1141,7 +1257,7 @@ GST_START_TEST (test_key_spliced_servers_refuse)
   pipe_play (sender);
   pipe_play (receiver);
   sp = splice_new (raw_connect (pipe_port (sender)),
-      raw_connect (pipe_port (receiver)), -1);
+      raw_connect (pipe_port (receiver)), -1, -1);
   for (i = 0; i < 5; i++)
     push (sender, make_buffer (i, 100));
 
@@ -1161,6 +1277,138 @@ GST_START_TEST (test_key_spliced_servers_refuse)
   fail_unless_equals_int (sp->ab.seen->len, QS_PROTO_HELLO_SIZE);
   fail_unless_equals_int (sp->ba.seen->len, QS_PROTO_HELLO_SIZE);
   splice_free (sp);
+}
+
+GST_END_TEST;
+
+/* The key is stretched (Argon2id, 64 MiB) once per key and process, never
+ * per connection: many keyed connections, reconnects and elements with the
+ * same key cost one stretch, counted in stats as key-stretches. */
+GST_START_TEST (test_key_stretched_once_per_key)
+{
+  gchar *key = g_strdup_printf ("once-%08x", g_random_int ());
+  gchar *key2 = g_strdup_printf ("twice-%08x", g_random_int ());
+  Pipe *sender, *receivers[3], *server_rx, *client_tx;
+  GstCaps *caps = test_caps (48000);
+  gchar *props;
+  guint before, i;
+
+  /* stats before start: what this process stretched so far */
+  props = g_strdup_printf ("port=0 key=%s", key);
+  sender = sender_new (props, TRUE);
+  g_free (props);
+  before = stats_uint (sender, "key-stretches");
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  pipe_play (sender);
+  fail_unless_equals_int (stats_uint (sender, "key-stretches"), before + 1);
+
+  /* three receivers, each with its own connection, one of them twice */
+  props = g_strdup_printf ("port=%d key=%s", pipe_port (sender), key);
+  for (i = 0; i < 3; i++) {
+    receivers[i] = receiver_new (props);
+    pipe_play (receivers[i]);
+  }
+  g_free (props);
+  wait_clients (sender, 3);
+  gst_element_set_state (receivers[0]->pipeline, GST_STATE_NULL);
+  wait_clients (sender, 2);
+  pipe_play (receivers[0]);
+  wait_clients (sender, 3);
+  round_trip (sender, receivers[1], 0, 2, 64);
+  fail_unless (stats_uint (sender, "reconnects") >= 3);
+
+  /* the roles reversed, same key: a server receiver and a client sender */
+  props = g_strdup_printf ("mode=server port=0 key=%s", key);
+  server_rx = receiver_new (props);
+  g_free (props);
+  pipe_play (server_rx);
+  props = g_strdup_printf ("mode=client port=%d key=%s",
+      pipe_port (server_rx), key);
+  client_tx = sender_new (props, TRUE);
+  g_free (props);
+  g_object_set (client_tx->appsrc, "caps", caps, NULL);
+  pipe_play (client_tx);
+  wait_clients (client_tx, 1);
+  round_trip (client_tx, server_rx, 0, 2, 64);
+
+  /* six keyed connections, one stretch */
+  fail_unless_equals_int (stats_uint (sender, "key-stretches"), before + 1);
+  fail_unless_equals_int (stats_uint (server_rx, "key-stretches"),
+      before + 1);
+  pipe_free (client_tx);
+
+  /* another key is another stretch */
+  props = g_strdup_printf ("mode=client port=%d key=%s",
+      pipe_port (server_rx), key2);
+  client_tx = sender_new (props, TRUE);
+  g_free (props);
+  pipe_play (client_tx);
+  fail_unless_equals_int (stats_uint (sender, "key-stretches"), before + 2);
+
+  pipe_free (client_tx);
+  pipe_free (server_rx);
+  for (i = 0; i < 3; i++)
+    pipe_free (receivers[i]);
+  pipe_free (sender);
+  gst_caps_unref (caps);
+  g_free (key);
+  g_free (key2);
+}
+
+GST_END_TEST;
+
+/* A server on an address other than loopback without a key says, once,
+ * that it serves in clear; with a key, or on loopback, it says nothing. */
+GST_START_TEST (test_cleartext_warning)
+{
+  static const struct
+  {
+    gboolean sink;
+    const gchar *host, *key;
+    gboolean warns;
+  } cases[] = {
+    {TRUE, "0.0.0.0", "", TRUE},
+    {FALSE, "0.0.0.0", "", TRUE},
+    {TRUE, "0.0.0.0", "s3cret", FALSE},
+    {FALSE, "0.0.0.0", "s3cret", FALSE},
+    {TRUE, "127.0.0.1", "", FALSE},
+    {FALSE, "127.0.0.1", "", FALSE},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    gchar *props = g_strdup_printf ("%shost=%s port=0 key=\"%s\"",
+        cases[i].sink ? "" : "mode=server ", cases[i].host, cases[i].key);
+    Pipe *p = cases[i].sink ? sender_new (props, TRUE) : receiver_new (props);
+    GstBus *bus = gst_element_get_bus (p->pipeline);
+    GstMessage *msg;
+    guint warnings = 0;
+    gchar *where;
+
+    /* start() listens and warns before set_state returns */
+    pipe_play (p);
+    where = g_strdup_printf ("in clear on %s:%d without a key",
+        cases[i].host, pipe_port (p));
+    while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
+      GError *err = NULL;
+
+      gst_message_parse_warning (msg, &err, NULL);
+      GST_INFO ("case %u: %s", i, err->message);
+      if (strstr (err->message, "in clear")) {
+        warnings++;
+        fail_unless (strstr (err->message, where) != NULL, "case %u: %s", i,
+            err->message);
+        fail_unless (strstr (err->message, "set a key on both ends") != NULL);
+      }
+      g_error_free (err);
+      gst_message_unref (msg);
+    }
+    fail_unless_equals_int (warnings, cases[i].warns ? 1 : 0);
+    gst_object_unref (bus);
+    g_free (where);
+    g_free (props);
+    pipe_free (p);
+  }
 }
 
 GST_END_TEST;
@@ -1289,6 +1537,67 @@ GST_START_TEST (test_sink_survives_idle_flood)
 GST_END_TEST;
 #endif /* G_OS_UNIX */
 
+/* Pushes n buffers from index *next on and checks that they arrive in
+ * order, whole, with no discontinuity. */
+static void
+stream_some (Pipe * sender, Pipe * receiver, guint * next, guint n)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    push (sender, make_buffer (*next + i, 256));
+  for (i = 0; i < n; i++) {
+    GstSample *sample = pull (receiver);
+    GstBuffer *got = gst_sample_get_buffer (sample);
+
+    check_same_data (got, *next + i, 256);
+    fail_if (GST_BUFFER_FLAG_IS_SET (got, GST_BUFFER_FLAG_DISCONT),
+        "buffer %u came after a discontinuity", *next + i);
+    gst_sample_unref (sample);
+  }
+  *next += n;
+}
+
+/* A receiver connected before a flood of 300 idle connections receives
+ * every buffer during it and after it, without a reconnect. */
+GST_START_TEST (test_receiver_served_through_flood)
+{
+  Pipe *sender, *receiver;
+  GPtrArray *idle = g_ptr_array_new_with_free_func (g_object_unref);
+  guint next = 0, i;
+  gint64 until;
+
+  connect_pair ("port=0", "", &sender, &receiver);
+  round_trip (sender, receiver, 0, 3, 256);
+  next = 3;
+  for (i = 0; i < 300; i++) {
+    g_ptr_array_add (idle, raw_connect (pipe_port (sender)));
+    if (i % 30 == 29)
+      stream_some (sender, receiver, &next, 3);
+  }
+  /* the four in the handshake time out after 5 s; all the while, and
+   * after, the receiver is served */
+  until = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  while (stats_uint64 (sender, "refused") < 300) {
+    fail_unless (g_get_monotonic_time () < until, "only %" G_GUINT64_FORMAT
+        " of 300 idle connections were refused", stats_uint64 (sender,
+            "refused"));
+    stream_some (sender, receiver, &next, 1);
+    g_usleep (100 * 1000);
+  }
+  stream_some (sender, receiver, &next, 20);
+  fail_unless_equals_uint64 (stats_uint64 (sender, "refused"), 300);
+  fail_unless_equals_int (stats_uint (sender, "clients"), 1);
+  fail_unless_equals_int (stats_uint (receiver, "reconnects"), 0);
+  fail_unless_equals_uint64 (stats_uint64 (receiver, "lost"), 0);
+  fail_unless_equals_uint64 (stats_uint64 (sender, "dropped"), 0);
+  g_ptr_array_unref (idle);
+  pipe_free (receiver);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
 /* An idle stranger mid-handshake does not keep a server receiver from
  * taking a real sender. */
 GST_START_TEST (test_src_idle_stranger_does_not_delay)
@@ -1349,6 +1658,235 @@ GST_START_TEST (test_src_idle_stranger_does_not_delay)
 
 GST_END_TEST;
 
+/* The refusal reports an element posts: when each was posted (seen by a
+ * sync handler, in the posting thread) and how many connections it counted
+ * (its details; 1 without). */
+typedef struct
+{
+  Pipe *pipe;
+  GMutex lock;
+  GArray *times;                /* gint64, monotonic, under lock */
+  guint64 sum;                  /* under lock */
+} Reports;
+
+static GstBusSyncReply
+reports_sync (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  Reports *r = data;
+  const GstStructure *details = NULL;
+  GError *err = NULL;
+  guint count = 1;
+  gint64 now = g_get_monotonic_time ();
+
+  if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_WARNING)
+    return GST_BUS_PASS;
+  gst_message_parse_warning (msg, &err, NULL);
+  gst_message_parse_warning_details (msg, &details);
+  GST_INFO ("warning: %s", err->message);
+  if (details && gst_structure_has_field (details, "refused-count"))
+    gst_structure_get_uint (details, "refused-count", &count);
+  g_mutex_lock (&r->lock);
+  g_array_append_val (r->times, now);
+  r->sum += count;
+  g_mutex_unlock (&r->lock);
+  g_error_free (err);
+  return GST_BUS_PASS;
+}
+
+static void
+reports_init (Reports * r, Pipe * p)
+{
+  GstBus *bus = gst_element_get_bus (p->pipeline);
+
+  r->pipe = p;
+  g_mutex_init (&r->lock);
+  r->times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  r->sum = 0;
+  gst_bus_set_sync_handler (bus, reports_sync, r, NULL);
+  gst_object_unref (bus);
+}
+
+static void
+reports_clear (Reports * r)
+{
+  GstBus *bus = gst_element_get_bus (r->pipe->pipeline);
+
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  gst_object_unref (bus);
+  g_array_unref (r->times);
+  g_mutex_clear (&r->lock);
+}
+
+static guint64
+reports_sum (Reports * r)
+{
+  guint64 sum;
+
+  g_mutex_lock (&r->lock);
+  sum = r->sum;
+  g_mutex_unlock (&r->lock);
+  return sum;
+}
+
+/* A flood at a transmitting server with max-clients=1 and at a receiving
+ * server: one idle stranger holds the sink's only slot, four the source's
+ * handshake slots, and 20 more at each are closed at once.  Each element
+ * reports the first refusal at once and the rest once 10 s have passed,
+ * without waiting for another refusal: the strangers that time out in the
+ * handshake (after 5 s) go into that same report, not one warning each.
+ * No two reports come less than 10 s apart, and the counts reported add up
+ * to the refused stat. */
+GST_START_TEST (test_refusals_reported_at_most_every_10s)
+{
+  Pipe *sender = sender_new ("port=0 max-clients=1", TRUE);
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  GPtrArray *socks = g_ptr_array_new_with_free_func (g_object_unref);
+  Reports reports[2];
+  const guint64 expect[2] = { 1 + 20, 4 + 20 };
+  gint64 start[2], until;
+  guint i, k;
+
+  reports_init (&reports[0], sender);
+  reports_init (&reports[1], receiver);
+  pipe_play (sender);
+  pipe_play (receiver);
+  start[0] = g_get_monotonic_time ();
+  for (i = 0; i < 1 + 20; i++)
+    g_ptr_array_add (socks, raw_connect (pipe_port (sender)));
+  start[1] = g_get_monotonic_time ();
+  for (i = 0; i < 4 + 20; i++)
+    g_ptr_array_add (socks, raw_connect (pipe_port (receiver)));
+
+  /* every connection is refused within the handshake time (5 s), and
+   * reported within 10 s of the report before (plus a margin) */
+  until = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  for (;;) {
+    gboolean done = TRUE;
+
+    for (k = 0; k < 2; k++)
+      if (stats_uint64 (reports[k].pipe, "refused") != expect[k]
+          || reports_sum (&reports[k]) != expect[k])
+        done = FALSE;
+    if (done || g_get_monotonic_time () > until)
+      break;
+    g_usleep (50 * 1000);
+  }
+
+  for (k = 0; k < 2; k++) {
+    const gchar *what = k == 0 ? "framedtcpsink" : "framedtcpsrc";
+    GArray *t = reports[k].times;
+
+    /* the first at once, the rest in as few reports as 10 s apart allow */
+    fail_unless (t->len >= 1);
+    fail_unless (g_array_index (t, gint64, 0) - start[k] <
+        3 * G_TIME_SPAN_SECOND, "%s: the first refusal was reported after %"
+        G_GINT64_FORMAT " ms", what, (g_array_index (t, gint64,
+                0) - start[k]) / 1000);
+    for (i = 1; i < t->len; i++)
+      fail_unless (g_array_index (t, gint64, i) - g_array_index (t, gint64,
+              i - 1) >= QS_TEST_REPORT_INTERVAL - 100 * G_TIME_SPAN_MILLISECOND,
+          "%s: reports %u and %u came "
+          "%" G_GINT64_FORMAT " ms apart", what, i, i + 1,
+          (g_array_index (t, gint64, i) - g_array_index (t, gint64,
+                  i - 1)) / 1000);
+    /* everything refused was reported, the idle strangers included */
+    fail_unless (reports_sum (&reports[k]) == stats_uint64 (reports[k].pipe,
+            "refused"), "%s: %" G_GUINT64_FORMAT " refusals reported, %"
+        G_GUINT64_FORMAT " counted (%u reports)", what,
+        reports_sum (&reports[k]), stats_uint64 (reports[k].pipe, "refused"),
+        t->len);
+    fail_unless_equals_uint64 (stats_uint64 (reports[k].pipe, "refused"),
+        expect[k]);
+  }
+  g_ptr_array_unref (socks);
+  reports_clear (&reports[0]);
+  reports_clear (&reports[1]);
+  pipe_free (receiver);
+  pipe_free (sender);
+}
+
+GST_END_TEST;
+
+/* ---- a peer's text never reaches a terminal raw ---- */
+
+/* What a hostile peer puts in its text: an OSC title, a bell, a screen
+ * clear, a carriage return, a C1 CSI and a right-to-left override. */
+#define HOSTILE_TEXT "\x1b]0;owned\x07\x1b[2J\r\xc2\x9b" "31m\xe2\x80\xae" "evil"
+
+/* Fails when text holds a raw control character (C0, DEL, C1 CSI) or a
+ * bidirectional override. */
+static void
+check_no_raw_control (const gchar * text)
+{
+  const gchar *p;
+
+  for (p = text; *p; p++)
+    fail_if ((guint8) * p < 0x20 || *p == 0x7f, "raw control character "
+        "0x%02x in '%s'", (guint8) * p, text);
+  fail_if (strstr (text, "\xc2\x9b") != NULL, "raw C1 CSI in '%s'", text);
+  fail_if (strstr (text, "\xe2\x80\xae") != NULL, "raw override in '%s'",
+      text);
+}
+
+/* Pops warnings until one whose text has substr: it must hold no raw
+ * control character and show the hostile text escaped. */
+static void
+expect_escaped_warning (Pipe * p, const gchar * substr)
+{
+  GstBus *bus = gst_element_get_bus (p->pipeline);
+  gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  gboolean found = FALSE;
+
+  while (!found && g_get_monotonic_time () < until) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+        GST_MESSAGE_WARNING);
+    GError *gerr = NULL;
+
+    if (!msg)
+      continue;
+    gst_message_parse_warning (msg, &gerr, NULL);
+    GST_INFO ("warning: %s", gerr->message);
+    if (strstr (gerr->message, substr)) {
+      found = TRUE;
+      check_no_raw_control (gerr->message);
+      fail_unless (strstr (gerr->message, "\\x1b]0;owned\\x07") != NULL,
+          "%s", gerr->message);
+    }
+    g_error_free (gerr);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  fail_unless (found, "no warning containing '%s'", substr);
+}
+
+/* A sender's HELLO (no key) followed by one frame. */
+static GByteArray *
+sender_hello_and (GBytes * frame)
+{
+  GByteArray *a = sender_hello (QS_PROTO_VERSION_MAJOR);
+
+  g_byte_array_append (a, g_bytes_get_data (frame, NULL),
+      g_bytes_get_size (frame));
+  g_bytes_unref (frame);
+  return a;
+}
+
+/* Appends a BUFFER frame of len bytes. */
+static void
+append_buffer_frame (GByteArray * a, guint64 seq, gsize len)
+{
+  guint8 head[QS_PROTO_FRAME_HEADER_SIZE + QS_PROTO_BUFFER_HEADER_SIZE];
+  guint8 *media = g_malloc0 (len);
+
+  qs_proto_write_frame_header (head, QS_MSG_BUFFER,
+      QS_PROTO_BUFFER_HEADER_SIZE + len);
+  qs_proto_write_buffer_header (head + QS_PROTO_FRAME_HEADER_SIZE, seq,
+      seq * 10 * GST_MSECOND, QS_PROTO_TIME_NONE, 10 * GST_MSECOND, 0);
+  g_byte_array_append (a, head, sizeof (head));
+  g_byte_array_append (a, media, len);
+  g_free (media);
+}
+
 /* A peer's ERROR text reaches the log with its control characters escaped. */
 GST_START_TEST (test_peer_text_sanitised)
 {
@@ -1356,53 +1894,89 @@ GST_START_TEST (test_peer_text_sanitised)
   GByteArray *a = g_byte_array_new ();
   guint8 hello[QS_PROTO_HELLO_SIZE];
   guint8 nonce[QS_PROTO_NONCE_SIZE] = { 0 };
-  GstBus *bus;
   GSocket *socket;
   GBytes *err_frame;
-  gboolean found = FALSE;
-  gint64 until;
 
   pipe_play (sender);
   qs_proto_write_hello (hello, QS_ROLE_RECEIVER, 0, nonce);
   g_byte_array_append (a, hello, sizeof (hello));
-  err_frame = qs_proto_build_error (QS_PROTO_ERR_PEER,
-      "bye \x1b]0;owned\x07\x1b[2J\r\xc2\x9b" "31m\xe2\x80\xae" "evil");
+  err_frame = qs_proto_build_error (QS_PROTO_ERR_PEER, "bye " HOSTILE_TEXT);
   g_byte_array_append (a, g_bytes_get_data (err_frame, NULL),
       g_bytes_get_size (err_frame));
   socket = raw_connect (pipe_port (sender));
   raw_send (socket, a->data, a->len);
-
-  bus = gst_element_get_bus (sender->pipeline);
-  until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
-  while (!found && g_get_monotonic_time () < until) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
-        GST_MESSAGE_WARNING);
-    GError *gerr = NULL;
-    const gchar *p;
-
-    if (!msg)
-      continue;
-    gst_message_parse_warning (msg, &gerr, NULL);
-    if (strstr (gerr->message, "bye")) {
-      found = TRUE;
-      for (p = gerr->message; *p; p++)
-        fail_if ((guint8) * p < 0x20 || *p == 0x7f, "raw control character "
-            "0x%02x in '%s'", (guint8) * p, gerr->message);
-      fail_if (strstr (gerr->message, "\xc2\x9b") != NULL);
-      fail_if (strstr (gerr->message, "\xe2\x80\xae") != NULL);
-      fail_unless (strstr (gerr->message, "\\x1b]0;owned\\x07") != NULL,
-          "%s", gerr->message);
-      fail_unless (strstr (gerr->message, "\\u202e") != NULL);
-    }
-    g_error_free (gerr);
-    gst_message_unref (msg);
-  }
-  fail_unless (found, "no warning with the receiver's text");
-  gst_object_unref (bus);
+  expect_escaped_warning (sender, "bye");
   g_bytes_unref (err_frame);
   g_byte_array_unref (a);
   g_object_unref (socket);
   pipe_free (sender);
+}
+
+GST_END_TEST;
+
+/* A sender's ERROR, at a receiving server (qsound-launch -m 3). */
+GST_START_TEST (test_sender_error_sanitised)
+{
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  GByteArray *a = sender_hello_and (qs_proto_build_error (QS_PROTO_ERR_PEER,
+          "bye " HOSTILE_TEXT));
+  GSocket *socket;
+
+  pipe_play (receiver);
+  socket = raw_connect (pipe_port (receiver));
+  raw_send (socket, a->data, a->len);
+  expect_escaped_warning (receiver, "The sender closed the link");
+  g_object_unref (socket);
+  g_byte_array_unref (a);
+  check_server_still_serves (receiver);
+  pipe_free (receiver);
+}
+
+GST_END_TEST;
+
+/* A sender's caps text, at a receiving server: in the error for caps that
+ * do not parse, and in the caps field of stats. */
+GST_START_TEST (test_sender_caps_sanitised)
+{
+  Pipe *receiver;
+  GByteArray *a;
+  GSocket *socket;
+  GstSample *sample;
+  GstStructure *s;
+  const gchar *caps;
+  /* fixed caps that parse: the hostile text in a string field */
+  const gchar *valid = "audio/x-raw, note=(string)\"" HOSTILE_TEXT "\"";
+
+  /* caps that do not parse */
+  receiver = receiver_new ("mode=server port=0");
+  pipe_play (receiver);
+  a = sender_hello_and (qs_proto_build_caps ("audio/x-raw" HOSTILE_TEXT));
+  socket = raw_connect (pipe_port (receiver));
+  raw_send (socket, a->data, a->len);
+  expect_escaped_warning (receiver, "not valid fixed GStreamer caps");
+  g_object_unref (socket);
+  g_byte_array_unref (a);
+  check_server_still_serves (receiver);
+  pipe_free (receiver);
+
+  /* caps that parse, taken downstream: stats shows them escaped */
+  receiver = receiver_new ("mode=server port=0");
+  pipe_play (receiver);
+  a = sender_hello_and (qs_proto_build_caps (valid));
+  append_buffer_frame (a, 0, 64);
+  socket = raw_connect (pipe_port (receiver));
+  raw_send (socket, a->data, a->len);
+  sample = pull (receiver);
+  gst_sample_unref (sample);
+  s = get_stats (receiver);
+  caps = gst_structure_get_string (s, "caps");
+  fail_unless (caps != NULL && g_str_has_prefix (caps, "audio/x-raw"));
+  check_no_raw_control (caps);
+  fail_unless (strstr (caps, "\\x1b]0;owned\\x07") != NULL, "%s", caps);
+  gst_structure_free (s);
+  g_object_unref (socket);
+  g_byte_array_unref (a);
+  pipe_free (receiver);
 }
 
 GST_END_TEST;
@@ -1754,6 +2328,76 @@ GST_START_TEST (test_server_receiver_serves_next_sender)
 
 GST_END_TEST;
 
+/* A server receiver (qsound-launch -m 3) serves the next sender after one
+ * that disconnects without EOS: a sender stopped, then one that vanishes
+ * in the middle of a frame. */
+GST_START_TEST (test_server_receiver_next_sender_without_eos)
+{
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  Pipe *sender;
+  GstCaps *caps;
+  GByteArray *a;
+  GSocket *socket;
+  gchar *props, *text;
+  guint i;
+
+  pipe_play (receiver);
+  props = g_strdup_printf ("mode=client port=%d", pipe_port (receiver));
+
+  /* a sender stopped without EOS (its pipeline to NULL: the socket closes) */
+  sender = sender_new (props, TRUE);
+  caps = test_caps (48000);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  wait_clients (sender, 1);
+  for (i = 0; i < 3; i++)
+    push (sender, make_buffer (i, 64));
+  receive_checked (receiver, 0, 3, 64, 48000);
+  pipe_free (sender);
+
+  /* a raw sender: caps, one buffer, half a buffer, gone */
+  caps = test_caps (44100);
+  text = gst_caps_to_string (caps);
+  gst_caps_unref (caps);
+  a = sender_hello_and (qs_proto_build_caps (text));
+  g_free (text);
+  append_buffer_frame (a, 0, 64);
+  append_buffer_frame (a, 1, 64);
+  socket = raw_connect (pipe_port (receiver));
+  raw_send (socket, a->data, a->len - 40);
+  {
+    GstSample *sample = pull (receiver);
+
+    fail_unless_equals_int (gst_buffer_get_size (gst_sample_get_buffer
+            (sample)), 64);
+    fail_unless_equals_int (sample_rate (sample), 44100);
+    gst_sample_unref (sample);
+  }
+  g_socket_close (socket, NULL);
+  g_object_unref (socket);
+  g_byte_array_unref (a);
+
+  /* the next sender, in another format, is served */
+  sender = sender_new (props, TRUE);
+  caps = test_caps (32000);
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  wait_clients (sender, 1);
+  for (i = 3; i < 6; i++)
+    push (sender, make_buffer (i, 64));
+  receive_checked (receiver, 3, 3, 64, 32000);
+  pipe_free (sender);
+  g_free (props);
+
+  expect_no_eos (receiver);
+  fail_unless (stats_uint (receiver, "reconnects") >= 2);
+  pipe_free (receiver);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_latency_query)
 {
   Pipe *sender, *receiver;
@@ -1801,13 +2445,20 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_auth_key_on_receiver_only);
   tcase_add_test (tc, test_key_seals_the_wire);
   tcase_add_test (tc, test_key_flipped_bit_refused);
+  tcase_add_test (tc, test_sink_warns_altered_receiver);
   tcase_add_test (tc, test_key_spliced_servers_refuse);
+  tcase_add_test (tc, test_key_stretched_once_per_key);
+  tcase_add_test (tc, test_cleartext_warning);
   tcase_add_test (tc, test_sink_max_clients);
 #ifdef G_OS_UNIX
   tcase_add_test (tc, test_sink_survives_idle_flood);
 #endif
+  tcase_add_test (tc, test_receiver_served_through_flood);
   tcase_add_test (tc, test_src_idle_stranger_does_not_delay);
+  tcase_add_test (tc, test_refusals_reported_at_most_every_10s);
   tcase_add_test (tc, test_peer_text_sanitised);
+  tcase_add_test (tc, test_sender_error_sanitised);
+  tcase_add_test (tc, test_sender_caps_sanitised);
   tcase_add_test (tc, test_address_in_use);
   tcase_add_test (tc, test_refused_without_reconnect);
   tcase_add_test (tc, test_role_mismatch);
@@ -1818,6 +2469,7 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_eos_travels);
   tcase_add_test (tc, test_client_receiver_outlives_server);
   tcase_add_test (tc, test_server_receiver_serves_next_sender);
+  tcase_add_test (tc, test_server_receiver_next_sender_without_eos);
   tcase_add_test (tc, test_latency_query);
   return s;
 }

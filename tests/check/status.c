@@ -387,6 +387,41 @@ GST_START_TEST (test_meter_text)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* what the launcher prints from the bus                                    */
+
+GST_START_TEST (test_escape)
+{
+  static const struct
+  {
+    const gchar *in, *out;
+  } cases[] = {
+    {"plain text, kept", "plain text, kept"},
+    {"Ger\xc3\xa4t \xe2\x80\x94 \xe6\x97\xa5",
+        "Ger\xc3\xa4t \xe2\x80\x94 \xe6\x97\xa5"},
+    /* an OSC title with a bell, a screen clear, a carriage return */
+    {"bye \x1b]0;owned\x07\x1b[2J\rx",
+        "bye \\x1b]0;owned\\x07\\x1b[2J\\x0dx"},
+    /* DEL, a C1 CSI, a right-to-left override */
+    {"a\x7f b\xc2\x9b" "31m c\xe2\x80\xae" "d",
+        "a\\x7f b\\x9b31m c\\u202ed"},
+    /* invalid UTF-8 is replaced, never passed on */
+    {"x\xff\xfey", "x\xef\xbf\xbd\xef\xbf\xbdy"},
+    /* text escaped once (by the element) is not escaped again */
+    {"\\x1b[2J", "\\x1b[2J"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    gchar *got = qsl_status_escape (cases[i].in);
+
+    fail_unless_equals_string (got, cases[i].out);
+    g_free (got);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 status_suite (void)
 {
@@ -402,6 +437,7 @@ status_suite (void)
   tcase_add_test (tc, test_meter_highest_peak);
   tcase_add_test (tc, test_meter_silence_floor);
   tcase_add_test (tc, test_meter_text);
+  tcase_add_test (tc, test_escape);
   return s;
 }
 

@@ -18,6 +18,9 @@ with the null sinks ``play`` and ``out``.  Cases:
   next-sender   mode 3 serves a second client of another codec after the
                 first stops with Ctrl-C
   server-restart  mode 2 waits for its server and resumes when it is back
+  peer-text     mode 3 fed by raw sockets speaking the protocol (caps that
+                do not parse, an ERROR), both holding terminal escapes:
+                none reaches its output raw
 
 Exit status 77 (skipped by meson) when a case needs the qsound elements and
 they are still placeholders, or when no PulseAudio server is reachable.
@@ -415,6 +418,66 @@ def case_server_restart():
         dump_work(work)
 
 
+# What a hostile peer puts in its text: an OSC title, a bell, a screen
+# clear, a carriage return, a C1 CSI and a right-to-left override.
+HOSTILE = b'\x1b]0;owned\x07\x1b[2J\r\xc2\x9b31m\xe2\x80\xaeevil'
+
+
+def sender_hello():
+    """A qsound sender's HELLO, without a key (docs/PROTOCOL.md)."""
+    return b'QSND' + bytes([2, 0, 1, 0]) + os.urandom(16) + bytes(8)
+
+
+def frame(ftype, payload):
+    return bytes([ftype, 0, 0, 0]) + len(payload).to_bytes(4, 'big') + payload
+
+
+def case_peer_text():
+    """Peers' text with terminal escapes, at a receiving server: the
+    launcher prints no ESC or BEL byte."""
+    need()
+    env = launch_env()
+    work = q.tempfile.mkdtemp(prefix='qsound-text-')
+    log_path = os.path.join(work, 'm3.log')
+    recv = q.spawn([LAUNCH, '-m', '3', '-p', '0', '-o', 'out'], log_path,
+                   env=env)
+    peers = [
+        ('caps that do not parse',
+         frame(1, b'audio/x-raw' + HOSTILE), 'not valid fixed GStreamer caps'),
+        ('an ERROR frame',
+         frame(5, (9).to_bytes(4, 'big') + b'bye ' + HOSTILE),
+         'The sender closed the link'),
+    ]
+    try:
+        port = q.port_from_log(recv)
+        check(port is not None, 'the receiver announced its port')
+        for what, data, said in peers:
+            start = len(q.read_log(recv))
+            with socket.create_connection(('127.0.0.1', port)) as s:
+                s.sendall(sender_hello() + data)
+                end = time.monotonic() + 10
+                while time.monotonic() < end and (
+                        said not in q.read_log(recv)[start:]):
+                    time.sleep(0.05)
+            check(said in q.read_log(recv)[start:],
+                  '%s: the receiver reports it ("%s")' % (what, said))
+        check('\\x1b]0;owned\\x07' in q.read_log(recv),
+              'the peers\' text is shown, escaped')
+        check(recv.poll() is None, 'the receiver keeps serving')
+    finally:
+        # (not judged: a mode 3 that never got a stream exits 2 on Ctrl-C,
+        # "Stream doesn't contain enough data", from decodebin's typefind)
+        q.stop(recv)
+        with open(log_path, 'rb') as f:
+            out = f.read()
+        raw = sorted({'0x%02x' % b for b in out if b in (0x1b, 0x07)})
+        check(not raw, 'no ESC or BEL byte in the launcher\'s stdout and '
+              'stderr (found %s)' % (', '.join(raw) or 'none'))
+        check(b'\xc2\x9b' not in out and b'\xe2\x80\xae' not in out,
+              'no raw C1 CSI or direction override either')
+        dump_work(work)
+
+
 def case_port_in_use():
     need()
     s = socket.socket()
@@ -454,6 +517,7 @@ def main():
         'wrong-key': case_wrong_key,
         'next-sender': case_next_sender,
         'server-restart': case_server_restart,
+        'peer-text': case_peer_text,
     }
     if case not in cases:
         print('unknown case %s; one of %s' % (case, ', '.join(cases)))

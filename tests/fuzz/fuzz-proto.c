@@ -15,7 +15,10 @@
  * open, so the input is also run sealed: its first 32 bytes as the HELLO,
  * then each frame as its header announces it (cut short at the end of the
  * input), sealed with a fixed key by the reference writer, and parsed by a
- * parser given that key after the HELLO, again three ways.  When the input
+ * parser given that key after the HELLO, again three ways.  The cipher is
+ * the one that HELLO asks for: AES-256-GCM when its flags byte (input byte
+ * 7) has the AES256GCM bit and this CPU can (AES-NI and CLMUL), else
+ * ChaCha20-Poly1305.  When the input
  * is whole frames and no AUTH or SEALED among them, the sealed parse must
  * yield exactly what the clear one did.  Then one bit of one sealed frame
  * (chosen by the input's hash) is flipped: nothing from that frame on may
@@ -45,6 +48,7 @@ int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
 typedef struct
 {
   const guint8 *open_key;       /* set on the parser right after the HELLO */
+  QsProtoCipher open_cipher;    /* with this cipher */
   guint64 digest;               /* FNV-1a over every message, fields and payload */
   guint n_messages;
   QsParseResult last;
@@ -150,8 +154,7 @@ pull (QsProtoParser * p, Outcome * o, guint32 max_frame_size, gsize fed)
   while ((r = qs_proto_parser_next (p, &m)) == QS_PARSE_MESSAGE) {
     check_message (&m, max_frame_size);
     if (m.type == QS_MSG_HELLO && o->open_key)
-      qs_proto_parser_set_open_key (p, o->open_key,
-      QS_PROTO_CIPHER_CHACHA20_POLY1305);
+      qs_proto_parser_set_open_key (p, o->open_key, o->open_cipher);
     o->digest = hash_message (o->digest, &m);
     o->n_messages++;
     CHECK (o->last != QS_PARSE_ERROR);
@@ -171,12 +174,14 @@ pull (QsProtoParser * p, Outcome * o, guint32 max_frame_size, gsize fed)
 
 static void
 run (QsProtoParser * p, const guint8 * data, gsize size, guint32 max_frame_size,
-    gsize piece, guint64 seed, const guint8 * open_key, Outcome * o)
+    gsize piece, guint64 seed, const guint8 * open_key, QsProtoCipher cipher,
+    Outcome * o)
 {
   gsize off = 0;
 
   memset (o, 0, sizeof (*o));
   o->open_key = open_key;
+  o->open_cipher = cipher;
   o->digest = 0xcbf29ce484222325ull;
   o->last = QS_PARSE_NEED_MORE;
   while (off < size) {
@@ -261,11 +266,10 @@ static const guint8 fuzz_key[QS_PROTO_KEY_SIZE] = {
  * stream, the offset of each sealed frame in it (plus its end), and whether
  * the input was whole frames with no AUTH or SEALED among them. */
 static GByteArray *
-seal_input (const guint8 * data, gsize size, GArray * offsets,
-    gboolean * comparable)
+seal_input (const guint8 * data, gsize size, QsProtoCipher cipher,
+    GArray * offsets, gboolean * comparable)
 {
-  QsProtoSeal *seal = qs_proto_seal_new (fuzz_key,
-      QS_PROTO_CIPHER_CHACHA20_POLY1305);
+  QsProtoSeal *seal = qs_proto_seal_new (fuzz_key, cipher);
   GByteArray *out = g_byte_array_new ();
   gsize off = QS_PROTO_HELLO_SIZE;
 
@@ -304,6 +308,7 @@ run_sealed (const guint8 * data, gsize size, guint32 max_frame_size,
   GArray *offsets = g_array_new (FALSE, FALSE, sizeof (guint));
   QsProtoParser *p = qs_proto_parser_new (max_frame_size);
   Outcome whole, bytewise, pieces, prefix, flipped;
+  QsProtoCipher cipher;
   gboolean comparable;
   GByteArray *s;
   guint frames, f, start, end;
@@ -313,13 +318,20 @@ run_sealed (const guint8 * data, gsize size, guint32 max_frame_size,
     qs_proto_parser_free (p);
     return;
   }
-  s = seal_input (data, size, offsets, &comparable);
+  /* the HELLO's flags byte picks the cipher, as it does between two ends */
+  cipher = (data[7] & QS_HELLO_FLAG_AES256GCM)
+      && qs_proto_aes256gcm_available ()? QS_PROTO_CIPHER_AES256_GCM :
+      QS_PROTO_CIPHER_CHACHA20_POLY1305;
+  s = seal_input (data, size, cipher, offsets, &comparable);
 
-  run (p, s->data, s->len, max_frame_size, s->len, 0, fuzz_key, &whole);
+  run (p, s->data, s->len, max_frame_size, s->len, 0, fuzz_key, cipher,
+      &whole);
   qs_proto_parser_reset (p);
-  run (p, s->data, s->len, max_frame_size, 1, 0, fuzz_key, &bytewise);
+  run (p, s->data, s->len, max_frame_size, 1, 0, fuzz_key, cipher,
+      &bytewise);
   qs_proto_parser_reset (p);
-  run (p, s->data, s->len, max_frame_size, 0, h | 1, fuzz_key, &pieces);
+  run (p, s->data, s->len, max_frame_size, 0, h | 1, fuzz_key, cipher,
+      &pieces);
   compare (&whole, &bytewise);
   compare (&whole, &pieces);
   if (comparable)
@@ -332,10 +344,12 @@ run_sealed (const guint8 * data, gsize size, guint32 max_frame_size,
     start = g_array_index (offsets, guint, f);
     end = g_array_index (offsets, guint, f + 1);
     qs_proto_parser_reset (p);
-    run (p, s->data, start, max_frame_size, start, 0, fuzz_key, &prefix);
+    run (p, s->data, start, max_frame_size, start, 0, fuzz_key, cipher,
+        &prefix);
     s->data[start + (h >> 16) % (end - start)] ^= 1u << ((h >> 40) % 8);
     qs_proto_parser_reset (p);
-    run (p, s->data, s->len, max_frame_size, s->len, 0, fuzz_key, &flipped);
+    run (p, s->data, s->len, max_frame_size, s->len, 0, fuzz_key, cipher,
+        &flipped);
     CHECK (flipped.n_messages <= prefix.n_messages);
     g_free (prefix.error_message);
     g_free (flipped.error_message);
@@ -359,11 +373,14 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   QsProtoParser *p = qs_proto_parser_new (max_frame_size);
   Outcome whole, bytewise, pieces;
 
-  run (p, data, size, max_frame_size, size ? size : 1, 0, NULL, &whole);
+  run (p, data, size, max_frame_size, size ? size : 1, 0, NULL,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305, &whole);
   qs_proto_parser_reset (p);
-  run (p, data, size, max_frame_size, 1, 0, NULL, &bytewise);
+  run (p, data, size, max_frame_size, 1, 0, NULL,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305, &bytewise);
   qs_proto_parser_reset (p);
-  run (p, data, size, max_frame_size, 0, h | 1, NULL, &pieces);
+  run (p, data, size, max_frame_size, 0, h | 1, NULL,
+      QS_PROTO_CIPHER_CHACHA20_POLY1305, &pieces);
 
   compare (&whole, &bytewise);
   compare (&whole, &pieces);
