@@ -77,6 +77,16 @@ qs_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
       /* an element's message may carry a peer's words: escaped, like every
        * line printed from the bus (qsl_status_log) */
       gst_message_parse_error (msg, &err, &dbg);
+      if (app->interrupted && g_error_matches (err, GST_STREAM_ERROR,
+              GST_STREAM_ERROR_TYPE_NOT_FOUND)) {
+        /* Ctrl-C before any stream came: the end of stream reached a
+         * decodebin that had nothing to look at.  A stop, not a fault */
+        g_clear_error (&err);
+        g_free (dbg);
+        qsl_status_log (app->status, "stopped");
+        g_main_loop_quit (app->loop);
+        break;
+      }
       qsl_status_clear (app->status);
       shown = qsl_status_escape (err->message);
       g_printerr ("qsound-launch: %s\n", shown);

@@ -465,11 +465,13 @@ def case_peer_text():
               'the peers\' text is shown, escaped')
         check(recv.poll() is None, 'the receiver keeps serving')
     finally:
-        # (not judged: a mode 3 that never got a stream exits 2 on Ctrl-C,
-        # "Stream doesn't contain enough data", from decodebin's typefind)
-        q.stop(recv)
+        # a mode 3 that never got a stream ends on Ctrl-C with 0, not with
+        # decodebin's "Stream doesn't contain enough data"
+        rc = q.stop(recv)
         with open(log_path, 'rb') as f:
             out = f.read()
+        check(rc == 0 and b'enough data' not in out, 'Ctrl-C ends it with '
+              'status 0 and no error (%s)' % rc)
         raw = sorted({'0x%02x' % b for b in out if b in (0x1b, 0x07)})
         check(not raw, 'no ESC or BEL byte in the launcher\'s stdout and '
               'stderr (found %s)' % (', '.join(raw) or 'none'))
