@@ -71,9 +71,11 @@ static const gchar *qsl_description_tail =
     "link is sealed: nobody without it can connect, listen in or alter it.\n"
     "A client connects to HOST and keeps retrying until the server is up.\n"
     "The receiver needs no codec option: the stream says what it is.\n"
-    "A receiver holds a fixed delay (-l, room for network jitter; by default\n"
-    "what the stream's codec needs on a quiet link) and follows the drift\n"
-    "between the two machines' clocks, so it is the same after hours.\n"
+    "A receiver keeps room for network jitter and follows the drift between\n"
+    "the two machines' clocks, so its delay is the same after hours. Without\n"
+    "-l the room starts at what the stream's codec needs on a quiet link and\n"
+    "grows when audio comes later than it allows (one gap, then none for\n"
+    "such delays); -l MS fixes it.\n"
     "\n"
     "--print shows the GStreamer pipeline of the mode, quoted for a shell:\n"
     "paste it after gst-launch-1.0 to run the same thing.\n"
@@ -94,8 +96,8 @@ qsl_options_parse (QslOptions * opts, QslSettings * set, gint * argc,
   gchar *bitrate_help = g_strdup_printf ("Bitrate in kbit/s (%s)", bitrates);
   gchar *latencies = qsl_codecs_latency_text ();
   gchar *latency_help = g_strdup_printf ("Receiver: room for network jitter "
-      "in ms, held for as long as it runs (default by the stream's codec: "
-      "%s; raise it on a worse link)", latencies);
+      "in ms, fixed for as long as it runs (default: it adapts to the link, "
+      "starting from %s by the stream's codec)", latencies);
   GOptionEntry entries[] = {
     {"host", 'n', 0, G_OPTION_ARG_STRING, &opts->host,
         "Server: address to listen on; client: server to connect to "

@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Each mode is a file under pipelines/ with @PLACEHOLDERS@ (HOST, PORT,
- * KEY, DEVICE, ENCODER, SINK, LATENCY); this module finds the file, fills
- * it, and makes the shell form that --print shows.
+ * KEY, DEVICE, ENCODER, SINK, LATENCY, ADAPTIVE); this module finds the
+ * file, fills it, and makes the shell form that --print shows.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -110,7 +110,7 @@ qsl_template_fill (const QslSettings * set, GError ** error)
   gchar *path = NULL, *contents = NULL, **lines, *encoder, *sink;
   GString *desc;
   guint i;
-  gchar *vals[7][2];
+  gchar *vals[8][2];
   const gchar *p;
 
   if (!qsl_pipelines_dir (set->mode->file, &path)) {
@@ -147,6 +147,8 @@ qsl_template_fill (const QslSettings * set, GError ** error)
   vals[6][0] = (gchar *) "LATENCY";
   vals[6][1] = g_strdup_printf ("%" G_GUINT64_FORMAT,
       (guint64) set->latency_ms * GST_MSECOND);
+  vals[7][0] = (gchar *) "ADAPTIVE";
+  vals[7][1] = g_strdup (set->latency_set ? "false" : "true");
 
   desc = g_string_new (NULL);
   lines = g_strsplit (contents, "\n", -1);

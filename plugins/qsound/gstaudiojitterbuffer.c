@@ -40,6 +40,13 @@
  * chunks leave on the pipeline clock at their timestamp plus the target;
  * #GstAudioJitterBuffer:stats says which (`pacing`).
  *
+ * With #GstAudioJitterBuffer:adaptive (qsound-launch sets it when no -l is
+ * given) and an audio sink, the room adapts to the link: audio that comes
+ * later than the room and the sink's buffer cover makes the sink play
+ * silence once, and the room then grows at once by what that took, so that
+ * the next such delay plays through; 30 s after the last such delay it
+ * comes back down by 0.5 ms a second, steered out by the resampler.
+ * #GstAudioJitterBuffer:latency is then the least room.
  * Network jitter smaller than the target is absorbed without a glitch.  A
  * real gap (the sender stalled, frames were lost) is filled with silence and
  * counted; when audio comes back it re-locks to the target within a second:
@@ -154,12 +161,24 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define CTRL_KI_TRACK   0.0025
 #define CTRL_EMA_TAU_TRACK 3.0
 #define CTRL_SPREAD_TAU 10.0
+/* the adaptive room (#GstAudioJitterBuffer:adaptive, with an audio sink;
+ * see gst_audio_jitter_buffer_adapt): a backlog of ADAPT_EVENT_MIN or more
+ * right after the queue ran empty is taken in, up to ADAPT_MAX; the room
+ * wanted is the largest grown to over ADAPT_HOLD_WINDOWS windows, and
+ * beyond it the room shrinks at ADAPT_SHRINK_RATE (ns per ns: 0.5 ms a
+ * second) */
+#define ADAPT_MAX       (500 * GST_MSECOND)
+#define ADAPT_EVENT_MIN (5.0 * GST_MSECOND)
+#define ADAPT_DEFICIT_TIME (1 * GST_SECOND)
+#define ADAPT_SHRINK_RATE 5e-4
+#define ADAPT_HOLD_WINDOWS 150  /* 30 s of WINDOW_TIME */
 
 enum
 {
   PROP_0,
   PROP_LATENCY,
   PROP_MAX_CORRECTION,
+  PROP_ADAPTIVE,
   PROP_STATS,
 };
 
@@ -173,6 +192,7 @@ struct _GstAudioJitterBuffer
   /* settings, under the object lock */
   GstClockTime latency;
   guint max_correction;
+  gboolean adaptive;
 
   /* everything below is under self->lock */
   GMutex lock;
@@ -182,6 +202,8 @@ struct _GstAudioJitterBuffer
   GstClockTime target;          /* copies of the settings at start */
   GstClockTime configured_latency;  /* from the pipeline's LATENCY event */
   gdouble max_corr;
+  gboolean adapt;               /* the room adapts (with a sink) */
+  GstClockTime floor;           /* the least room: the latency setting */
 
   GstAudioInfo info;
   gboolean have_info;
@@ -224,6 +246,8 @@ struct _GstAudioJitterBuffer
   GstAudioBaseSink *sink;       /* the audio sink downstream, if any: it
                                  * paces the output */
   gboolean sink_searched;
+  GstClock *sink_clock;         /* the clock the sink provides, if any: its
+                                 * time is what it has played */
 
   /* controller */
   gdouble step;                 /* input frames per output frame */
@@ -248,6 +272,17 @@ struct _GstAudioJitterBuffer
   gdouble win_low[WIN_LOW_KEEP];        /* the lowest rooms, ascending: the
                                          * first is the window's minimum */
   guint win_n;
+
+  /* the adaptive room */
+  GstClockTime deficit_time;    /* when an arrival last found the room
+                                 * below zero, in a spell not yet over */
+  gdouble calm_low;             /* the room of the last window with no dip */
+  gdouble pre_deficit_low;      /* ... and of the one before the spell */
+  gdouble need_hist[ADAPT_HOLD_WINDOWS];        /* the room each window
+                                                 * showed was needed, ns
+                                                 * (0: none) */
+  guint need_n, need_i;
+  guint grows;
 
   /* statistics */
   guint corrections;
@@ -658,6 +693,78 @@ gst_audio_jitter_buffer_insert_silence (GstAudioJitterBuffer * self,
   self->silence_filled += frames;
 }
 
+/* The adaptive room, at the end of a window (with an audio sink).  When
+ * an arrival finds the queue empty (the room below zero), the audio came
+ * later than the room allowed; if it came later than the sink's buffer too,
+ * the sink played silence in its stead, and once the audio arrives the
+ * queue stands higher than before the spell by as much: a backlog.  Set
+ * against the queue before the spell, not against the target (the
+ * controller holds the average, dips included, on the target, so the
+ * queue between dips stands above it), a backlog of ADAPT_EVENT_MIN or
+ * more in the first window after the spell, within ADAPT_DEFICIT_TIME, is
+ * the link saying how much more room it needs: the room grows by it at
+ * once (returns TRUE: the window is done) instead of cutting it, so that
+ * the next such delay plays through.  The room wanted is the largest grown
+ * to over the last ADAPT_HOLD_WINDOWS (30 s); when that is less, the room
+ * comes down by ADAPT_SHRINK_RATE, which the controller steers out with
+ * the resampler. */
+static gboolean
+gst_audio_jitter_buffer_adapt (GstAudioJitterBuffer * self, GstClockTime now,
+    gdouble low, gdouble dt)
+{
+  gdouble target = (gdouble) self->target, want = (gdouble) self->floor;
+  gdouble backlog = 0.0;
+  guint i;
+
+  if (self->win_low[0] < 0.0) {
+    /* the queue ran empty: note where it stood before, once a spell */
+    if (!GST_CLOCK_TIME_IS_VALID (self->deficit_time))
+      self->pre_deficit_low = self->calm_low;
+    self->deficit_time = now;
+  } else {
+    if (GST_CLOCK_TIME_IS_VALID (self->deficit_time)) {
+      /* the first window after the spell: how much higher the queue
+       * stands than before it is audio the sink played silence for.
+       * Compared with the queue before, not with the target: the
+       * controller holds the average, dips included, on the target */
+      if (now <= self->deficit_time + ADAPT_DEFICIT_TIME)
+        backlog = low - self->pre_deficit_low;
+      self->deficit_time = GST_CLOCK_TIME_NONE;
+    }
+    self->calm_low = low;
+  }
+  if (backlog < ADAPT_EVENT_MIN)
+    backlog = 0.0;
+  self->need_hist[self->need_i] = backlog > 0.0 ? MIN (target + backlog,
+      (gdouble) ADAPT_MAX) : 0.0;
+  self->need_i = (self->need_i + 1) % ADAPT_HOLD_WINDOWS;
+  self->need_n = MIN (self->need_n + 1, ADAPT_HOLD_WINDOWS);
+  for (i = 0; i < self->need_n; i++)
+    want = MAX (want, self->need_hist[i]);
+  if (backlog > 0.0 && want > target) {
+    GST_INFO_OBJECT (self, "room grown from %.1f to %.1f ms: audio came "
+        "%.1f ms later than the room allowed", target / GST_MSECOND,
+        want / GST_MSECOND, backlog / GST_MSECOND);
+    self->target = (GstClockTime) want;
+    self->ema += MIN (backlog, want - target);
+    self->calm_low = low;
+    self->grows++;
+    if (!self->tracking) {
+      /* the late audio moved the corrections: acquire the rate afresh */
+      self->lock_time = now;
+      self->acq_sum = self->acq_time = 0.0;
+    }
+    return TRUE;
+  }
+  if (want < target) {
+    self->target = (GstClockTime) (target - MIN (target - want,
+            ADAPT_SHRINK_RATE * dt * GST_SECOND));
+    GST_LOG_OBJECT (self, "room shrinking to %.2f ms (%.2f ms wanted)",
+        (gdouble) self->target / GST_MSECOND, want / GST_MSECOND);
+  }
+  return FALSE;
+}
+
 /* One averaging window is complete: re-lock if far off, else steer. */
 static void
 gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
@@ -698,6 +805,15 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
         (room - target) / GST_MSECOND, self->win_n);
     gst_audio_jitter_buffer_window_reset (self, now);
     return;
+  }
+  if (self->adapt && self->sink) {
+    if (gst_audio_jitter_buffer_adapt (self, now, low, dt)) {
+      self->cut_wait = 0;
+      gst_audio_jitter_buffer_window_reset (self, now);
+      return;
+    }
+    target = (gdouble) self->target;
+    thr = MAX (20.0 * GST_MSECOND, target / 2.0);
   }
   if (low > target + MAX (BACKLOG_MIN, target / 2.0)) {
     /* (nearly) everything arrived far too early: a stale backlog.  It is
@@ -781,6 +897,18 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   }
   self->step = 1.0 + c;
   gst_audio_jitter_buffer_resampler_steer (self);
+  if (self->sink_clock) {
+    GstClockTime played = gst_clock_get_time (self->sink_clock);
+    gdouble written = (gdouble) self->out_samples * GST_SECOND /
+        GST_AUDIO_INFO_RATE (&self->info);
+
+    GST_LOG_OBJECT (self, "sink: written %.2f ms, its clock %.2f ms, "
+        "written - clock %.2f ms, queued here %.2f ms, monotonic - clock "
+        "%.3f ms", written / GST_MSECOND,
+        (gdouble) played / GST_MSECOND, (written - (gdouble) played) /
+        GST_MSECOND, gst_audio_jitter_buffer_queued (self) / GST_MSECOND,
+        (g_get_monotonic_time () * 1000.0 - (gdouble) played) / GST_MSECOND);
+  }
   GST_LOG_OBJECT (self, "latency %.2f ms (window min %.2f, mean %.2f, max "
       "%.2f, %u arrivals), correction %.1f ppm", self->ema / GST_MSECOND,
       self->win_low[0] / GST_MSECOND, mean / GST_MSECOND,
@@ -818,6 +946,9 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
   self->ema = self->win_last = (gdouble) self->target;
   self->spread = 0.0;
   self->win_n = 0;
+  self->need_n = self->need_i = 0;
+  self->deficit_time = GST_CLOCK_TIME_NONE;
+  self->calm_low = self->pre_deficit_low = (gdouble) self->target;
   gst_segment_init (&self->in_segment, GST_FORMAT_TIME);
 }
 
@@ -1092,6 +1223,11 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
       self->sink_searched = TRUE;
       gst_object_replace ((GstObject **) & self->sink, (GstObject *) found);
       if (found) {
+        GstClock *c = gst_element_provide_clock (GST_ELEMENT (found));
+
+        gst_object_replace ((GstObject **) & self->sink_clock, (GstObject *) c);
+        if (c)
+          gst_object_unref (c);
         GST_INFO_OBJECT (self, "%" GST_PTR_FORMAT " paces the output",
             found);
         gst_object_unref (found);
@@ -1436,13 +1572,17 @@ gst_audio_jitter_buffer_change_state (GstElement * element,
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     GstClockTime latency;
     guint max_corr;
+    gboolean adaptive;
 
     GST_OBJECT_LOCK (self);
     latency = self->latency;
     max_corr = self->max_correction;
+    adaptive = self->adaptive;
     GST_OBJECT_UNLOCK (self);
     g_mutex_lock (&self->lock);
-    self->target = latency;
+    self->target = self->floor = latency;
+    self->adapt = adaptive;
+    self->grows = 0;
     self->max_corr = max_corr * 1e-6;
     self->configured_latency = GST_CLOCK_TIME_NONE;
     gst_audio_jitter_buffer_reset (self);
@@ -1460,6 +1600,7 @@ gst_audio_jitter_buffer_change_state (GstElement * element,
     g_clear_pointer (&self->fifo, g_free);
     g_clear_pointer (&self->resampler, gst_audio_resampler_free);
     gst_clear_object (&self->sink);
+    gst_clear_object (&self->sink_clock);
     self->sink_searched = FALSE;
     self->fifo_alloc = 0;
     gst_audio_jitter_buffer_reset (self);
@@ -1481,6 +1622,7 @@ gst_audio_jitter_buffer_get_stats (GstAudioJitterBuffer * self)
       "latency", G_TYPE_INT64, (gint64) self->ema,
       "latency-window", G_TYPE_INT64, (gint64) self->win_last,
       "target", G_TYPE_UINT64, (guint64) self->target,
+      "room-grown", G_TYPE_UINT, self->grows,
       "drift-ppm", G_TYPE_DOUBLE, (self->step - 1.0) * 1e6,
       "corrections", G_TYPE_UINT, self->corrections,
       "silence-filled", G_TYPE_UINT64, self->silence_filled,
@@ -1517,7 +1659,8 @@ gst_audio_jitter_buffer_set_property (GObject * object, guint prop_id,
     g_mutex_lock (&self->lock);
     self->ema += (gdouble) latency - (gdouble) self->target;
     self->win_last += (gdouble) latency - (gdouble) self->target;
-    self->target = latency;
+    self->target = self->floor = latency;
+    self->need_n = self->need_i = 0;
     gst_audio_jitter_buffer_window_reset (self, self->win_start);
     g_mutex_unlock (&self->lock);
     gst_element_post_message (GST_ELEMENT (self),
@@ -1529,6 +1672,9 @@ gst_audio_jitter_buffer_set_property (GObject * object, guint prop_id,
   switch (prop_id) {
     case PROP_MAX_CORRECTION:
       self->max_correction = g_value_get_uint (value);
+      break;
+    case PROP_ADAPTIVE:
+      self->adaptive = g_value_get_boolean (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1554,6 +1700,9 @@ gst_audio_jitter_buffer_get_property (GObject * object, guint prop_id,
       break;
     case PROP_MAX_CORRECTION:
       g_value_set_uint (value, self->max_correction);
+      break;
+    case PROP_ADAPTIVE:
+      g_value_set_boolean (value, self->adaptive);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1603,10 +1752,23 @@ gst_audio_jitter_buffer_class_init (GstAudioJitterBufferClass * klass)
           "The largest rate correction, in parts per million, used to follow "
           "the drift between the sender's and the receiver's clocks; 0 turns "
           "drift correction off.", 0, 20000, DEFAULT_MAX_CORRECTION, rw));
+  g_object_class_install_property (gobject_class, PROP_ADAPTIVE,
+      g_param_spec_boolean ("adaptive", "Adaptive room",
+          "With an audio sink downstream, let the room adapt to the link.  "
+          "When audio comes later than the room allows, the sink plays "
+          "silence for it once, and the room grows at once (up to 500 ms) "
+          "to hold the audio that follows instead of cutting it, so that "
+          "the next such delay plays through.  30 s after the last such "
+          "delay the room shrinks back by 0.5 ms a second, steered out by "
+          "the resampler, down to latency, which is then the least room.  "
+          "Off: the room stays at latency and such a backlog is cut.",
+          FALSE, rw));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Figures: latency (the measured latency, smoothed, ns), "
-          "latency-window (the last 200 ms average, ns), target (ns), "
+          "latency-window (the last 200 ms average, ns), target (ns; with "
+          "adaptive, the room as it is now), room-grown (times the adaptive "
+          "room grew), "
           "drift-ppm (the current rate correction), corrections (re-locks: "
           "a stall, a reconnect or a backlog), silence-filled and dropped "
           "(samples), underruns, overruns, gaps, samples-in and samples-out, "
@@ -1650,7 +1812,7 @@ gst_audio_jitter_buffer_init (GstAudioJitterBuffer * self)
 
   self->latency = DEFAULT_LATENCY;
   self->max_correction = DEFAULT_MAX_CORRECTION;
-  self->target = DEFAULT_LATENCY;
+  self->target = self->floor = DEFAULT_LATENCY;
   self->max_corr = DEFAULT_MAX_CORRECTION * 1e-6;
   g_mutex_init (&self->lock);
   g_mutex_init (&self->push_lock);

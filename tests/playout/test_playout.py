@@ -12,6 +12,14 @@ capturing ``play``, -m 2 playing into ``out``).  Cases:
   steady        20 s: every burst arrives, the per-burst latency stays
                 within 4 ms (p5..p95) with no step of 3 ms or more, and the
                 receiver never re-locks or runs dry
+  stalls        30 s through the project's delaying proxy
+                (tests/jitter/delayproxy.py: 20+-10 ms, and everything held
+                70 ms every 3 s), the receiver with no -l (its room adapts
+                from the pcm default of 8 ms): the room grows, and from
+                12 s on every burst arrives and the per-burst latency stays
+                within 4 ms with no step of 3 ms or more (the gaps while it
+                grows are not judged; with -l 8 the room cuts a backlog at
+                every stall, 10-20 ms steps)
   transparent   10 s: every burst arrives, and each burst's power as
                 received over its power as played is within 0.2 dB in
                 every band up to 20 kHz.  A burst lost while the host
@@ -22,9 +30,11 @@ Exit status 77 (skipped by meson) when no PulseAudio can be started.
 """
 
 import os
+import re
 import sys
 import tempfile
 import shutil
+import time
 
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -80,6 +90,84 @@ def case_steady(workdir, launch):
           % len(events))
 
 
+PROXY = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+                     'jitter', 'delayproxy.py')
+JUDGED_FROM_S = 12.0
+# a link that holds everything 70 ms every 3 s, beside 20+-10 ms of jitter
+PROXY_ARGS = ['--delay-ms', '20', '--jitter-ms', '10', '--stall-every', '3',
+              '--stall-ms', '70']
+
+
+def proxied_pair(launch, proxy_args):
+    """qsound-launch -m 1 -c pcm, and -m 2 reaching it through the delaying
+    proxy."""
+    def start(spawn):
+        tx = spawn([launch, '-m', '1', '-c', 'pcm', '-d', 'play', '-p', '0'],
+                   'tx', env=mixrig.tx_env())
+        port = mixrig.qsmeasure.port_from_log(tx)
+        if port is None:
+            return [tx]
+        proxy = spawn([sys.executable, PROXY, '--target-port', str(port)]
+                      + list(proxy_args), 'proxy')
+        pport = None
+        end = time.monotonic() + 10
+        while pport is None and time.monotonic() < end:
+            m = re.search(r'PORT (\d+)',
+                          mixrig.qsmeasure.read_log(proxy))
+            pport = int(m.group(1)) if m else None
+            time.sleep(0.05)
+        if pport is None:
+            return [tx, proxy]
+        rx = spawn([launch, '-m', '2', '-o', 'out', '-p', str(pport)], 'rx',
+                   env=mixrig.rx_env())
+        return [tx, proxy, rx]
+    return start
+
+
+def case_stalls(workdir, launch):
+    watch = stallwatch.Watch()
+    rec, procs = mixrig.run_rig(workdir, 'stalls', proxied_pair(
+        launch, PROXY_ARGS), 30, settle_s=2.5,
+        watch=watch)
+    po = mixrig.analyse(rec, ('out',))['out']
+    print(po.summary(), flush=True)
+    print('lags: ' + ' '.join('%.1f:%.2f' % (t, lag) for t, lag in
+                              zip(po.times, po.lags_ms)), flush=True)
+    print(watch.summary(), flush=True)
+    check(len(procs) == 3, 'the sender, the proxy and the receiver started')
+    if len(procs) < 3:
+        return
+    log = mixrig.qsmeasure.read_log(procs[-1])
+    for e in mixrig.jitter_events(procs[-1]):
+        print('receiver: ' + e)
+    grown = re.findall(r'room grown from [\d.]+ to [\d.]+ ms', log)
+    for g in grown:
+        print('receiver: ' + g)
+    check(po.sent >= 60, 'the rig saw the bursts played (%d)' % po.sent)
+    check(grown, 'the room grew from 8 ms for the stalling link')
+    if po.first_sent_s is None:
+        return
+    t0 = po.first_sent_s + JUDGED_FROM_S
+    late = [(t, lag) for t, lag in zip(po.times, po.lags_ms) if t >= t0]
+    lost = [t for t in po.lost_s if t >= t0]
+    check(len(late) >= 30 and not lost, 'from %.0f s on every burst arrived '
+          '(%d arrived, lost at %s)' % (JUDGED_FROM_S, len(late),
+                                         ', '.join('%.1f' % t for t in lost)
+                                         or 'none'))
+    if len(late) >= 2:
+        lags = [lag for _, lag in late]
+        lags.sort()
+        spread = lags[int(0.95 * (len(lags) - 1))] - lags[int(0.05 * (
+            len(lags) - 1))]
+        ordered = [lag for _, lag in late]
+        steps = [b - a for a, b in zip(ordered, ordered[1:])
+                 if abs(b - a) >= 3.0]
+        check(spread <= 4.0, 'from %.0f s on the per-burst latency stays '
+              'within 4 ms (p5..p95 %.2f ms)' % (JUDGED_FROM_S, spread))
+        check(not steps, 'from %.0f s on no step of 3 ms or more (%s)'
+              % (JUDGED_FROM_S, ', '.join('%+.1f' % v for v in steps)))
+
+
 def case_transparent(workdir, launch):
     po, _, watch = pair(workdir, launch, 10)
     check_arrived(po, watch)
@@ -90,7 +178,7 @@ def case_transparent(workdir, launch):
 
 
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ('steady', 'transparent'):
+    if len(argv) != 3 or argv[1] not in ('steady', 'stalls', 'transparent'):
         print(__doc__)
         return 2
     launch_env()
@@ -100,8 +188,8 @@ def main(argv):
         if not server.start():
             print('SKIP: could not start a private PulseAudio')
             return SKIP
-        {'steady': case_steady, 'transparent': case_transparent}[argv[1]](
-            workdir, argv[2])
+        {'steady': case_steady, 'stalls': case_stalls,
+         'transparent': case_transparent}[argv[1]](workdir, argv[2])
     finally:
         server.stop()
         if not failures:
