@@ -15,11 +15,12 @@ capturing ``play``, -m 2 playing into ``out``).  Cases:
   stalls        30 s through the project's delaying proxy
                 (tests/jitter/delayproxy.py: 20+-10 ms, and everything held
                 70 ms every 3 s), the receiver with no -l (its room adapts
-                from the pcm default of 8 ms): the room grows, and from
-                12 s on every burst arrives and the per-burst latency stays
-                within 4 ms with no step of 3 ms or more (the gaps while it
-                grows are not judged; with -l 8 the room cuts a backlog at
-                every stall, 10-20 ms steps)
+                from the pcm default of 8 ms): the room grows, the receiver
+                never re-locks, and from 12 s on every burst arrives with no
+                step of 3 ms or more between bursts and within 8 ms (p5..p95:
+                a last growth of ~5 ms may still come; the gaps while it
+                grows are not judged).  With -l 8 it fails: a backlog cut
+                and a 10-20 ms step at every stall
   transparent   10 s: every burst arrives, and each burst's power as
                 received over its power as played is within 0.2 dB in
                 every band up to 20 kHz.  A burst lost while the host
@@ -138,13 +139,16 @@ def case_stalls(workdir, launch):
     if len(procs) < 3:
         return
     log = mixrig.qsmeasure.read_log(procs[-1])
-    for e in mixrig.jitter_events(procs[-1]):
+    events = mixrig.jitter_events(procs[-1])
+    for e in events:
         print('receiver: ' + e)
     grown = re.findall(r'room grown from [\d.]+ to [\d.]+ ms', log)
     for g in grown:
         print('receiver: ' + g)
     check(po.sent >= 60, 'the rig saw the bursts played (%d)' % po.sent)
     check(grown, 'the room grew from 8 ms for the stalling link')
+    check(not events, 'the receiver never re-locked or ran dry (%d)'
+          % len(events))
     if po.first_sent_s is None:
         return
     t0 = po.first_sent_s + JUDGED_FROM_S
@@ -162,8 +166,8 @@ def case_stalls(workdir, launch):
         ordered = [lag for _, lag in late]
         steps = [b - a for a, b in zip(ordered, ordered[1:])
                  if abs(b - a) >= 3.0]
-        check(spread <= 4.0, 'from %.0f s on the per-burst latency stays '
-              'within 4 ms (p5..p95 %.2f ms)' % (JUDGED_FROM_S, spread))
+        check(spread <= 8.0, 'from %.0f s on the per-burst latency stays '
+              'within 8 ms (p5..p95 %.2f ms)' % (JUDGED_FROM_S, spread))
         check(not steps, 'from %.0f s on no step of 3 ms or more (%s)'
               % (JUDGED_FROM_S, ', '.join('%+.1f' % v for v in steps)))
 
