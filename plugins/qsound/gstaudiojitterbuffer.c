@@ -703,14 +703,15 @@ gst_audio_jitter_buffer_insert_silence (GstAudioJitterBuffer * self,
  * queue between dips stands above it), a backlog of ADAPT_EVENT_MIN or
  * more in the first window after the spell, within ADAPT_DEFICIT_TIME, is
  * the link saying how much more room it needs: the room grows by it at
- * once (returns TRUE: the window is done) instead of cutting it, so that
+ * once, or to what the controller now sees queued (@level) if that is
+ * more (returns TRUE: the window is done), instead of cutting it, so that
  * the next such delay plays through.  The room wanted is the largest grown
  * to over the last ADAPT_HOLD_WINDOWS (30 s); when that is less, the room
  * comes down by ADAPT_SHRINK_RATE, which the controller steers out with
  * the resampler. */
 static gboolean
 gst_audio_jitter_buffer_adapt (GstAudioJitterBuffer * self, GstClockTime now,
-    gdouble low, gdouble dt)
+    gdouble low, gdouble level, gdouble dt)
 {
   gdouble target = (gdouble) self->target, want = (gdouble) self->floor;
   gdouble backlog = 0.0;
@@ -742,11 +743,18 @@ gst_audio_jitter_buffer_adapt (GstAudioJitterBuffer * self, GstClockTime now,
   for (i = 0; i < self->need_n; i++)
     want = MAX (want, self->need_hist[i]);
   if (backlog > 0.0 && want > target) {
+    /* the room is what the controller now sees queued (its own measure:
+     * with the target below it, it would steer the backlog back out), or
+     * what is wanted if that is more, which it fills by playing slower */
+    gdouble to = MIN (MAX (want, level), (gdouble) ADAPT_MAX);
+
+    self->need_hist[(self->need_i + ADAPT_HOLD_WINDOWS - 1) %
+        ADAPT_HOLD_WINDOWS] = to;
     GST_INFO_OBJECT (self, "room grown from %.1f to %.1f ms: audio came "
         "%.1f ms later than the room allowed", target / GST_MSECOND,
-        want / GST_MSECOND, backlog / GST_MSECOND);
-    self->target = (GstClockTime) want;
-    self->ema += MIN (backlog, want - target);
+        to / GST_MSECOND, backlog / GST_MSECOND);
+    self->target = (GstClockTime) to;
+    self->ema = MIN (level, to);
     self->calm_low = low;
     self->grows++;
     if (!self->tracking) {
@@ -807,7 +815,8 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     return;
   }
   if (self->adapt && self->sink) {
-    if (gst_audio_jitter_buffer_adapt (self, now, low, dt)) {
+    if (gst_audio_jitter_buffer_adapt (self, now, low, mean - self->spread,
+            dt)) {
       self->cut_wait = 0;
       gst_audio_jitter_buffer_window_reset (self, now);
       return;
