@@ -16,6 +16,7 @@
 
 #include "qsl-status.h"
 #include "qsl-platform.h"
+#include "qsoundproto.h"
 
 #include <string.h>
 #include <math.h>
@@ -467,31 +468,6 @@ qsl_status_clear (QslStatus * status)
   }
 }
 
-gchar *
-qsl_status_escape (const gchar * text)
-{
-  gchar *valid;
-  GString *out;
-  const gchar *p;
-
-  if (text == NULL)
-    return g_strdup ("");
-  valid = g_utf8_make_valid (text, -1);
-  out = g_string_sized_new (strlen (valid));
-  for (p = valid; *p; p = g_utf8_next_char (p)) {
-    gunichar c = g_utf8_get_char (p);
-
-    if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)
-        || (c >= 0x200e && c <= 0x200f) || (c >= 0x202a && c <= 0x202e)
-        || (c >= 0x2066 && c <= 0x2069))
-      g_string_append_printf (out, c < 0x100 ? "\\x%02x" : "\\u%04x", c);
-    else
-      g_string_append_unichar (out, c);
-  }
-  g_free (valid);
-  return g_string_free (out, FALSE);
-}
-
 void
 qsl_status_log (QslStatus * status, const gchar * format, ...)
 {
@@ -505,7 +481,7 @@ qsl_status_log (QslStatus * status, const gchar * format, ...)
   va_end (ap);
   /* a warning from the bus may carry a peer's words: no escape sequence
    * reaches the terminal */
-  shown = qsl_status_escape (msg);
+  shown = qs_proto_text_escape (msg);
   qsl_status_clear (status);
   g_printerr ("qsound-launch: %s\n", shown);
   g_free (shown);

@@ -105,13 +105,6 @@ gdouble qsl_meter_read (QslMeter * meter, gint64 now_us);
  * is 0. */
 gchar *qsl_meter_text (gdouble db, guint cells);
 
-/* @text made safe for a terminal: control characters (C0, DEL, C1) and
- * the bidirectional overrides escaped as \xNN or \uNNNN, invalid UTF-8
- * replaced.  Whatever the launcher prints from the bus goes through it,
- * since an element's message can carry a peer's words.  Newly
- * allocated. */
-gchar *qsl_status_escape (const gchar * text);
-
 /* ------------------------------------------- the status of a pipeline */
 
 typedef struct _QslStatus QslStatus;

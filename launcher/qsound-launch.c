@@ -30,6 +30,7 @@
 #include "qsl-replug.h"
 #include "qsl-status.h"
 #include "qsl-template.h"
+#include "qsoundproto.h"
 
 /* -------------------------------------------------------------- running */
 
@@ -88,7 +89,7 @@ qs_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
         break;
       }
       qsl_status_clear (app->status);
-      shown = qsl_status_escape (err->message);
+      shown = qs_proto_text_escape (err->message);
       g_printerr ("qsound-launch: %s\n", shown);
       g_free (shown);
       if (dbg && g_getenv ("QSOUND_DEBUG")) {
@@ -97,7 +98,7 @@ qs_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
 
         /* its lines stay lines */
         for (i = 0; lines[i]; i++) {
-          shown = qsl_status_escape (lines[i]);
+          shown = qs_proto_text_escape (lines[i]);
           g_free (lines[i]);
           lines[i] = shown;
         }

@@ -734,28 +734,25 @@ gst_audio_jitter_buffer_adapt (GstAudioJitterBuffer * self, GstClockTime now,
     }
     self->calm_low = low;
   }
+  /* the room this window showed is needed: the backlog on top of the
+   * target, or what the controller now sees queued (its own measure: with
+   * the target below it, it would steer the backlog back out) if more */
   if (backlog < ADAPT_EVENT_MIN)
     backlog = 0.0;
-  self->need_hist[self->need_i] = backlog > 0.0 ? MIN (target + backlog,
-      (gdouble) ADAPT_MAX) : 0.0;
+  self->need_hist[self->need_i] = backlog > 0.0 ?
+      MIN (MAX (target + backlog, level), (gdouble) ADAPT_MAX) : 0.0;
   self->need_i = (self->need_i + 1) % ADAPT_HOLD_WINDOWS;
   self->need_n = MIN (self->need_n + 1, ADAPT_HOLD_WINDOWS);
   for (i = 0; i < self->need_n; i++)
     want = MAX (want, self->need_hist[i]);
   if (backlog > 0.0 && want > target) {
-    /* the room is what the controller now sees queued (its own measure:
-     * with the target below it, it would steer the backlog back out), or
-     * what is wanted if that is more, which it fills by playing slower */
-    gdouble to = MIN (MAX (want, level), (gdouble) ADAPT_MAX);
-
-    self->need_hist[(self->need_i + ADAPT_HOLD_WINDOWS - 1) %
-        ADAPT_HOLD_WINDOWS] = to;
+    /* what is wanted beyond what is queued the controller fills by
+     * playing slower */
     GST_INFO_OBJECT (self, "room grown from %.1f to %.1f ms: audio came "
         "%.1f ms later than the room allowed", target / GST_MSECOND,
-        to / GST_MSECOND, backlog / GST_MSECOND);
-    self->target = (GstClockTime) to;
-    self->ema = MIN (level, to);
-    self->calm_low = low;
+        want / GST_MSECOND, backlog / GST_MSECOND);
+    self->target = (GstClockTime) want;
+    self->ema = MIN (level, want);
     self->grows++;
     if (!self->tracking) {
       /* the late audio moved the corrections: acquire the rate afresh */
@@ -906,7 +903,8 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   }
   self->step = 1.0 + c;
   gst_audio_jitter_buffer_resampler_steer (self);
-  if (self->sink_clock) {
+  if (self->sink_clock
+      && gst_debug_category_get_threshold (GST_CAT_DEFAULT) >= GST_LEVEL_LOG) {
     GstClockTime played = gst_clock_get_time (self->sink_clock);
     gdouble written = (gdouble) self->out_samples * GST_SECOND /
         GST_AUDIO_INFO_RATE (&self->info);

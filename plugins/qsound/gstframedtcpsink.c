@@ -377,7 +377,7 @@ gst_framed_tcp_sink_peer_poll (GstFramedTcpSink * sink, QsPeer * peer,
       return timed_out;
     *last_recv = g_get_monotonic_time ();
     if (msg.type == QS_MSG_ERROR) {
-      gchar *text = qs_conn_sanitize (msg.text);
+      gchar *text = qs_proto_text_escape (msg.text);
 
       g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_PEER,
           "The receiver closed the link: %s", text);

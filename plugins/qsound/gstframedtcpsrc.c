@@ -332,7 +332,7 @@ gst_framed_tcp_src_handle_caps (GstFramedTcpSrc * src, const gchar * text,
 {
   GstCaps *caps = gst_caps_from_string (text);
   /* the peer's text, for messages and stats: a log or a terminal shows it */
-  gchar *shown = qs_conn_sanitize (text);
+  gchar *shown = qs_proto_text_escape (text);
 
   if (!caps || !gst_caps_is_fixed (caps)) {
     g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_BAD_CAPS,
@@ -514,7 +514,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       case QS_MSG_HEARTBEAT:
         break;
       case QS_MSG_ERROR:{
-        gchar *text = qs_conn_sanitize (msg.text);
+        gchar *text = qs_proto_text_escape (msg.text);
 
         GST_ELEMENT_WARNING (src, RESOURCE, READ,
             ("The sender closed the link: %s", text), (NULL));

@@ -693,7 +693,7 @@ qs_conn_read_handshake_message (GSocket * socket, QsProtoParser * parser,
     return FALSE;
   }
   if (msg->type == QS_MSG_ERROR) {
-    gchar *text = qs_conn_sanitize (msg->text);
+    gchar *text = qs_proto_text_escape (msg->text);
 
     switch (msg->error_code) {
       case QS_PROTO_ERR_AUTH:
@@ -719,33 +719,6 @@ qs_conn_read_handshake_message (GSocket * socket, QsProtoParser * parser,
     return FALSE;
   }
   return TRUE;
-}
-
-gchar *
-qs_conn_sanitize (const gchar * text)
-{
-  gchar *valid;
-  GString *out;
-  const gchar *p;
-
-  if (text == NULL)
-    return g_strdup ("");
-  /* control characters (escape sequences, carriage returns, bidi
-   * overrides) are escaped, so that a peer cannot write to a terminal */
-  valid = g_utf8_make_valid (text, -1);
-  out = g_string_sized_new (strlen (valid));
-  for (p = valid; *p; p = g_utf8_next_char (p)) {
-    gunichar c = g_utf8_get_char (p);
-
-    if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)
-        || (c >= 0x200e && c <= 0x200f) || (c >= 0x202a && c <= 0x202e)
-        || (c >= 0x2066 && c <= 0x2069))
-      g_string_append_printf (out, c < 0x100 ? "\\x%02x" : "\\u%04x", c);
-    else
-      g_string_append_unichar (out, c);
-  }
-  g_free (valid);
-  return g_string_free (out, FALSE);
 }
 
 static const gchar *

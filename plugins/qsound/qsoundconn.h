@@ -156,10 +156,6 @@ gboolean   qs_conn_handshake          (GSocket * socket, QsProtoParser * parser,
 /* Tells the peer why we are closing (best effort, never blocks long). */
 void       qs_conn_send_error         (GSocket * socket, QsProtoSeal * seal, const GError * error);
 
-/* A peer's text made safe for a log or a terminal: control characters
- * escaped (\x1b), invalid UTF-8 replaced.  Newly allocated. */
-gchar *    qs_conn_sanitize           (const gchar * text);
-
 /* TRUE when host names only loopback addresses (so a server there is private). */
 gboolean   qs_conn_host_is_loopback   (const gchar * host);
 

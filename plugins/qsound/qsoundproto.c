@@ -1071,3 +1071,30 @@ qs_proto_error_to_string (QsProtoError code)
   }
   return "unknown error";
 }
+
+gchar *
+qs_proto_text_escape (const gchar * text)
+{
+  gchar *valid;
+  GString *out;
+  const gchar *p;
+
+  if (text == NULL)
+    return g_strdup ("");
+  /* control characters (escape sequences, carriage returns, bidi
+   * overrides) are escaped, so that a peer cannot write to a terminal */
+  valid = g_utf8_make_valid (text, -1);
+  out = g_string_sized_new (strlen (valid));
+  for (p = valid; *p; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+
+    if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)
+        || (c >= 0x200e && c <= 0x200f) || (c >= 0x202a && c <= 0x202e)
+        || (c >= 0x2066 && c <= 0x2069))
+      g_string_append_printf (out, c < 0x100 ? "\\x%02x" : "\\u%04x", c);
+    else
+      g_string_append_unichar (out, c);
+  }
+  g_free (valid);
+  return g_string_free (out, FALSE);
+}

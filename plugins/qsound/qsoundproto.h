@@ -233,6 +233,12 @@ void     qs_proto_wipe               (gpointer p, gsize len);
 void         qs_proto_random_nonce   (guint8 out[QS_PROTO_NONCE_SIZE]);
 const gchar *qs_proto_error_to_string (QsProtoError code);
 
+/* A peer's text (its ERROR, its caps) made safe for a log or a terminal:
+ * control characters (C0, DEL, C1) and the bidirectional overrides escaped
+ * as \xNN or \uNNNN, invalid UTF-8 replaced.  The launcher passes all it
+ * prints from the bus through it too.  Newly allocated. */
+gchar       *qs_proto_text_escape    (const gchar * text);
+
 G_END_DECLS
 
 #endif /* __QSOUND_PROTO_H__ */

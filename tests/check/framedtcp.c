@@ -2247,6 +2247,27 @@ receive_checked (Pipe * receiver, guint start, guint n, gsize size, gint rate)
   }
 }
 
+/* A live sender (@props) of @rate audio, played once @receiver or its
+ * server is connected: it pushes buffers @start to @start + 2, which
+ * @receiver gets whole.  Returns the sender. */
+static Pipe *
+sender_serves_three (const gchar * props, gint rate, Pipe * receiver,
+    guint start)
+{
+  Pipe *sender = sender_new (props, TRUE);
+  GstCaps *caps = test_caps (rate);
+  guint i;
+
+  g_object_set (sender->appsrc, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  pipe_play (sender);
+  wait_clients (sender, 1);
+  for (i = start; i < start + 3; i++)
+    push (sender, make_buffer (i, 64));
+  receive_checked (receiver, start, 3, 64, rate);
+  return sender;
+}
+
 static void
 expect_no_eos (Pipe * receiver)
 {
@@ -2263,7 +2284,6 @@ expect_no_eos (Pipe * receiver)
 GST_START_TEST (test_client_receiver_outlives_server)
 {
   Pipe *sender, *receiver;
-  GstCaps *caps;
   gchar *props;
   gint port, i;
 
@@ -2277,16 +2297,8 @@ GST_START_TEST (test_client_receiver_outlives_server)
   pipe_free (sender);
 
   props = g_strdup_printf ("port=%d", port);
-  sender = sender_new (props, TRUE);
+  sender = sender_serves_three (props, 44100, receiver, 3);
   g_free (props);
-  caps = test_caps (44100);
-  g_object_set (sender->appsrc, "caps", caps, NULL);
-  gst_caps_unref (caps);
-  pipe_play (sender);
-  wait_clients (sender, 1);
-  for (i = 3; i < 6; i++)
-    push (sender, make_buffer (i, 64));
-  receive_checked (receiver, 3, 3, 64, 44100);
   expect_no_eos (receiver);
   pipe_free (receiver);
   pipe_free (sender);
@@ -2302,21 +2314,12 @@ GST_START_TEST (test_server_receiver_serves_next_sender)
   Pipe *sender;
   gchar *props;
   guint round;
-  gint i;
 
   pipe_play (receiver);
   props = g_strdup_printf ("mode=client port=%d", pipe_port (receiver));
   for (round = 0; round < 2; round++) {
-    GstCaps *caps = test_caps (round == 0 ? 48000 : 32000);
-
-    sender = sender_new (props, TRUE);
-    g_object_set (sender->appsrc, "caps", caps, NULL);
-    gst_caps_unref (caps);
-    pipe_play (sender);
-    wait_clients (sender, 1);
-    for (i = 0; i < 3; i++)
-      push (sender, make_buffer (round * 3 + i, 64));
-    receive_checked (receiver, round * 3, 3, 64, round == 0 ? 48000 : 32000);
+    sender = sender_serves_three (props, round == 0 ? 48000 : 32000,
+        receiver, round * 3);
     gst_app_src_end_of_stream (GST_APP_SRC (sender->appsrc));
     pipe_free (sender);
   }
@@ -2339,21 +2342,12 @@ GST_START_TEST (test_server_receiver_next_sender_without_eos)
   GByteArray *a;
   GSocket *socket;
   gchar *props, *text;
-  guint i;
 
   pipe_play (receiver);
   props = g_strdup_printf ("mode=client port=%d", pipe_port (receiver));
 
   /* a sender stopped without EOS (its pipeline to NULL: the socket closes) */
-  sender = sender_new (props, TRUE);
-  caps = test_caps (48000);
-  g_object_set (sender->appsrc, "caps", caps, NULL);
-  gst_caps_unref (caps);
-  pipe_play (sender);
-  wait_clients (sender, 1);
-  for (i = 0; i < 3; i++)
-    push (sender, make_buffer (i, 64));
-  receive_checked (receiver, 0, 3, 64, 48000);
+  sender = sender_serves_three (props, 48000, receiver, 0);
   pipe_free (sender);
 
   /* a raw sender: caps, one buffer, half a buffer, gone */
@@ -2379,15 +2373,7 @@ GST_START_TEST (test_server_receiver_next_sender_without_eos)
   g_byte_array_unref (a);
 
   /* the next sender, in another format, is served */
-  sender = sender_new (props, TRUE);
-  caps = test_caps (32000);
-  g_object_set (sender->appsrc, "caps", caps, NULL);
-  gst_caps_unref (caps);
-  pipe_play (sender);
-  wait_clients (sender, 1);
-  for (i = 3; i < 6; i++)
-    push (sender, make_buffer (i, 64));
-  receive_checked (receiver, 3, 3, 64, 32000);
+  sender = sender_serves_three (props, 32000, receiver, 3);
   pipe_free (sender);
   g_free (props);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "qsl-status.h"
+#include "qsoundproto.h"
 
 /* ------------------------------------------------------------------------ */
 /* a receiver, as qsl_status_tick sees one                                  */
@@ -413,7 +414,7 @@ GST_START_TEST (test_escape)
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (cases); i++) {
-    gchar *got = qsl_status_escape (cases[i].in);
+    gchar *got = qs_proto_text_escape (cases[i].in);
 
     fail_unless_equals_string (got, cases[i].out);
     g_free (got);

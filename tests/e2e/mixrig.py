@@ -144,24 +144,26 @@ class MixServer:
 # Each is a callable(spawn) -> [processes], for run_rig.  The sender
 # captures ``play``; the receiver plays into ``out``.
 
-def rx_env():
-    """The receiver's environment: qsmeasure.spawn has it log its jitter
-    buffer's events (audiojitterbuffer:4) and its sink's underflows
-    (pulse:2); RXDEBUG=SPEC logs more."""
+def debug_env(var):
+    """This environment with GST_DEBUG taken from ``var`` if that is set:
+    qsmeasure.spawn otherwise has a process log its jitter buffer's events
+    (audiojitterbuffer:4) and its sink's underflows (pulse:2)."""
     env = dict(os.environ)
-    if 'RXDEBUG' in env:
-        env['GST_DEBUG'] = env['RXDEBUG']
+    if var in env:
+        env['GST_DEBUG'] = env[var]
     return env
+
+
+def rx_env():
+    """The receiver's environment: RXDEBUG=SPEC logs more."""
+    return debug_env('RXDEBUG')
 
 
 def tx_env():
-    """The sender's environment: TXDEBUG=SPEC sets its GST_DEBUG (e.g.
+    """The sender's environment: TXDEBUG=SPEC (e.g.
     loopbacksrc:6,framedtcpsink:6 logs each chunk and frame with the
     monotonic time, to set beside the receiver's arrivals)."""
-    env = dict(os.environ)
-    if 'TXDEBUG' in env:
-        env['GST_DEBUG'] = env['TXDEBUG']
-    return env
+    return debug_env('TXDEBUG')
 
 
 def jitter_events(p):
@@ -377,6 +379,19 @@ class Playout:
         """Lag steps between successive bursts of at least ``min_ms``."""
         d = np.diff(self.lags_ms)
         return [float(v) for v in d if abs(v) >= min_ms]
+
+    def since(self, t0):
+        """The bursts played from ``t0`` s on, as a Playout of their own
+        (those lost too)."""
+        po = Playout(self.name)
+        kept = [(t, lag) for t, lag in zip(self.times, self.lags_ms)
+                if t >= t0]
+        po.times = [t for t, _ in kept]
+        po.lags_ms = [lag for _, lag in kept]
+        po.lost_s = [t for t in self.lost_s if t >= t0]
+        po.sent = len(po.lags_ms) + len(po.lost_s)
+        po.first_sent_s = self.first_sent_s
+        return po
 
     def window(self, t0, t1):
         """Median latency of the bursts played from t0 to t1 s."""

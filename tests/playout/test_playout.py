@@ -53,15 +53,20 @@ def launch_env():
         os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(root, 'pipelines')
 
 
+def show(po, watch):
+    """What a run played, burst by burst, and what the host did."""
+    print(po.summary(), flush=True)
+    print('lags: ' + ' '.join('%.1f:%.2f' % (t, lag) for t, lag in
+                              zip(po.times, po.lags_ms)), flush=True)
+    print(watch.summary(), flush=True)
+
+
 def pair(workdir, launch, seconds):
     watch = stallwatch.Watch()
     rec, procs = mixrig.run_rig(workdir, 'pcm', mixrig.launcher_pair(
         launch, 'pcm'), seconds, settle_s=2.5, watch=watch)
     po = mixrig.analyse(rec, ('out',))['out']
-    print(po.summary(), flush=True)
-    print('lags: ' + ' '.join('%.1f:%.2f' % (t, lag) for t, lag in
-                              zip(po.times, po.lags_ms)), flush=True)
-    print(watch.summary(), flush=True)
+    show(po, watch)
     return po, procs, watch
 
 
@@ -131,10 +136,7 @@ def case_stalls(workdir, launch):
         launch, PROXY_ARGS), 30, settle_s=2.5,
         watch=watch)
     po = mixrig.analyse(rec, ('out',))['out']
-    print(po.summary(), flush=True)
-    print('lags: ' + ' '.join('%.1f:%.2f' % (t, lag) for t, lag in
-                              zip(po.times, po.lags_ms)), flush=True)
-    print(watch.summary(), flush=True)
+    show(po, watch)
     check(len(procs) == 3, 'the sender, the proxy and the receiver started')
     if len(procs) < 3:
         return
@@ -151,25 +153,17 @@ def case_stalls(workdir, launch):
           % len(events))
     if po.first_sent_s is None:
         return
-    t0 = po.first_sent_s + JUDGED_FROM_S
-    late = [(t, lag) for t, lag in zip(po.times, po.lags_ms) if t >= t0]
-    lost = [t for t in po.lost_s if t >= t0]
-    check(len(late) >= 30 and not lost, 'from %.0f s on every burst arrived '
-          '(%d arrived, lost at %s)' % (JUDGED_FROM_S, len(late),
-                                         ', '.join('%.1f' % t for t in lost)
-                                         or 'none'))
-    if len(late) >= 2:
-        lags = [lag for _, lag in late]
-        lags.sort()
-        spread = lags[int(0.95 * (len(lags) - 1))] - lags[int(0.05 * (
-            len(lags) - 1))]
-        ordered = [lag for _, lag in late]
-        steps = [b - a for a, b in zip(ordered, ordered[1:])
-                 if abs(b - a) >= 3.0]
-        check(spread <= 8.0, 'from %.0f s on the per-burst latency stays '
-              'within 8 ms (p5..p95 %.2f ms)' % (JUDGED_FROM_S, spread))
-        check(not steps, 'from %.0f s on no step of 3 ms or more (%s)'
-              % (JUDGED_FROM_S, ', '.join('%+.1f' % v for v in steps)))
+    late = po.since(po.first_sent_s + JUDGED_FROM_S)
+    check(late.delivered >= 30 and not late.lost_s, 'from %.0f s on every '
+          'burst arrived (%d arrived, lost at %s)' % (
+              JUDGED_FROM_S, late.delivered,
+              ', '.join('%.1f' % t for t in late.lost_s) or 'none'))
+    if late.delivered >= 2:
+        check(late.spread_ms <= 8.0, 'from %.0f s on the per-burst latency '
+              'stays within 8 ms (p5..p95 %.2f ms)' % (JUDGED_FROM_S,
+                                                       late.spread_ms))
+        check(not late.jumps(), 'from %.0f s on no step of 3 ms or more (%s)'
+              % (JUDGED_FROM_S, ', '.join('%+.1f' % v for v in late.jumps())))
 
 
 def case_transparent(workdir, launch):
