@@ -337,6 +337,23 @@ def xcorr_lag(a, b, max_lag, min_lag=0):
     return int(lags[k]), (vals[k] / norm if norm > 0 else 0.0)
 
 
+def burst_at(seg, recv, s, lo_lag, hi_lag):
+    """Where the sent burst ``seg`` (sent at sample ``s``) correlates best
+    in ``recv`` at a lag from lo_lag to hi_lag samples: (lag, the received
+    samples there, their normalised correlation), or None if that range
+    leaves the recording."""
+    lo = s + lo_lag
+    hi = s + len(seg) + hi_lag
+    if lo < 0 or hi > len(recv) or hi - lo < len(seg):
+        return None
+    win = recv[lo:hi]
+    cc = np.correlate(win, seg, mode='valid')
+    k = int(np.argmax(cc))
+    got = win[k:k + len(seg)]
+    e = float((seg ** 2).sum()) * float((got ** 2).sum())
+    return lo_lag + k, got, (cc[k] / np.sqrt(e) if e > 0 else 0.0)
+
+
 def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
             min_ratio=0.5, max_early_s=0.1):
     """Cross-correlate the two channels of ``wav_path``; return a Result.
@@ -383,40 +400,44 @@ def analyse(wav_path, expected_bursts=None, max_latency_s=3.0,
                 'envelopes %.3f)' % (peak, epeak))
             return r
         lag = elag
-    # Per burst: refine the lag locally (+-30 ms around the global one) and
-    # compare the energy found there with the energy sent.
+    # Per burst: refine the lag locally (+-30 ms around the last burst's,
+    # the global one at first) and compare the energy found there with the
+    # energy sent.  A burst not there is searched for over the whole range
+    # of lags: a receiver whose room grew after a stall plays the rest of
+    # the run later by as much (a step, not a loss).
     local = int(RATE * 0.03)
     lags = []
     r.first_sent_s = bursts[0][0] / RATE
+    centre = lag
     for (s, e) in bursts:
         seg = sent[s:e]
         e_sent = float((seg ** 2).sum())
-        lo = s + lag - local
-        hi = e + lag + local
-        if lo < 0 or hi > len(recv) or e_sent <= 0:
+        found = burst_at(seg, recv, s, centre - local, centre + local)
+        if found is None or e_sent <= 0:
             r.lost_s.append(s / RATE)
             continue
-        win = recv[lo:hi]
-        cc = np.correlate(win, seg, mode='valid')   # len 2*local+1
-        k = int(np.argmax(cc))
-        got = win[k:k + len(seg)]
-        e_got = float((got ** 2).sum())
-        ratio = e_got / e_sent
-        corr = cc[k] / np.sqrt(e_sent * e_got) if e_got > 0 else 0.0
+        at, got, corr = found
+        ratio = float((got ** 2).sum()) / e_sent
+        if ratio < min_ratio:
+            moved = burst_at(seg, recv, s, -int(RATE * max_early_s), max_lag)
+            if moved is not None and moved[2] >= 0.5:
+                at, got, corr = moved
+                ratio = float((got ** 2).sum()) / e_sent
         r.ratios.append(round(ratio, 2))
         # intact: no 10 ms slice of the burst lost (each >= 1/4 of sent)
-        if len(seg) >= RATE // 100 and e_got > 0:
+        if len(seg) >= RATE // 100 and ratio > 0:
             a = block_energy(seg, RATE // 100)
             b = block_energy(got, RATE // 100)
             if np.all(b >= 0.25 * a):
                 r.intact += 1
         if ratio >= min_ratio and corr >= 0.3:
             r.delivered += 1
-            lags.append(lag - local + k)
+            lags.append(at)
+            centre = at
         elif ratio >= min_ratio:
             # lossy codecs change the waveform; energy in place is enough
             r.delivered += 1
-            lags.append(lag)
+            lags.append(centre)
         else:
             r.lost_s.append(s / RATE)
     r.latency_ms = 1000.0 * lag / RATE

@@ -29,6 +29,7 @@ they are still placeholders, or when no PulseAudio server is reachable.
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -37,6 +38,7 @@ import time
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qsmeasure as q  # noqa: E402
+from qsmeasure import np  # noqa: E402  (numpy, as the rig has it)
 
 SKIP = 77
 # One burst a run may be lost with no host stall near it; two or more fail.
@@ -192,6 +194,47 @@ def stock_rig():
               'stock chain: latency finite and positive')
     finally:
         rig.close()
+
+
+def case_measure_step():
+    """The rig's analysis itself, on a made recording: a chain that plays
+    the first half of the bursts 36 ms late and the rest 111 ms late (a
+    receiver whose room grew after a stall) and loses one burst is measured
+    as that: every other burst delivered, latency from 36 to 111 ms."""
+    import tempfile
+    import wave
+    tmp = tempfile.mkdtemp(prefix='qsound-measure-')
+    try:
+        sig = os.path.join(tmp, 'sig.wav')
+        n = q.make_signal(sig, bursts=30)
+        sent = q.read_wav(sig)[:, 0]
+        bursts = q.find_bursts(sent)
+        recv = np.zeros(len(sent) + q.RATE)
+        for i, (s, e) in enumerate(bursts):
+            if i == 5:
+                continue
+            d = q.RATE * (36 if i < len(bursts) // 2 else 111) // 1000
+            recv[s + d:e + d] = sent[s:e]
+        both = np.stack([np.append(sent, np.zeros(q.RATE)), recv], axis=1)
+        path = os.path.join(tmp, 'rec.wav')
+        with wave.open(path, 'wb') as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(q.RATE)
+            w.writeframes((both * 32767).astype('<i2').tobytes())
+        r = q.analyse(path, expected_bursts=n)
+        check(len(bursts) == n, 'the analysis finds the %d bursts made (%d)'
+              % (n, len(bursts)))
+        check(r.delivered == n - 1 and len(r.lost_s) == 1,
+              'all but the one burst left out delivered (%d of %d, %d lost)'
+              % (r.delivered, n, len(r.lost_s)))
+        check(r.latency_min_ms is not None
+              and abs(r.latency_min_ms - 36) < 1.0
+              and abs(r.latency_max_ms - 111) < 1.0,
+              'latency measured from 36 to 111 ms (%s..%s)'
+              % (r.latency_min_ms, r.latency_max_ms))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def qs_pair(server_mode, codec, client_first_s=0.0, port=None, key=None):
@@ -510,6 +553,7 @@ def main():
     cases = {
         'usage': case_usage,
         'stock-rig': stock_rig,
+        'measure-step': case_measure_step,
         'pair-mp3': lambda: case_pair('mp3'),
         'pair-opus': lambda: case_pair('opus'),
         'pair-pcm': lambda: case_pair('pcm'),
