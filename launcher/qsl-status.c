@@ -283,9 +283,10 @@ qsl_meter_read (QslMeter * meter, gint64 now_us)
 /* Priorities: when the line is too wide for the console, the step of the
  * lowest goes first (see qsl_status_line_fit).  The meter's bar shortens
  * before any field is left out; a receiver at 80 columns still shows its
- * state, the meter, buffer/drift/re-locks and drops.  The word "drift" (its
- * figure stays) is the first to go: a longer bar is worth more. */
-#define QSL_PRIO_BUFFER_SHORT   3       /* "drift" goes */
+ * state, the meter, buffer/drift/re-locks and drops.  The words "drift"
+ * and "correcting" go first (one figure stays: the measured drift once
+ * there is one, the correction until then): a longer bar is worth more. */
+#define QSL_PRIO_BUFFER_SHORT   3       /* "drift ... (correcting ...)" goes */
 #define QSL_PRIO_BAR            5       /* the bar, a cell at a time */
 #define QSL_PRIO_CODEC          20
 #define QSL_PRIO_RECONNECTS     30
@@ -359,16 +360,25 @@ qsl_status_line_build (const QslStatusInfo * info)
   }
 
   if (info->have_jitter) {
-    /* the receiver's jitter buffer: measured room / target, the drift it
-     * corrects and how often it had to re-lock */
-    t = g_strdup_printf ("buffer %.0f/%" G_GUINT64_FORMAT " ms, drift %+.0f "
-        "ppm, re-locks %u", info->jitter_latency / 1e6,
-        info->jitter_target / GST_MSECOND, info->drift_ppm, info->relocks);
+    /* the receiver's jitter buffer: measured room / target, the clocks'
+     * difference it measured (once it has) and the correction it applies,
+     * and how often it had to re-lock */
+    gdouble ppm = info->have_clock ? info->clock_ppm : info->drift_ppm;
+
+    if (info->have_clock)
+      t = g_strdup_printf ("buffer %.0f/%" G_GUINT64_FORMAT " ms, drift "
+          "%+.0f ppm (correcting %+.0f), re-locks %u",
+          info->jitter_latency / 1e6, info->jitter_target / GST_MSECOND,
+          info->clock_ppm, info->drift_ppm, info->relocks);
+    else
+      t = g_strdup_printf ("buffer %.0f/%" G_GUINT64_FORMAT " ms, "
+          "correcting %+.0f ppm, re-locks %u", info->jitter_latency / 1e6,
+          info->jitter_target / GST_MSECOND, info->drift_ppm, info->relocks);
     qsl_status_line_add (line, QSL_PRIO_BUFFER, FALSE, t);
     g_free (t);
     t = g_strdup_printf ("buffer %.0f/%" G_GUINT64_FORMAT " ms, %+.0f ppm, "
         "re-locks %u", info->jitter_latency / 1e6,
-        info->jitter_target / GST_MSECOND, info->drift_ppm, info->relocks);
+        info->jitter_target / GST_MSECOND, ppm, info->relocks);
     qsl_status_line_add_short (line, QSL_PRIO_BUFFER_SHORT, t);
     g_free (t);
   }
@@ -728,10 +738,16 @@ qsl_status_tick (gpointer user_data)
 
     g_object_get (status->jitter, "stats", &js, NULL);
     if (js) {
+      gdouble span = 0.0;
+
       gst_structure_get (js, "latency", G_TYPE_INT64, &info.jitter_latency,
           "target", G_TYPE_UINT64, &info.jitter_target, "drift-ppm",
           G_TYPE_DOUBLE, &info.drift_ppm, "corrections", G_TYPE_UINT,
           &info.relocks, NULL);
+      /* the measured difference, once the element has one */
+      if (gst_structure_get_double (js, "clock-span", &span) && span > 0.0
+          && gst_structure_get_double (js, "clock-ppm", &info.clock_ppm))
+        info.have_clock = TRUE;
       gst_structure_free (js);
       info.have_jitter = TRUE;
     }

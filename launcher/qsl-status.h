@@ -59,7 +59,9 @@ typedef struct
   gboolean have_jitter;         /* a receiver's audiojitterbuffer: */
   gint64 jitter_latency;        /*   the room it measures, ns */
   guint64 jitter_target;        /*   the room it holds, ns */
-  gdouble drift_ppm;            /*   the drift it corrects */
+  gdouble drift_ppm;            /*   the correction it applies */
+  gboolean have_clock;          /*   it has measured the clocks': */
+  gdouble clock_ppm;            /*     how much faster the sender's runs */
   guint relocks;                /*   how often it re-locked */
   guint64 drops;                /* dropped (transmitter) or lost (receiver) */
   guint64 capture_lost;         /* a transmitter's lost capture frames */

@@ -24,7 +24,10 @@
  * (#GstAudioResampler, Kaiser) by at most
  * #GstAudioJitterBuffer:max-correction parts per million: no chunk is ever
  * dropped or repeated to follow the drift, and the sound stays transparent
- * to 20 kHz.
+ * to 20 kHz.  Apart from that correction it measures the clocks'
+ * difference itself, from the arrivals that waited least against their
+ * timestamps over the last minute: `clock-ppm` in
+ * #GstAudioJitterBuffer:stats, once it spans 15 s (`clock-span`).
  *
  * With an audio sink downstream (any #GstAudioBaseSink, also inside
  * autoaudiosink, after elements such as audioconvert and audioresample),
@@ -172,6 +175,12 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define ADAPT_DEFICIT_TIME (1 * GST_SECOND)
 #define ADAPT_SHRINK_RATE 5e-4
 #define ADAPT_HOLD_WINDOWS 150  /* 30 s of WINDOW_TIME */
+/* the clocks' rate difference, measured apart from the correction (see
+ * gst_audio_jitter_buffer_clock_note): over the last CLOCK_HIST windows,
+ * told once they span CLOCK_MIN_SPAN */
+#define CLOCK_HIST      300     /* 60 s of WINDOW_TIME */
+#define CLOCK_MIN_SPAN  15.0    /* s */
+#define CLOCK_STEP      (15.0 * GST_MSECOND)
 
 enum
 {
@@ -283,6 +292,23 @@ struct _GstAudioJitterBuffer
                                                  * (0: none) */
   guint need_n, need_i;
   guint grows;
+
+  /* the clocks' rate difference, measured (gst_audio_jitter_buffer_clock_note) */
+  gboolean clk_by_sink;         /* timed by what the sink took, not the
+                                 * clock */
+  gdouble clk_now;              /* the latest arrival's time, so timed, ns */
+  gdouble off_min;              /* this window's least arrival time less
+                                 * the end of the audio's timestamp, ns
+                                 * (G_MAXDOUBLE: none yet) */
+  gdouble clk_t[CLOCK_HIST];    /* per window: when, ns */
+  gdouble clk_off[CLOCK_HIST];  /* ... and its off_min */
+  guint clk_seg[CLOCK_HIST];    /* ... and its stretch (see _clock_note) */
+  guint clk_n, clk_i;
+  guint clk_cur_seg;
+  gboolean clk_break;           /* the next point starts a new stretch */
+  gdouble clock_ppm;            /* how much faster the sender's clock runs
+                                 * than ours; told once clock_span is set */
+  gdouble clock_span;           /* s the estimate spans (0: none yet) */
 
   /* statistics */
   guint corrections;
@@ -693,6 +719,94 @@ gst_audio_jitter_buffer_insert_silence (GstAudioJitterBuffer * self,
   self->silence_filled += frames;
 }
 
+static void
+gst_audio_jitter_buffer_clock_clear (GstAudioJitterBuffer * self)
+{
+  self->off_min = G_MAXDOUBLE;
+  self->clk_n = self->clk_i = 0;
+  self->clk_cur_seg = 0;
+  self->clk_break = FALSE;
+  self->clock_ppm = self->clock_span = 0.0;
+}
+
+/* The clocks' rate difference, measured rather than steered: how much
+ * faster the sender's clock runs than the sound card here.  Each arrival's
+ * time less the end of its audio's timestamp (the sender's timeline,
+ * re-based by a constant) grows by the difference; the least of each
+ * window is the arrival that waited least on the way, so TCP's and the
+ * host's delays drop out.  With an audio sink the arrival is timed by what
+ * the sink has taken (frames_out at the output rate: the card's time, give
+ * or take the sink's buffer), not by the pipeline clock: pulsesink's clock
+ * ran 400 ppm away from what its card played here (a pcm pair on one
+ * machine read +406 ppm by the clock, 0 by the samples).
+ *
+ * When the sink ran dry (a stall, a room grown, a re-lock) the card played
+ * silence that frames_out does not count, and the offset steps: so the
+ * history is cut into stretches there (and wherever the offset jumps by
+ * CLOCK_STEP), and one line is fitted through all of them with a height
+ * of its own for each (least squares on each stretch's deviations from
+ * its own means).  Over the last CLOCK_HIST windows, told once they span
+ * CLOCK_MIN_SPAN; a gap in the timestamps or a lock starts it afresh.
+ * The correction being applied (drift-ppm) is this plus whatever the
+ * controller is steering back. */
+static void
+gst_audio_jitter_buffer_clock_note (GstAudioJitterBuffer * self)
+{
+  gdouble sxx = 0.0, sxy = 0.0, t0;
+  guint i, j, first, last;
+
+  if (self->off_min == G_MAXDOUBLE)
+    return;
+  if (self->settling) {
+    /* after a lock the sink's buffer fills at once: not the card's pace */
+    self->off_min = G_MAXDOUBLE;
+    self->clk_break = TRUE;
+    return;
+  }
+  last = (self->clk_i + CLOCK_HIST - 1) % CLOCK_HIST;
+  if (self->clk_n > 0 && (self->clk_break ||
+          fabs (self->off_min - self->clk_off[last]) > CLOCK_STEP))
+    self->clk_cur_seg++;
+  self->clk_break = FALSE;
+  self->clk_t[self->clk_i] = self->clk_now;
+  self->clk_off[self->clk_i] = self->off_min;
+  self->clk_seg[self->clk_i] = self->clk_cur_seg;
+  self->clk_i = (self->clk_i + 1) % CLOCK_HIST;
+  self->clk_n = MIN (self->clk_n + 1, CLOCK_HIST);
+  self->off_min = G_MAXDOUBLE;
+
+  first = (self->clk_i + CLOCK_HIST - self->clk_n) % CLOCK_HIST;
+  t0 = self->clk_t[first];
+  if (self->clk_now - t0 < CLOCK_MIN_SPAN * GST_SECOND)
+    return;
+  /* the stretches follow each other in the ring, oldest first */
+  for (i = 0; i < self->clk_n;) {
+    guint seg = self->clk_seg[(first + i) % CLOCK_HIST], n = 0;
+    gdouble mt = 0.0, mo = 0.0;
+
+    for (j = i; j < self->clk_n
+        && self->clk_seg[(first + j) % CLOCK_HIST] == seg; j++, n++) {
+      mt += self->clk_t[(first + j) % CLOCK_HIST] - t0;
+      mo += self->clk_off[(first + j) % CLOCK_HIST];
+    }
+    mt /= n;
+    mo /= n;
+    for (j = i; j < i + n; j++) {
+      gdouble dt = self->clk_t[(first + j) % CLOCK_HIST] - t0 - mt;
+
+      sxx += dt * dt;
+      sxy += dt * (self->clk_off[(first + j) % CLOCK_HIST] - mo);
+    }
+    i += n;
+  }
+  if (sxx <= 0.0)
+    return;
+  /* a sender faster by d: its timestamps run ahead by d a second, the
+   * offset falls by as much */
+  self->clock_ppm = -sxy / sxx * 1e6;
+  self->clock_span = (self->clk_now - t0) / GST_SECOND;
+}
+
 /* The adaptive room, at the end of a window (with an audio sink).  When
  * an arrival finds the queue empty (the room below zero), the audio came
  * later than the room allowed; if it came later than the sink's buffer too,
@@ -754,6 +868,7 @@ gst_audio_jitter_buffer_adapt (GstAudioJitterBuffer * self, GstClockTime now,
     self->target = (GstClockTime) want;
     self->ema = MIN (level, want);
     self->grows++;
+    self->clk_break = TRUE;     /* the sink played silence for it */
     if (!self->tracking) {
       /* the late audio moved the corrections: acquire the rate afresh */
       self->lock_time = now;
@@ -956,6 +1071,7 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
   self->need_n = self->need_i = 0;
   self->deficit_time = GST_CLOCK_TIME_NONE;
   self->calm_low = self->pre_deficit_low = (gdouble) self->target;
+  gst_audio_jitter_buffer_clock_clear (self);
   gst_segment_init (&self->in_segment, GST_FORMAT_TIME);
 }
 
@@ -1027,11 +1143,18 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
     self->ever_locked = TRUE;
     self->tracking = FALSE;     /* acquires afresh (relock_reset) */
     self->expected_pts = GST_CLOCK_TIME_NONE;
+    gst_audio_jitter_buffer_clock_clear (self);
     gst_audio_jitter_buffer_relock_reset (self, now);
     GST_INFO_OBJECT (self, "locked at %" GST_TIME_FORMAT ", target %"
         GST_TIME_FORMAT, GST_TIME_ARGS (self->out_base),
         GST_TIME_ARGS (self->target));
   }
+
+  /* timestamps that jump (either way) start the rate measurement afresh */
+  if (GST_CLOCK_TIME_IS_VALID (rt) && GST_CLOCK_TIME_IS_VALID (self->expected_pts)
+      && (rt > self->expected_pts + GAP_TOLERANCE
+          || rt + GAP_TOLERANCE < self->expected_pts))
+    gst_audio_jitter_buffer_clock_clear (self);
 
   /* a gap in the timestamps (frames lost upstream) becomes silence, as much
    * of it as the arrival is late: frames lost on the way leave the time they
@@ -1095,13 +1218,27 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
   }
   gst_buffer_unmap (buf, &map);
   self->frames_in += n;
-  if (GST_CLOCK_TIME_IS_VALID (rt))
+  if (GST_CLOCK_TIME_IS_VALID (rt)) {
     self->expected_pts = rt + gst_util_uint64_scale_int (n, GST_SECOND, rate);
+    if (self->clk_by_sink != (self->sink != NULL)) {
+      /* timed another way from now on */
+      gst_audio_jitter_buffer_clock_clear (self);
+      self->clk_by_sink = self->sink != NULL;
+    }
+    if (self->sink || GST_CLOCK_TIME_IS_VALID (now)) {
+      self->clk_now = self->sink ?
+          (gdouble) self->frames_out * GST_SECOND / rate : (gdouble) now;
+      self->off_min = MIN (self->off_min,
+          self->clk_now - (gdouble) self->expected_pts);
+    }
+  }
 
   gst_audio_jitter_buffer_occupancy_note (self, now);
   if (GST_CLOCK_TIME_IS_VALID (now) && self->win_n > 0
-      && now >= self->win_start + WINDOW_TIME)
+      && now >= self->win_start + WINDOW_TIME) {
+    gst_audio_jitter_buffer_clock_note (self);
     gst_audio_jitter_buffer_window_done (self, now);
+  }
 
   /* a safety net for when there is no clock to measure against */
   if (self->in_total - self->rd >
@@ -1631,6 +1768,8 @@ gst_audio_jitter_buffer_get_stats (GstAudioJitterBuffer * self)
       "target", G_TYPE_UINT64, (guint64) self->target,
       "room-grown", G_TYPE_UINT, self->grows,
       "drift-ppm", G_TYPE_DOUBLE, (self->step - 1.0) * 1e6,
+      "clock-ppm", G_TYPE_DOUBLE, self->clock_ppm,
+      "clock-span", G_TYPE_DOUBLE, self->clock_span,
       "corrections", G_TYPE_UINT, self->corrections,
       "silence-filled", G_TYPE_UINT64, self->silence_filled,
       "dropped", G_TYPE_UINT64, self->dropped,
@@ -1776,7 +1915,10 @@ gst_audio_jitter_buffer_class_init (GstAudioJitterBufferClass * klass)
           "latency-window (the last 200 ms average, ns), target (ns; with "
           "adaptive, the room as it is now), room-grown (times the adaptive "
           "room grew), "
-          "drift-ppm (the current rate correction), corrections (re-locks: "
+          "drift-ppm (the current rate correction), clock-ppm (how much "
+          "faster the sender's clock runs than the one here, measured from "
+          "the arrivals apart from the correction; 0 until clock-span, the "
+          "seconds it spans, is 15 or more), corrections (re-locks: "
           "a stall, a reconnect or a backlog), silence-filled and dropped "
           "(samples), underruns, overruns, gaps, samples-in and samples-out, "
           "pacing (sink: the sink blocks and sets the pace; clock: chunks "

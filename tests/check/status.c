@@ -33,7 +33,9 @@ receiver_info (QslStatusInfo * info)
   info->have_jitter = TRUE;
   info->jitter_latency = 10 * GST_MSECOND;
   info->jitter_target = 10 * GST_MSECOND;
-  info->drift_ppm = 12.0;
+  info->drift_ppm = 15.0;
+  info->have_clock = TRUE;
+  info->clock_ppm = 12.0;
   info->relocks = 0;
   info->drops = 0;
   info->reconnects = 0;
@@ -42,7 +44,7 @@ receiver_info (QslStatusInfo * info)
 #define RECEIVER_FULL \
   "connected to 192.168.1.20:5000 | mpg123audiodec, 190 kbps | " \
   "[##################  ]  -6 dB | latency 40 ms | buffer 10/10 ms, " \
-  "drift +12 ppm, re-locks 0 | drops 0 | reconnects 0"
+  "drift +12 ppm (correcting +15), re-locks 0 | drops 0 | reconnects 0"
 
 /* every form a field of the receiver's line can take, whole */
 #define RECEIVER_PIECE \
@@ -50,7 +52,8 @@ receiver_info (QslStatusInfo * info)
   "|mpg123audiodec, 190 kbps" \
   "|\\[#* *\\] +-6 dB|-6 dB" \
   "|latency 40 ms" \
-  "|buffer 10/10 ms, (drift )?\\+12 ppm, re-locks 0" \
+  "|buffer 10/10 ms, (drift \\+12 ppm \\(correcting \\+15\\)|\\+12 ppm)" \
+  ", re-locks 0" \
   "|drops 0|reconnects 0)$"
 
 /* @line split at its separators: each piece one whole form of a field */
@@ -102,6 +105,20 @@ GST_START_TEST (test_full_line)
   /* width unknown: all of it */
   text = qsl_status_line_fit (line, 0);
   fail_unless_equals_string (text, RECEIVER_FULL);
+  g_free (text);
+  qsl_status_line_free (line);
+
+  /* before the receiver has measured the clocks: the correction alone */
+  receiver_info (&info);
+  info.have_clock = FALSE;
+  line = qsl_status_line_build (&info);
+  text = qsl_status_line_full (line);
+  fail_unless (strstr (text, " | buffer 10/10 ms, correcting +15 ppm, "
+          "re-locks 0 | ") != NULL, "%s", text);
+  g_free (text);
+  text = qsl_status_line_fit (line, 80);
+  fail_unless (strstr (text, " | buffer 10/10 ms, +15 ppm, re-locks 0 | ")
+      != NULL, "%s", text);
   g_free (text);
   qsl_status_line_free (line);
 

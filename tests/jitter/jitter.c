@@ -232,10 +232,12 @@ check_drift (gdouble factor, gdouble seconds)
   st = rig_stats (rig);
   g_print ("drift %+.0f ppm over %.0f s: latency %.2f ms (target %.0f), worst "
       "deviation after 25 s %.2f ms, mean correction after 25 s %.0f ppm (now "
-      "%.0f; %u calm seconds), underruns %u, overruns %u, re-locks %u, "
+      "%.0f; %u calm seconds), clocks measured %+.1f ppm apart over %.0f s, "
+      "underruns %u, overruns %u, re-locks %u, "
       "silence %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT
       ", clicks %u\n", expect_ppm, seconds, st.latency_ms, target / 1e6,
-      worst, ppm_sum / MAX (ppm_n, 1), st.ppm, ppm_n, st.underruns,
+      worst, ppm_sum / MAX (ppm_n, 1), st.ppm, ppm_n, st.clock_ppm,
+      st.clock_span, st.underruns,
       st.overruns, st.corrections, st.silence - w.base.silence,
       st.dropped - w.base.dropped, rig_clicks (rig));
 
@@ -247,6 +249,12 @@ check_drift (gdouble factor, gdouble seconds)
   /* the controller found the drift: on average within 25 % of the truth */
   fail_unless (fabs (ppm_sum / ppm_n - expect_ppm) < 0.25 * fabs (expect_ppm),
       "mean correction %.0f ppm, drift %.0f ppm", ppm_sum / ppm_n, expect_ppm);
+  /* and measured it, apart from the correction: within 10 % */
+  fail_unless (st.clock_span >= 15.0, "no clock measurement (%.1f s)",
+      st.clock_span);
+  fail_unless (fabs (st.clock_ppm - expect_ppm) < 0.1 * fabs (expect_ppm),
+      "clocks measured %.0f ppm apart, drift %.0f ppm", st.clock_ppm,
+      expect_ppm);
   watched_clear (&w);
   rig_free (rig);
 }
@@ -288,14 +296,19 @@ GST_START_TEST (test_drift_uncorrected)
     watched_sleep (&w, 16.0);
     b = rig_stats (rig);
     g_print ("uncorrected +1000 ppm: latency %.2f ms, then %.2f ms 16 s "
-        "later (window %.2f -> %.2f), correction %.0f ppm\n", a.latency_ms,
-        b.latency_ms, a.window_ms, b.window_ms, b.ppm);
+        "later (window %.2f -> %.2f), correction %.0f ppm, clocks measured "
+        "%+.1f ppm apart over %.0f s\n", a.latency_ms, b.latency_ms,
+        a.window_ms, b.window_ms, b.ppm, b.clock_ppm, b.clock_span);
     watched_judge (&w);
     if (w.trouble->len == 0)
       break;
     fail_unless (attempt < 3, "the host troubled all three measurements");
   }
   fail_unless_equals_float (b.ppm, 0.0);
+  /* nothing corrected, and yet the difference is measured */
+  fail_unless (b.clock_span >= 15.0 && fabs (b.clock_ppm - 1000.0) < 100.0,
+      "clocks measured %.0f ppm apart over %.0f s, drift 1000 ppm",
+      b.clock_ppm, b.clock_span);
   /* 16 s at 1000 ppm is 16 ms */
   fail_unless (b.window_ms - a.window_ms > 10.0,
       "the latency moved %.2f ms", b.window_ms - a.window_ms);

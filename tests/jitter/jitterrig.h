@@ -292,7 +292,8 @@ typedef struct
 {
   gdouble latency_ms;           /* smoothed */
   gdouble window_ms;            /* last averaging window */
-  gdouble ppm;
+  gdouble ppm;                  /* the correction applied */
+  gdouble clock_ppm, clock_span;        /* the clocks' difference measured */
   guint corrections, underruns, overruns, gaps;
   guint64 silence, dropped, samples_out;
 } RigStats;
@@ -308,6 +309,8 @@ rig_stats (Rig * rig)
   gst_structure_get (s, "latency", G_TYPE_INT64, &lat,
       "latency-window", G_TYPE_INT64, &win,
       "drift-ppm", G_TYPE_DOUBLE, &r.ppm,
+      "clock-ppm", G_TYPE_DOUBLE, &r.clock_ppm,
+      "clock-span", G_TYPE_DOUBLE, &r.clock_span,
       "corrections", G_TYPE_UINT, &r.corrections,
       "underruns", G_TYPE_UINT, &r.underruns,
       "overruns", G_TYPE_UINT, &r.overruns,

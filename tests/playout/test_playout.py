@@ -22,6 +22,11 @@ capturing ``play``, -m 2 playing into ``out``).  Cases:
                 any before: the room takes it in), and the latency within
                 8 ms (p5..p95) on each side of it.  With -l 8 it fails: a
                 backlog cut and a 10-20 ms step at every stall
+  drift         30 s from a raw sender whose card runs 1000 ppm fast
+                (tests/e2e/mixrig.py raw_sender) into -m 2: every burst
+                arrives (or was lost while the host stalled), and the
+                status line's measured drift is +1000 ppm within 100 (250
+                when the host stalled the run), its correction within 300
   transparent   10 s: every burst arrives, and each burst's power as
                 received over its power as played is within 0.2 dB in
                 every band up to 20 kHz.  A burst lost while the host
@@ -193,8 +198,46 @@ def case_transparent(workdir, launch):
                   '(within 0.2)' % (lo, hi, db if db is not None else -99))
 
 
+def case_drift(workdir, launch):
+    """A sender whose sound card runs 1000 ppm fast (mixrig.raw_sender:
+    the capture resampled and relabelled) into qsound-launch -m 2 on the
+    real sink: every burst arrives, and the receiver's status line tells
+    the clocks' difference it measured, +1000 ppm, apart from its
+    correction."""
+    watch = stallwatch.Watch()
+    rec, procs = mixrig.run_rig(workdir, 'drift', mixrig.raw_sender(
+        launch, 1000), 30, settle_s=2.5, watch=watch)
+    po = mixrig.analyse(rec, ('out',))['out']
+    show(po, watch)
+    check(len(procs) == 2, 'the sender and the receiver started')
+    if len(procs) < 2:
+        return
+    check_arrived(po, watch)
+    lines = [line for line in mixrig.qsmeasure.read_log(procs[-1])
+             .splitlines() if ' | buffer ' in line]
+    print('receiver: ' + (lines[-1] if lines else '(no status line)'))
+    m = re.search(r'drift ([+-]\d+) ppm \(correcting ([+-]\d+)\)',
+                  lines[-1] if lines else '')
+    check(m is not None, 'the status line tells the measured drift and '
+          'the correction apart')
+    if m:
+        drift, corr = int(m.group(1)), int(m.group(2))
+        # the sink timing it: when the host stalls the receiver, the sink
+        # runs dry for a few ms at a time (less than the element sees as a
+        # step), which reads as the sender running faster
+        calm = (len(watch.stalls) <= 2 and (watch.steal_pct is None
+                                            or watch.steal_pct < 5.0))
+        within = 100 if calm else 250
+        check(abs(drift - 1000) <= within, 'the drift it measured is the '
+              "sender's +1000 ppm, within %d (%+d ppm%s)" % (
+                  within, drift, '' if calm else '; the host stalled'))
+        check(abs(corr - 1000) <= 300, 'and it corrects for it (%+d ppm)'
+              % corr)
+
+
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ('steady', 'stalls', 'transparent'):
+    if len(argv) != 3 or argv[1] not in ('steady', 'stalls', 'transparent',
+                                          'drift'):
         print(__doc__)
         return 2
     launch_env()
@@ -205,7 +248,8 @@ def main(argv):
             print('SKIP: could not start a private PulseAudio')
             return SKIP
         {'steady': case_steady, 'stalls': case_stalls,
-         'transparent': case_transparent}[argv[1]](workdir, argv[2])
+         'transparent': case_transparent,
+         'drift': case_drift}[argv[1]](workdir, argv[2])
     finally:
         server.stop()
         if not failures:
