@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the Debian 12 packages qsound needs, idempotently (as root).
+# Installs the Debian 12 packages qsound needs, idempotently (as root, or
+# as a user through sudo; nothing to do when they are all in).
 #   .ci/deps.sh run    what building and running needs
 #   .ci/deps.sh test   that plus what the tests, the fuzz target, the Wine tests
 #                      (and the Windows zip they run) and the benchmarks need
@@ -29,13 +30,21 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] && exit 0
 
+# as root apt-get itself; as a user through sudo, where there is one
+as_root=""
 if [ "$(id -u)" != 0 ]; then
-  echo "qsound: these Debian packages are missing:$missing" >&2
-  echo "qsound: run this script as root (sudo $0 $what) to install them." >&2
-  exit 1
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "qsound: these Debian packages are missing:$missing" >&2
+    echo "qsound: there is no sudo here: run this as root (su -c '$0 $what') to install them." >&2
+    exit 1
+  fi
+  as_root="sudo"
+  echo "qsound: installing$missing (through sudo)" >&2
+else
+  echo "qsound: installing$missing" >&2
 fi
-echo "qsound: installing$missing" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  --no-install-recommends $missing >/dev/null

@@ -3,10 +3,12 @@
 # sound to itself with qsound-launch (mode 1 transmits, mode 2 receives over
 # 127.0.0.1), showing the receiver's live status line.
 #
-#   sudo launcher/demo.sh [SECONDS] [mp3|opus|pcm]      (default 10 s, mp3)
+#   launcher/demo.sh [SECONDS] [mp3|opus|pcm]      (default 10 s, mp3)
 #
-# With a desktop sound server reachable (run it as your user, not with sudo,
-# after `.ci/deps.sh run` as root), a ticking tone plays into a temporary
+# As root or as a user: missing Debian packages are installed as root, or
+# through sudo for a user (.ci/deps.sh run).
+# With a desktop sound server reachable (run it as your user), a ticking
+# tone plays into a temporary
 # null sink "qsound_demo"; qsound captures that sink and you hear the ticks
 # through qsound on your default output.  Without one (root, no sound card),
 # it starts a private PulseAudio with the null sinks play and out
@@ -18,9 +20,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-10}
 codec=${2:-mp3}
 
-if [ "$(id -u)" = 0 ]; then
-  .ci/deps.sh run
-fi
+.ci/deps.sh run
 builddir=${QSOUND_BUILDDIR:-build}
 if [ ! -f "$builddir/build.ninja" ]; then
   meson setup "$builddir" >/dev/null
