@@ -297,6 +297,10 @@ struct _GstAudioJitterBuffer
   gboolean clk_by_sink;         /* timed by what the sink took, not the
                                  * clock */
   gdouble clk_now;              /* the latest arrival's time, so timed, ns */
+  guint64 clk_push_frames;      /* frames_out when the sink last took a
+                                 * chunk ... */
+  gint64 clk_push_mono;         /* ... then, monotonic us ... */
+  gdouble clk_push_len;         /* ... and that chunk's length, ns */
   gdouble off_min;              /* this window's least arrival time less
                                  * the end of the audio's timestamp, ns
                                  * (G_MAXDOUBLE: none yet) */
@@ -729,6 +733,26 @@ gst_audio_jitter_buffer_clock_clear (GstAudioJitterBuffer * self)
   self->clock_ppm = self->clock_span = 0.0;
 }
 
+/* The card's time now, as the sink has taken audio: the frames it took up
+ * to its last take, and the time since then, up to that chunk's length
+ * (the next take follows one chunk later).  Counting the takes alone
+ * rounds to our chunk (5 ms); with the sender on another clock its
+ * arrivals slide past our takes, and the least arrival of each window
+ * would carry that rounding as a saw-tooth of one chunk, a cycle every
+ * 5 s at 1000 ppm. */
+static gdouble
+gst_audio_jitter_buffer_card_time (GstAudioJitterBuffer * self, gint rate)
+{
+  gdouble since;
+
+  if (self->clk_push_mono == 0)
+    return (gdouble) self->frames_out * GST_SECOND / rate;
+  since = (gdouble) (g_get_monotonic_time () - self->clk_push_mono) *
+      GST_USECOND;
+  return (gdouble) self->clk_push_frames * GST_SECOND / rate +
+      CLAMP (since, 0.0, self->clk_push_len);
+}
+
 /* The clocks' rate difference, measured rather than steered: how much
  * faster the sender's clock runs than the sound card here.  Each arrival's
  * time less the end of its audio's timestamp (the sender's timeline,
@@ -773,6 +797,9 @@ gst_audio_jitter_buffer_clock_note (GstAudioJitterBuffer * self)
   self->clk_seg[self->clk_i] = self->clk_cur_seg;
   self->clk_i = (self->clk_i + 1) % CLOCK_HIST;
   self->clk_n = MIN (self->clk_n + 1, CLOCK_HIST);
+  GST_LOG_OBJECT (self, "clock point %.3f s: offset %.3f ms, stretch %u",
+      self->clk_now / GST_SECOND, self->off_min / GST_MSECOND,
+      self->clk_cur_seg);
   self->off_min = G_MAXDOUBLE;
 
   first = (self->clk_i + CLOCK_HIST - self->clk_n) % CLOCK_HIST;
@@ -1226,8 +1253,8 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
       self->clk_by_sink = self->sink != NULL;
     }
     if (self->sink || GST_CLOCK_TIME_IS_VALID (now)) {
-      self->clk_now = self->sink ?
-          (gdouble) self->frames_out * GST_SECOND / rate : (gdouble) now;
+      self->clk_now = self->sink ? gst_audio_jitter_buffer_card_time (self,
+          rate) : (gdouble) now;
       self->off_min = MIN (self->off_min,
           self->clk_now - (gdouble) self->expected_pts);
     }
@@ -1492,6 +1519,11 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
   ret = gst_pad_push (self->srcpad, buf);
   g_mutex_lock (&self->lock);
   self->in_flight = 0;
+  /* the sink took it: the card's time between takes, for the clock
+   * readout (gst_audio_jitter_buffer_clock_note) */
+  self->clk_push_frames = self->frames_out;
+  self->clk_push_mono = g_get_monotonic_time ();
+  self->clk_push_len = (gdouble) frames * GST_SECOND / rate;
   self->last_push = gst_audio_jitter_buffer_now (self);
   gst_audio_jitter_buffer_occupancy_note (self, self->last_push);
 
@@ -1734,6 +1766,8 @@ gst_audio_jitter_buffer_change_state (GstElement * element,
     self->corrections = self->underruns = self->overruns = self->gaps = 0;
     self->silence_filled = self->dropped = 0;
     self->frames_in = self->frames_out = self->resample_ns = 0;
+    self->clk_push_frames = 0;
+    self->clk_push_mono = 0;
     g_mutex_unlock (&self->lock);
   }
 

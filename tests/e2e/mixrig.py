@@ -193,7 +193,15 @@ def raw_sender(launch, ppm):
     """A framedtcpsink sender whose sound card runs ``ppm`` fast (negative:
     slow): play.monitor resampled to 48000 * (1 + ppm/1e6) samples a second
     and labelled 48000, timestamps counting samples, as a card with that
-    clock error makes them; the launcher's receiver (-m 2)."""
+    clock error makes them; the launcher's receiver (-m 2).
+
+    The audio goes in 1 ms chunks.  A real fast card sends each chunk a
+    little early on our clock; this one captures on the same sound server
+    as the receiver plays, every 5 ms of its time, so a chunk's end comes
+    out only at the next 5 ms capture after it.  With 5 ms chunks that
+    rounding made a saw-tooth of 5 ms every 5 s in the arrivals against
+    their timestamps, which the receiver's drift readout took up (CI:
+    +875 ppm for +1000); with 1 ms chunks it is under 1 ms."""
     rate = int(round(RATE * (1 + ppm * 1e-6)))
     port = qsmeasure.free_port()
 
@@ -201,7 +209,7 @@ def raw_sender(launch, ppm):
         desc = ('loopbacksrc device=play ! audioconvert ! audioresample ! '
                 'audio/x-raw,format=S16LE,channels=2,rate=%d ! capssetter '
                 'replace=false caps=audio/x-raw,rate=48000 ! audiobuffersplit '
-                'output-buffer-duration=1/200 alignment-threshold=3600000000000 '
+                'output-buffer-duration=1/1000 alignment-threshold=3600000000000 '
                 '! framedtcpsink port=%d '
                 'sync=false' % (rate, port))
         tx = spawn([qsmeasure.gst_launch(), '-q'] + desc.split(), 'tx',

@@ -38,6 +38,9 @@ capturing ``play``, -m 2 playing into ``out``).  Cases:
                 stalled this machine (tests/e2e/stallwatch.py) is reported
                 as the host's, not failed, up to a tenth of them.
 
+Recordings and logs are kept when a case fails, or always with
+QSOUND_KEEP=1 in the environment.
+
 Exit status 77 (skipped by meson) when no PulseAudio can be started.
 """
 
@@ -262,7 +265,7 @@ def main(argv):
          'drift': case_drift}[argv[1]](workdir, argv[2])
     finally:
         server.stop()
-        if not failures:
+        if not failures and not os.environ.get('QSOUND_KEEP'):
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print('recordings and logs kept in ' + workdir)
