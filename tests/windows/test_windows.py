@@ -42,6 +42,7 @@ server is missing.
 
 import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -576,6 +577,10 @@ def case_unit():
         summary = [line for line in text.splitlines() if 'Checks:' in line]
         print('      %s: %s' % (name, summary[-1].strip() if summary
                                 else text.strip()[-300:]))
+        # libcheck's own lines for what failed (file:line:F|E:case:test:...)
+        for line in text.splitlines():
+            if re.search(r':[FE]:', line):
+                print('      ' + line.strip())
         check(rc == 0 and summary and 'Failures: 0, Errors: 0' in summary[-1],
               '%s under Wine: every check passes (exit %s)' % (name, rc))
     finish()
