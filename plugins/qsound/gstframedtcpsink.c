@@ -76,6 +76,8 @@ GST_DEBUG_CATEGORY_STATIC (framed_tcp_sink_debug);
 #define DEFAULT_MAX_QUEUE_TIME  (1 * GST_SECOND)
 #define DEFAULT_MAX_QUEUE_BYTES (4 * 1024 * 1024)
 #define DEFAULT_MAX_CLIENTS     16
+/* how often a receiver's thread reads what the receiver sent */
+#define PEER_POLL_INTERVAL      (50 * G_TIME_SPAN_MILLISECOND)
 
 enum
 {
@@ -111,6 +113,7 @@ typedef struct
   gsize queued_bytes;
   GstClockTime queued_time;
   gboolean writing;             /* a batch is being written */
+  gboolean waiting;             /* its thread waits on cond for frames */
   gboolean active;              /* handshake done, takes frames */
   gboolean finished;            /* thread done, can be joined */
 } QsPeer;
@@ -129,6 +132,10 @@ struct _GstFramedTcpSink
   /* state, under lock */
   GMutex lock;
   GCond cond;                   /* queues drained, room made */
+  guint cond_waiters;           /* threads waiting on cond: the receivers'
+                                 * threads tell it only then (GLib's
+                                 * g_cond_broadcast is a system call even
+                                 * with no one waiting) */
   gboolean running;
   gboolean unlocked;
   GList *peers;                 /* QsPeer * */
@@ -294,7 +301,32 @@ gst_framed_tcp_sink_peer_push (GstFramedTcpSink * sink, QsPeer * peer,
   peer->queued_bytes += frame->size;
   if (GST_CLOCK_TIME_IS_VALID (frame->duration))
     peer->queued_time += frame->duration;
-  g_cond_signal (&peer->cond);
+  if (peer->waiting)
+    g_cond_signal (&peer->cond);
+}
+
+/* Under lock: wakes the threads waiting for the queues to drain or make
+ * room, if any. */
+static void
+gst_framed_tcp_sink_tell_drained (GstFramedTcpSink * sink)
+{
+  if (sink->cond_waiters > 0)
+    g_cond_broadcast (&sink->cond);
+}
+
+/* Under lock: waits on cond until @until (monotonic; -1 for ever). */
+static gboolean
+gst_framed_tcp_sink_wait_drained (GstFramedTcpSink * sink, gint64 until)
+{
+  gboolean ret = TRUE;
+
+  sink->cond_waiters++;
+  if (until < 0)
+    g_cond_wait (&sink->cond, &sink->lock);
+  else
+    ret = g_cond_wait_until (&sink->cond, &sink->lock, until);
+  sink->cond_waiters--;
+  return ret;
 }
 
 static gboolean
@@ -406,7 +438,8 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
     QsProtoParser * parser)
 {
   gint64 last_send = g_get_monotonic_time ();
-  gint64 last_recv = last_send;
+  gint64 last_recv = last_send, last_poll = 0;
+  gsize sent;
   gint64 timeout_us;
   GError *error = NULL;
   guint count;
@@ -419,9 +452,12 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
     gint64 now;
 
     g_mutex_lock (&sink->lock);
-    if (peer->queue.length == 0 && sink->running)
+    if (peer->queue.length == 0 && sink->running) {
+      peer->waiting = TRUE;
       g_cond_wait_until (&peer->cond, &sink->lock,
           g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND);
+      peer->waiting = FALSE;
+    }
     if (!sink->running) {
       g_mutex_unlock (&sink->lock);
       break;
@@ -431,25 +467,25 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
     peer->queued_bytes = 0;
     peer->queued_time = 0;
     peer->writing = batch.length > 0;
-    g_cond_broadcast (&sink->cond);
+    gst_framed_tcp_sink_tell_drained (sink);
     g_mutex_unlock (&sink->lock);
 
+    sent = 0;
     while ((frame = g_queue_pop_head (&batch))) {
       gboolean ok = error == NULL && qs_frame_write (frame, peer->socket,
           peer->seal, g_get_monotonic_time () + timeout_us, peer->cancellable,
           &error);
 
       if (ok) {
-        g_mutex_lock (&sink->lock);
-        sink->bytes_sent += frame->size;
-        g_mutex_unlock (&sink->lock);
+        sent += frame->size;
         last_send = g_get_monotonic_time ();
       }
       qs_frame_unref (frame);
     }
     g_mutex_lock (&sink->lock);
+    sink->bytes_sent += sent;
     peer->writing = FALSE;
-    g_cond_broadcast (&sink->cond);
+    gst_framed_tcp_sink_tell_drained (sink);
     g_mutex_unlock (&sink->lock);
     if (error)
       break;
@@ -461,8 +497,15 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
         break;
       last_send = now;
     }
-    if (!gst_framed_tcp_sink_peer_poll (sink, peer, parser, &last_recv, &error))
-      break;
+    /* what the receiver sends (a heartbeat a second, or why it leaves)
+     * is read every PEER_POLL_INTERVAL, not after each frame: a read that
+     * finds nothing is a system call, 200 a second with PCM */
+    if (now - last_poll >= PEER_POLL_INTERVAL) {
+      last_poll = now;
+      if (!gst_framed_tcp_sink_peer_poll (sink, peer, parser, &last_recv,
+              &error))
+        break;
+    }
     if (g_get_monotonic_time () - last_recv > timeout_us) {
       g_set_error (&error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT,
           "it sent nothing, not even a heartbeat, for %u s.",
@@ -1003,7 +1046,7 @@ gst_framed_tcp_sink_render (GstBaseSink * bsink, GstBuffer * buf)
         g_mutex_lock (&sink->lock);
         continue;
       }
-      g_cond_wait (&sink->cond, &sink->lock);
+      gst_framed_tcp_sink_wait_drained (sink, -1);
     }
   }
 
@@ -1035,7 +1078,7 @@ gst_framed_tcp_sink_event (GstBaseSink * bsink, GstEvent * event)
     gst_framed_tcp_sink_broadcast (sink, frame);
     while (sink->running && !sink->unlocked
         && gst_framed_tcp_sink_pending (sink))
-      if (!g_cond_wait_until (&sink->cond, &sink->lock, until))
+      if (!gst_framed_tcp_sink_wait_drained (sink, until))
         break;
     g_mutex_unlock (&sink->lock);
     qs_frame_unref (frame);

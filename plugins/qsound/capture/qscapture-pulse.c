@@ -316,9 +316,12 @@ static void
 qs_pulse_read_cb (pa_stream * s, size_t nbytes, void *userdata)
 {
   QsPulse *p = userdata;
+  int wrote = 0;
 
   if (s != p->stream)
     return;
+  /* all the server hands over now goes to the ring before the reader is
+   * woken, so that it reads one buffer, not one per piece */
   for (;;) {
     const void *data = NULL;
     size_t n = 0;
@@ -332,17 +335,18 @@ qs_pulse_read_cb (pa_stream * s, size_t nbytes, void *userdata)
       return;
     }
     if (n == 0)
-      return;                   /* nothing queued */
+      break;                    /* nothing more queued */
     frames = n / p->bpf;
     now = pa_rtclock_now ();
     qs_pulse_gap_end (p, now, frames);
     if (data == NULL) {
       /* a hole in the stream: the server had nothing for this span */
       p->next_flags |= QS_CAPTURE_DISCONT;
-      qs_ring_write (p->cap->ring, NULL, frames, p->next_flags);
+      qs_ring_write_more (p->cap->ring, NULL, frames, p->next_flags);
     } else {
-      qs_ring_write (p->cap->ring, data, frames, p->next_flags);
+      qs_ring_write_more (p->cap->ring, data, frames, p->next_flags);
     }
+    wrote = 1;
     p->next_flags = 0;
     p->last_data = now;
     pa_stream_drop (s);
@@ -352,6 +356,8 @@ qs_pulse_read_cb (pa_stream * s, size_t nbytes, void *userdata)
     if (pa_stream_is_suspended (s) == 1)
       qs_pulse_gap_begin (p);
   }
+  if (wrote)
+    qs_ring_wake (p->cap->ring);
 }
 
 static void

@@ -117,8 +117,9 @@ qs_ring_mark_discont (QsRing * ring, uint64_t pos)
   ring->n_disc++;
 }
 
-void
-qs_ring_write (QsRing * ring, const void *data, size_t frames, unsigned flags)
+static void
+qs_ring_store (QsRing * ring, const void *data, size_t frames, unsigned flags,
+    int wake)
 {
   const unsigned char *src = data;
   size_t total = frames;
@@ -149,8 +150,30 @@ qs_ring_write (QsRing * ring, const void *data, size_t frames, unsigned flags)
     ring->read_pos += lost;
     qs_ring_mark_discont (ring, ring->read_pos);
   }
-  qs_cond_signal (&ring->cond);
   qs_mutex_unlock (&ring->lock);
+  /* after the unlock: woken under it, the reader would at once block on
+   * the lock the writer still holds (two more system calls a period) */
+  if (wake)
+    qs_cond_signal (&ring->cond);
+}
+
+void
+qs_ring_write (QsRing * ring, const void *data, size_t frames, unsigned flags)
+{
+  qs_ring_store (ring, data, frames, flags, 1);
+}
+
+void
+qs_ring_write_more (QsRing * ring, const void *data, size_t frames,
+    unsigned flags)
+{
+  qs_ring_store (ring, data, frames, flags, 0);
+}
+
+void
+qs_ring_wake (QsRing * ring)
+{
+  qs_cond_signal (&ring->cond);
 }
 
 void

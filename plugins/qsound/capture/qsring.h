@@ -31,6 +31,13 @@ void qs_ring_free (QsRing *ring);
  * that zero-fills a SILENT packet itself should pass NULL instead.  flags
  * QS_CAPTURE_DISCONT marks the next frame read as following a discontinuity. */
 void qs_ring_write (QsRing *ring, const void *data, size_t frames, unsigned flags);
+/* As qs_ring_write, but the reader is not woken: for a backend with more to
+ * write at once (the pieces one callback of the sound server hands over),
+ * which then calls qs_ring_wake.  Woken at the first piece, the reader
+ * took it alone, and a period went out as two buffers. */
+void qs_ring_write_more (QsRing *ring, const void *data, size_t frames,
+    unsigned flags);
+void qs_ring_wake (QsRing *ring);
 void qs_ring_count_switch (QsRing *ring);
 /* A fatal backend error: wakes the reader, which returns QS_CAPTURE_ERROR. */
 void qs_ring_set_error (QsRing *ring, const char *message);
