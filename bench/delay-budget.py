@@ -34,12 +34,9 @@ the runs.  Chains (side by side in each round, the order alternating):
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,9 +113,7 @@ def measure(workdir, name, launch, seconds, run, keep):
     finally:
         poller.halt.set()
         poller.join()
-    po = mixrig.analyse(rec, ('out',), max_latency_s=2.0, min_ncc=(
-        mixrig.MIN_NCC_LOSSY if name in ('opus', 'mp3') else
-        mixrig.MIN_NCC))['out']
+    po = mixrig.analyse_out(rec, name)
     if not keep:
         os.unlink(rec)
     if not po.delivered or len(procs) < 2:
@@ -169,13 +164,11 @@ def main():
     os.environ['GST_PLUGIN_PATH'] = os.path.join(build, 'plugins', 'qsound')
     os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(HERE, '..',
                                                       'pipelines')
-    workdir = tempfile.mkdtemp(prefix='qsound-delay-budget-')
-    server = mixrig.MixServer(workdir)
-    if not server.start():
-        print('could not start a private PulseAudio')
-        return 1
     results = {n: [] for n in names}
-    try:
+    with mixrig.bench_rig('qsound-delay-budget-', args.keep) as workdir:
+        if workdir is None:
+            print('could not start a private PulseAudio')
+            return 1
         print('%d s of 20 ms noise bursts per run, %d run(s) per chain; '
               'ms, the median of each run (range over the runs)'
               % (args.seconds, args.repeat), flush=True)
@@ -195,12 +188,6 @@ def main():
                           '%s %s' % (s, '-' if stages[s] is None else
                                      '%.1f' % stages[s]) for s in STAGES)),
                       flush=True)
-    finally:
-        server.stop()
-        if args.keep:
-            print('recordings and logs kept in %s' % workdir)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     print('\n%-10s %12s %12s %12s %12s %12s'
           % (('chain', 'end to end') + STAGES))

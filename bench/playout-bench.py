@@ -38,10 +38,8 @@ signal to noise-and-distortion of each.
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -66,20 +64,12 @@ def receiver_events(procs):
             sum(e.startswith('underrun') for e in events))
 
 
-def analyse_out(rec, name):
-    """The received channel of recording ``rec`` of chain ``name``, judged
-    with the bar for a lossy codec where it is one (mixrig.MIN_NCC_LOSSY)."""
-    return mixrig.analyse(rec, ('out',), max_latency_s=2.0, min_ncc=(
-        mixrig.MIN_NCC_LOSSY if name in ('opus', 'mp3') else
-        mixrig.MIN_NCC))['out']
-
-
 def measure(workdir, name, launch, seconds, run, keep=False):
     watch = stallwatch.Watch()
     rec, procs = mixrig.run_rig(workdir, '%s-%d' % (name, run),
                                 chain_for(name, launch), seconds,
                                 settle_s=2.5, watch=watch)
-    po = analyse_out(rec, name)
+    po = mixrig.analyse_out(rec, name)
     relocks, underruns = receiver_events(procs) if name != 'stock-pcm' \
         else (None, None)
     if not keep:
@@ -126,7 +116,7 @@ def long_run(workdir, launch, minutes):
         rec, procs = mixrig.run_rig(workdir, name + '-long',
                                     chain_for(name, launch), minutes * 60,
                                     settle_s=2.5, watch=watch)
-        po = analyse_out(rec, name)
+        po = mixrig.analyse_out(rec, name)
         relocks, underruns = receiver_events(procs)
         os.unlink(rec)
         mins = [po.window(60 * m, 60 * (m + 1)) for m in range(minutes)]
@@ -162,12 +152,10 @@ def main():
     os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(HERE, '..',
                                                       'pipelines')
     names = [n for n in args.only.split(',') if n] or list(CHAINS)
-    workdir = tempfile.mkdtemp(prefix='qsound-playout-bench-')
-    server = mixrig.MixServer(workdir)
-    if not server.start():
-        print('could not start a private PulseAudio')
-        return 1
-    try:
+    with mixrig.bench_rig('qsound-playout-bench-', args.keep) as workdir:
+        if workdir is None:
+            print('could not start a private PulseAudio')
+            return 1
         if not args.no_cpu:
             resampler_cost(build)
         if args.long:
@@ -187,12 +175,6 @@ def main():
                     row = measure(workdir, name, launch, args.seconds, run,
                                   args.keep)
                     print(fmt_row(name, *row), flush=True)
-    finally:
-        server.stop()
-        if args.keep:
-            print('recordings and logs kept in %s' % workdir)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -439,7 +439,6 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
 {
   gint64 last_send = g_get_monotonic_time ();
   gint64 last_recv = last_send, last_poll = 0;
-  gsize sent;
   gint64 timeout_us;
   GError *error = NULL;
   guint count;
@@ -449,6 +448,7 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
   for (;;) {
     GQueue batch = G_QUEUE_INIT;
     QsFrame *frame;
+    gsize sent = 0;
     gint64 now;
 
     g_mutex_lock (&sink->lock);
@@ -470,7 +470,6 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
     gst_framed_tcp_sink_tell_drained (sink);
     g_mutex_unlock (&sink->lock);
 
-    sent = 0;
     while ((frame = g_queue_pop_head (&batch))) {
       gboolean ok = error == NULL && qs_frame_write (frame, peer->socket,
           peer->seal, g_get_monotonic_time () + timeout_us, peer->cancellable,

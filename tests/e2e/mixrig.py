@@ -21,12 +21,15 @@ Run as a program it analyses a recording:
     python3 mixrig.py analyse REC.s16 [out|out2 ...]
 """
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import wave
 
@@ -137,6 +140,27 @@ class MixServer:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def bench_rig(prefix, keep=False):
+    """For a benchmark: a fresh folder with a MixServer started in it.
+    Yields the folder, or None if PulseAudio did not start (the folder is
+    then left, with its log).  Afterwards stops the server and removes the
+    folder, or with ``keep`` says where it is."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    server = MixServer(workdir)
+    if not server.start():
+        yield None
+        return
+    try:
+        yield workdir
+    finally:
+        server.stop()
+        if keep:
+            print('recordings and logs kept in %s' % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ----------------------------------------------------------------- chains --
@@ -441,6 +465,14 @@ def band_power(x):
 # lost; for the lossy codecs the bar is MIN_NCC_LOSSY.
 MIN_NCC = 0.5
 MIN_NCC_LOSSY = 0.3
+
+
+def analyse_out(path, chain):
+    """The channel ``out`` of the mix recording ``path`` (as analyse, lags
+    up to 2 s), judged with the bar for a lossy codec where ``chain`` is one
+    (opus, mp3: MIN_NCC_LOSSY)."""
+    return analyse(path, ('out',), max_latency_s=2.0, min_ncc=(
+        MIN_NCC_LOSSY if chain in ('opus', 'mp3') else MIN_NCC))['out']
 
 
 def analyse(path, outputs=('out',), max_latency_s=1.0, min_ncc=MIN_NCC,
