@@ -289,6 +289,7 @@ qsl_meter_read (QslMeter * meter, gint64 now_us)
 #define QSL_PRIO_BUFFER_SHORT   3       /* "drift ... (correcting ...)" goes */
 #define QSL_PRIO_BAR            5       /* the bar, a cell at a time */
 #define QSL_PRIO_CODEC          20
+#define QSL_PRIO_SENDER_CLOCK   25
 #define QSL_PRIO_RECONNECTS     30
 #define QSL_PRIO_LATENCY        40
 #define QSL_PRIO_STATE_SHORT    45      /* "connected to HOST:PORT": "connected" */
@@ -380,6 +381,13 @@ qsl_status_line_build (const QslStatusInfo * info)
         "re-locks %u", info->jitter_latency / 1e6,
         info->jitter_target / GST_MSECOND, ppm, info->relocks);
     qsl_status_line_add_short (line, QSL_PRIO_BUFFER_SHORT, t);
+    g_free (t);
+  }
+
+  if (info->have_sender_clock) {
+    t = g_strdup_printf ("sender clock %+.1f ms, %+.0f ppm",
+        info->sender_offset / 1e6, info->sender_ppm);
+    qsl_status_line_add (line, QSL_PRIO_SENDER_CLOCK, FALSE, t);
     g_free (t);
   }
 
@@ -702,6 +710,10 @@ qsl_status_tick (gpointer user_data)
     bytes = qsl_get_u64 (s, "bytes");
     info.reconnects = (guint) qsl_get_u64 (s, "reconnects");
     clients = (guint) qsl_get_u64 (s, "clients");
+    if (gst_structure_get_boolean (s, "clock-synced",
+            &info.have_sender_clock) && info.have_sender_clock)
+      gst_structure_get (s, "clock-offset", G_TYPE_INT64, &info.sender_offset,
+          "clock-ppm", G_TYPE_DOUBLE, &info.sender_ppm, NULL);
   }
 
   if (status->last_bytes_time && now > status->last_bytes_time

@@ -63,6 +63,10 @@ typedef struct
   gboolean have_clock;          /*   it has measured the clocks': */
   gdouble clock_ppm;            /*     how much faster the sender's runs */
   guint relocks;                /*   how often it re-locked */
+  gboolean have_sender_clock;   /* a receiver's estimate of the sender's
+                                 * clock (timed heartbeats, protocol 2.1): */
+  gint64 sender_offset;         /*   its running time minus ours, ns */
+  gdouble sender_ppm;           /*   how much faster it runs */
   guint64 drops;                /* dropped (transmitter) or lost (receiver) */
   guint64 capture_lost;         /* a transmitter's lost capture frames */
   guint reconnects;
@@ -71,9 +75,10 @@ typedef struct
 /* The status line's fields: the state (kept; "connected" for "connected
  * to HOST:PORT" when narrow), the codec, the meter (its bar shortening
  * first, down to 5 cells, then only the figure), the latency, the jitter
- * buffer ("drift" dropped when narrow), drops, capture lost, reconnects.
- * In full: "STATE | CODEC | [####      ] -20 dB | latency N ms | buffer
- * M/T ms, drift +P ppm, re-locks R | drops D | reconnects C". */
+ * buffer ("drift" dropped when narrow), the sender's clock, drops, capture
+ * lost, reconnects.  In full: "STATE | CODEC | [####      ] -20 dB |
+ * latency N ms | buffer M/T ms, drift +P ppm, re-locks R | sender clock
+ * +O ms, +P ppm | drops D | reconnects C". */
 QslStatusLine *qsl_status_line_build (const QslStatusInfo * info);
 
 /* The level meter, as audio meters do: it holds the highest peak posted

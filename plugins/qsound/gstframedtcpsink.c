@@ -33,6 +33,13 @@
  * #GstFramedTcpSink:timeout.  With a non-live upstream (a file, say) the sink
  * applies back-pressure instead and nothing is dropped.
  *
+ * What a receiver sends is read on a thread of its own as it arrives.  A
+ * receiver of protocol 2.1 asks the sender's time in timed heartbeats; the
+ * sink answers each at once, ahead of the queued media, with its running
+ * time on the pipeline clock (the timeline of the buffers' timestamps), so
+ * that receivers can estimate that clock (docs/PROTOCOL.md, "Timed
+ * heartbeats").
+ *
  * With #GstFramedTcpSink:key set on both ends, the link is sealed: the end
  * that connects proves it knows the key, the end that listens checks the
  * proof before it answers with its own, and every frame after that (caps,
@@ -77,7 +84,6 @@ GST_DEBUG_CATEGORY_STATIC (framed_tcp_sink_debug);
 #define DEFAULT_MAX_QUEUE_BYTES (4 * 1024 * 1024)
 #define DEFAULT_MAX_CLIENTS     16
 /* how often a receiver's thread reads what the receiver sent */
-#define PEER_POLL_INTERVAL      (50 * G_TIME_SPAN_MILLISECOND)
 
 enum
 {
@@ -116,6 +122,18 @@ typedef struct
   gboolean waiting;             /* its thread waits on cond for frames */
   gboolean active;              /* handshake done, takes frames */
   gboolean finished;            /* thread done, can be joined */
+
+  /* what the receiver sends is read on a thread of its own, as it comes */
+  GThread *reader;
+  GCancellable *read_cancel;
+  QsProtoParser *parser;
+  GError *read_error;           /* why reading ended, under sink->lock */
+  /* a timed heartbeat to answer (protocol 2.1), under sink->lock: the
+   * receiver's transmit time and our running time when it arrived */
+  gboolean ask_pending;
+  guint64 ask_time;
+  GstClockTime asked_at;
+  guint64 answers;              /* timed heartbeats answered */
 } QsPeer;
 
 struct _GstFramedTcpSink
@@ -394,29 +412,76 @@ gst_framed_tcp_sink_count_active (GstFramedTcpSink * sink)
   return n;
 }
 
-/* Reads whatever the receiver sent: heartbeats, or an ERROR saying why it
- * leaves.  Returns FALSE when the receiver is gone. */
-static gboolean
-gst_framed_tcp_sink_peer_poll (GstFramedTcpSink * sink, QsPeer * peer,
-    QsProtoParser * parser, gint64 * last_recv, GError ** error)
+/* Our running time on the pipeline clock: the timeline of the buffers'
+ * timestamps, and the time a timed heartbeat answers with. */
+static GstClockTime
+gst_framed_tcp_sink_running_time (GstFramedTcpSink * sink)
 {
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (sink));
+  GstClockTime now, base;
+
+  if (!clock)
+    return GST_CLOCK_TIME_NONE;
+  now = gst_clock_get_time (clock);
+  base = gst_element_get_base_time (GST_ELEMENT (sink));
+  gst_object_unref (clock);
+  return now >= base ? now - base : GST_CLOCK_TIME_NONE;
+}
+
+/* A receiver's reading thread: what it sends (a heartbeat a second, timed
+ * heartbeats asking for our time, or an ERROR saying why it leaves) is read
+ * as it arrives, so that a question's arrival time is true to well under a
+ * millisecond, and its sending thread is woken to answer at once. */
+static gpointer
+gst_framed_tcp_sink_peer_reader (gpointer data)
+{
+  QsPeer *peer = data;
+  GstFramedTcpSink *sink = peer->sink;
+  gint64 timeout_us = sink->ep.run.timeout * G_TIME_SPAN_SECOND;
+  gint64 last_recv = g_get_monotonic_time ();
+  GError *error = NULL;
+
   for (;;) {
     QsMessage msg;
     gboolean timed_out;
+    GstClockTime arrived;
 
-    if (!qs_conn_read_message (peer->socket, parser, &msg, 0, &timed_out,
-            peer->cancellable, error))
-      return timed_out;
-    *last_recv = g_get_monotonic_time ();
+    if (!qs_conn_read_message (peer->socket, peer->parser, &msg,
+            last_recv + timeout_us, &timed_out, peer->read_cancel, &error)) {
+      if (timed_out)
+        g_set_error (&error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT,
+            "it sent nothing, not even a heartbeat, for %u s.",
+            (guint) (timeout_us / G_TIME_SPAN_SECOND));
+      break;
+    }
+    arrived = gst_framed_tcp_sink_running_time (sink);
+    last_recv = g_get_monotonic_time ();
     if (msg.type == QS_MSG_ERROR) {
       gchar *text = qs_proto_text_escape (msg.text);
 
-      g_set_error (error, QS_CONN_ERROR, QS_CONN_ERROR_PEER,
+      g_set_error (&error, QS_CONN_ERROR, QS_CONN_ERROR_PEER,
           "The receiver closed the link: %s", text);
       g_free (text);
-      return FALSE;
+      break;
+    }
+    if (msg.type == QS_MSG_HEARTBEAT && msg.payload_len == 24
+        && msg.pts != QS_PROTO_TIME_NONE && GST_CLOCK_TIME_IS_VALID (arrived)) {
+      g_mutex_lock (&sink->lock);
+      peer->ask_pending = TRUE;
+      peer->ask_time = msg.pts;
+      peer->asked_at = arrived;
+      if (peer->waiting)
+        g_cond_signal (&peer->cond);
+      g_mutex_unlock (&sink->lock);
     }
   }
+
+  g_mutex_lock (&sink->lock);
+  peer->read_error = error;
+  if (peer->waiting)
+    g_cond_signal (&peer->cond);
+  g_mutex_unlock (&sink->lock);
+  return NULL;
 }
 
 /* Posts a report of receivers dropped for an altered stream (and frees
@@ -432,27 +497,51 @@ gst_framed_tcp_sink_report_altered (GstFramedTcpSink * sink, gchar * report,
   g_free (report);
 }
 
+/* Answers a timed heartbeat: our running time now, with the receiver's
+ * transmit time and when it arrived here (protocol 2.1). */
+static gboolean
+gst_framed_tcp_sink_answer (GstFramedTcpSink * sink, QsPeer * peer,
+    guint64 ask_time, GstClockTime asked_at, gint64 deadline,
+    GError ** error)
+{
+  GstClockTime now = gst_framed_tcp_sink_running_time (sink);
+
+  if (!GST_CLOCK_TIME_IS_VALID (now))
+    return TRUE;
+  peer->answers++;
+  return qs_conn_write_frame (peer->socket, peer->seal,
+      qs_proto_build_timed_heartbeat (now, ask_time, asked_at), deadline,
+      peer->cancellable, error);
+}
+
 /* Sends the queue to one receiver until it leaves or the sink stops. */
 static void
 gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
     QsProtoParser * parser)
 {
   gint64 last_send = g_get_monotonic_time ();
-  gint64 last_recv = last_send, last_poll = 0;
   gint64 timeout_us;
   GError *error = NULL;
   guint count;
 
   timeout_us = sink->ep.run.timeout * G_TIME_SPAN_SECOND;
+  peer->parser = parser;
+  peer->read_cancel = g_cancellable_new ();
+  peer->reader = g_thread_new ("framedtcpsink-rx",
+      gst_framed_tcp_sink_peer_reader, peer);
 
   for (;;) {
     GQueue batch = G_QUEUE_INIT;
     QsFrame *frame;
     gsize sent = 0;
+    gboolean ask;
+    guint64 ask_time;
+    GstClockTime asked_at;
     gint64 now;
 
     g_mutex_lock (&sink->lock);
-    if (peer->queue.length == 0 && sink->running) {
+    if (peer->queue.length == 0 && sink->running && !peer->ask_pending
+        && !peer->read_error) {
       peer->waiting = TRUE;
       g_cond_wait_until (&peer->cond, &sink->lock,
           g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND);
@@ -462,6 +551,15 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
       g_mutex_unlock (&sink->lock);
       break;
     }
+    if (peer->read_error) {
+      error = g_steal_pointer (&peer->read_error);
+      g_mutex_unlock (&sink->lock);
+      break;
+    }
+    ask = peer->ask_pending;
+    ask_time = peer->ask_time;
+    asked_at = peer->asked_at;
+    peer->ask_pending = FALSE;
     batch = peer->queue;
     g_queue_init (&peer->queue);
     peer->queued_bytes = 0;
@@ -470,6 +568,11 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
     gst_framed_tcp_sink_tell_drained (sink);
     g_mutex_unlock (&sink->lock);
 
+    /* the answer goes ahead of the media: the time it carries is taken as
+     * it is written */
+    if (ask && gst_framed_tcp_sink_answer (sink, peer, ask_time, asked_at,
+            g_get_monotonic_time () + timeout_us, &error))
+      last_send = g_get_monotonic_time ();
     while ((frame = g_queue_pop_head (&batch))) {
       gboolean ok = error == NULL && qs_frame_write (frame, peer->socket,
           peer->seal, g_get_monotonic_time () + timeout_us, peer->cancellable,
@@ -496,22 +599,24 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
         break;
       last_send = now;
     }
-    /* what the receiver sends (a heartbeat a second, or why it leaves)
-     * is read every PEER_POLL_INTERVAL, not after each frame: a read that
-     * finds nothing is a system call, 200 a second with PCM */
-    if (now - last_poll >= PEER_POLL_INTERVAL) {
-      last_poll = now;
-      if (!gst_framed_tcp_sink_peer_poll (sink, peer, parser, &last_recv,
-              &error))
-        break;
-    }
-    if (g_get_monotonic_time () - last_recv > timeout_us) {
-      g_set_error (&error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT,
-          "it sent nothing, not even a heartbeat, for %u s.",
-          (guint) (timeout_us / G_TIME_SPAN_SECOND));
-      break;
-    }
   }
+
+  /* the reading thread ends with the link; why it ended, if it saw why
+   * (the receiver's ERROR, its silence, an altered frame), says more than
+   * a write that failed because the link was gone */
+  g_cancellable_cancel (peer->read_cancel);
+  g_thread_join (peer->reader);
+  peer->reader = NULL;
+  g_clear_object (&peer->read_cancel);
+  g_mutex_lock (&sink->lock);
+  if (peer->read_error && !g_error_matches (peer->read_error, QS_CONN_ERROR,
+          QS_CONN_ERROR_CANCELLED)) {
+    g_clear_error (&error);
+    error = g_steal_pointer (&peer->read_error);
+  }
+  g_clear_error (&peer->read_error);
+  g_mutex_unlock (&sink->lock);
+  peer->parser = NULL;
 
   if (g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_TIMEOUT)
       || g_error_matches (error, QS_CONN_ERROR, QS_CONN_ERROR_PEER)) {

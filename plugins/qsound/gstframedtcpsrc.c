@@ -28,6 +28,16 @@
  * considered gone.  The first buffer after any loss or reconnect is marked
  * DISCONT; missing frames are counted in #GstFramedTcpSrc:stats.
  *
+ * From a sender of protocol 2.1 or later it learns the sender's clock: it
+ * asks the time in timed heartbeats (20 a second for 2 s after connecting,
+ * then 10), trusts the exchanges with the shortest round trips, and fits
+ * the sender's clock against its own (docs/PROTOCOL.md, "Timed
+ * heartbeats").  #GstFramedTcpSrc:stats shows the estimate: clock-synced,
+ * clock-offset (the sender's running time minus ours, ns), clock-ppm (how
+ * much faster the sender's clock runs), clock-ppm-error (its standard
+ * error), clock-rate-known, clock-rtt (the shortest round trip) and
+ * clock-exchanges.
+ *
  * A receiver outlives its senders: when a sender ends its stream (EOS) or
  * goes away, a server waits for the next one and a client for its server to
  * come back.  A next sender in another format (another codec) starts a new
@@ -63,6 +73,7 @@
 #include "gstframedtcpsrc.h"
 #include "qsoundendpoint.h"
 #include "qsoundelements.h"
+#include "qsclocksync.h"
 
 #include <string.h>
 
@@ -71,6 +82,13 @@ GST_DEBUG_CATEGORY_STATIC (framed_tcp_src_debug);
 
 #define DEFAULT_LATENCY         (50 * GST_MSECOND)
 #define DEFAULT_EOS_ENDS        FALSE
+
+/* How often a receiver asks a 2.1 sender for its time: often while it locks
+ * in after connecting, then ten times a second (a timed heartbeat is 32
+ * bytes, 56 sealed). */
+#define ASK_INTERVAL_LOCKING    (50 * G_TIME_SPAN_MILLISECOND)
+#define ASK_INTERVAL            (100 * G_TIME_SPAN_MILLISECOND)
+#define LOCKING_TIME            (2 * G_TIME_SPAN_SECOND)
 
 enum
 {
@@ -105,6 +123,13 @@ struct _GstFramedTcpSrc
   GstClockTimeDiff ts_offset;   /* added to the sender's timestamps */
   GstCaps *caps;
 
+  /* the sender's clock, from timed heartbeats (protocol 2.1) */
+  gboolean timed;               /* the sender answers them */
+  QsClockSync *clock_sync;
+  GstClockTime asked;           /* our running time in the last question */
+  gint64 next_ask;
+  gint64 connected_at;
+
   /* server mode: accepting and handshaking happen off the streaming thread */
   GThread *accept_thread;
   GCancellable *accept_cancellable;     /* cancelled by stop() only */
@@ -120,6 +145,9 @@ struct _GstFramedTcpSrc
   guint64 lost;
   gchar *wire_caps;
   const gchar *cipher;          /* of the latest sender; static */
+  gboolean have_clock;          /* clock_est and clock_offset are set */
+  QsClockEstimate clock_est;
+  GstClockTimeDiff clock_offset;        /* the sender's clock minus ours */
 };
 
 /* A sender that passed the handshake, waiting for the streaming thread. */
@@ -203,6 +231,14 @@ gst_framed_tcp_src_take (GstFramedTcpSrc * src, GSocket * socket,
   src->last_recv = src->last_send = g_get_monotonic_time ();
   src->discont = TRUE;
   src->have_base = FALSE;
+  src->timed = qs_proto_parser_get_peer_minor (src->parser) >=
+      QS_PROTO_MINOR_TIMED_HEARTBEAT;
+  qs_clock_sync_reset (src->clock_sync);
+  src->asked = GST_CLOCK_TIME_NONE;
+  src->connected_at = src->next_ask = src->last_recv;
+  GST_OBJECT_LOCK (src);
+  src->have_clock = FALSE;
+  GST_OBJECT_UNLOCK (src);
   if (qs_endpoint_connected (&src->ep, peer))
     src->new_sender = TRUE;
 }
@@ -402,6 +438,60 @@ gst_framed_tcp_src_keepalive (GstFramedTcpSrc * src, gint64 now,
   src->last_send = now;
 }
 
+/* Asks a 2.1 sender for its time when a question is due (a timed
+ * heartbeat carrying our running time); drops the link when that fails. */
+static void
+gst_framed_tcp_src_ask (GstFramedTcpSrc * src, gint64 now, gint64 timeout_us,
+    GCancellable * cancellable)
+{
+  GError *error = NULL;
+  GstClockTime t1;
+
+  if (!src->socket || !src->timed || now < src->next_ask)
+    return;
+  src->next_ask = now + (now - src->connected_at < LOCKING_TIME ?
+      ASK_INTERVAL_LOCKING : ASK_INTERVAL);
+  t1 = gst_framed_tcp_src_running_time (src);
+  if (!GST_CLOCK_TIME_IS_VALID (t1))
+    return;
+  if (!qs_conn_write_frame (src->socket, src->seal,
+          qs_proto_build_timed_heartbeat (t1, QS_PROTO_TIME_NONE,
+              QS_PROTO_TIME_NONE), now + timeout_us, cancellable, &error)) {
+    GST_INFO_OBJECT (src, "asking the time failed: %s", error->message);
+    g_clear_error (&error);
+    gst_framed_tcp_src_drop_connection (src, NULL);
+    return;
+  }
+  src->asked = t1;
+  src->last_send = now;
+}
+
+/* A sender's answer to our last question, arrived at our running time t4:
+ * one more exchange for the estimate of its clock. */
+static void
+gst_framed_tcp_src_answered (GstFramedTcpSrc * src, const QsMessage * msg,
+    GstClockTime t4)
+{
+  QsClockEstimate est;
+
+  if (msg->payload_len != 24 || msg->hb_origin != src->asked
+      || !GST_CLOCK_TIME_IS_VALID (src->asked))
+    return;
+  src->asked = GST_CLOCK_TIME_NONE;
+  if (!qs_clock_sync_add (src->clock_sync, msg->hb_origin, msg->hb_received,
+          msg->pts, t4) || !qs_clock_sync_estimate (src->clock_sync, &est))
+    return;
+  GST_LOG_OBJECT (src, "sender clock: offset %" GST_STIME_FORMAT ", %+.1f "
+      "ppm (se %.1f), rtt %" GST_TIME_FORMAT ", %u exchanges",
+      GST_STIME_ARGS (qs_clock_estimate_offset (&est, t4)), est.ppm,
+      est.rate_se, GST_TIME_ARGS (est.rtt), est.exchanges);
+  GST_OBJECT_LOCK (src);
+  src->clock_est = est;
+  src->clock_offset = qs_clock_estimate_offset (&est, t4);
+  src->have_clock = TRUE;
+  GST_OBJECT_UNLOCK (src);
+}
+
 static GstFlowReturn
 gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 {
@@ -424,6 +514,8 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 
     deadline = MIN (src->last_send + QS_CONN_HEARTBEAT_INTERVAL,
         src->last_recv + timeout_us);
+    if (src->timed)
+      deadline = MIN (deadline, src->next_ask);
     if (!qs_conn_read_message (src->socket, src->parser, &msg,
             MAX (deadline, 1), &timed_out, cancellable, &error)) {
       if (timed_out) {
@@ -436,6 +528,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
                   "waiting for the next sender" : "reconnecting"), (NULL));
           gst_framed_tcp_src_drop_connection (src, NULL);
         } else {
+          gst_framed_tcp_src_ask (src, now, timeout_us, cancellable);
           gst_framed_tcp_src_keepalive (src, now, timeout_us, cancellable);
         }
         continue;
@@ -462,8 +555,12 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     }
 
     src->last_recv = g_get_monotonic_time ();
+    if (msg.type == QS_MSG_HEARTBEAT && src->timed)
+      gst_framed_tcp_src_answered (src, &msg,
+          gst_framed_tcp_src_running_time (src));
     /* media flowing steadily never lets the read time out: the sender must
-     * still hear from us within its timeout */
+     * still hear from us within its timeout, and be asked its time */
+    gst_framed_tcp_src_ask (src, src->last_recv, timeout_us, cancellable);
     gst_framed_tcp_src_keepalive (src, src->last_recv, timeout_us,
         cancellable);
     if (!src->socket)
@@ -762,7 +859,16 @@ gst_framed_tcp_src_get_stats (GstFramedTcpSrc * src)
       "buffers", G_TYPE_UINT64, src->buffers,
       "lost", G_TYPE_UINT64, src->lost,
       "caps", G_TYPE_STRING, src->wire_caps ? src->wire_caps : "",
-      "cipher", G_TYPE_STRING, src->cipher, NULL);
+      "cipher", G_TYPE_STRING, src->cipher,
+      "clock-synced", G_TYPE_BOOLEAN, src->have_clock, NULL);
+  if (src->have_clock)
+    gst_structure_set (s,
+        "clock-offset", G_TYPE_INT64, src->clock_offset,
+        "clock-ppm", G_TYPE_DOUBLE, src->clock_est.ppm,
+        "clock-ppm-error", G_TYPE_DOUBLE, MIN (src->clock_est.rate_se, 1e6),
+        "clock-rate-known", G_TYPE_BOOLEAN, src->clock_est.rate_known,
+        "clock-rtt", G_TYPE_UINT64, src->clock_est.rtt,
+        "clock-exchanges", G_TYPE_UINT, src->clock_est.exchanges, NULL);
   GST_OBJECT_UNLOCK (src);
   gst_structure_set (s, "refused", G_TYPE_UINT64,
       qs_conn_refusals_total (&src->refusals), NULL);
@@ -827,6 +933,7 @@ gst_framed_tcp_src_finalize (GObject * object)
 
   qs_endpoint_clear (&src->ep);
   qs_conn_refusals_clear (&src->refusals);
+  qs_clock_sync_free (src->clock_sync);
   g_free (src->wire_caps);
   g_clear_object (&src->cancellable);
   g_mutex_clear (&src->plock);
@@ -869,7 +976,9 @@ gst_framed_tcp_src_class_init (GstFramedTcpSrcClass * klass)
           "sealed the latest sender's frames (aes-256-gcm, chacha20-poly1305; "
           "none in clear; empty before the first), and key-stretches: how "
           "many keys this process has stretched (once per key, never per "
-          "connection).",
+          "connection); with a 2.1 sender, its clock: clock-synced, "
+          "clock-offset (ns, its running time minus ours), clock-ppm, "
+          "clock-ppm-error, clock-rate-known, clock-rtt, clock-exchanges.",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -900,6 +1009,7 @@ gst_framed_tcp_src_init (GstFramedTcpSrc * src)
   g_cond_init (&src->pcond);
   g_queue_init (&src->ready);
   qs_conn_refusals_init (&src->refusals, NULL, NULL);
+  src->clock_sync = qs_clock_sync_new ();
 
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);

@@ -41,6 +41,7 @@
 #define BUFFER_OFF_FLAGS    32
 
 #define HEARTBEAT_TIME_SIZE 8
+#define HEARTBEAT_TIMED_SIZE 24
 #define HELLO_FLAGS_KNOWN   (QS_HELLO_FLAG_KEY | QS_HELLO_FLAG_AES256GCM)
 
 #define KDF_LABEL           "qsound-v2"
@@ -145,6 +146,7 @@ struct _QsProtoParser
   gsize end;
 
   gboolean have_hello;
+  guint8 peer_minor;
   gboolean seen_frame;          /* any frame other than AUTH since the HELLO */
   gboolean seen_auth;
 
@@ -210,6 +212,7 @@ qs_proto_parser_reset (QsProtoParser * parser)
 
   qs_proto_parser_drop_data (parser);
   parser->have_hello = FALSE;
+  parser->peer_minor = 0;
   parser->seen_frame = FALSE;
   parser->seen_auth = FALSE;
   parser->have_seq = FALSE;
@@ -259,6 +262,14 @@ qs_proto_parser_feed (QsProtoParser * parser, const guint8 * data, gsize len)
   }
   memcpy (parser->data + parser->end, data, len);
   parser->end += len;
+}
+
+guint8
+qs_proto_parser_get_peer_minor (QsProtoParser * parser)
+{
+  g_return_val_if_fail (parser != NULL, 0);
+
+  return parser->peer_minor;
 }
 
 gsize
@@ -409,6 +420,7 @@ qs_proto_parser_parse_hello (QsProtoParser * parser, QsMessage * msg)
   msg->type = QS_MSG_HELLO;
   msg->version_major = p[HELLO_OFF_MAJOR];
   msg->version_minor = p[HELLO_OFF_MINOR];
+  parser->peer_minor = msg->version_minor;
   msg->role = p[HELLO_OFF_ROLE];
   msg->hello_flags = p[HELLO_OFF_FLAGS] & HELLO_FLAGS_KNOWN;
   memcpy (msg->nonce, p + HELLO_OFF_NONCE, QS_PROTO_NONCE_SIZE);
@@ -463,11 +475,12 @@ qs_proto_parser_check_header (QsProtoParser * parser, guint type, guint32 len)
       }
       break;
     case QS_MSG_HEARTBEAT:
-      if (len != 0 && len != HEARTBEAT_TIME_SIZE) {
+      if (len != 0 && len != HEARTBEAT_TIME_SIZE
+          && len != HEARTBEAT_TIMED_SIZE) {
         return qs_proto_parser_fail (parser, QS_PROTO_ERR_BAD_FRAME,
             "the peer sent a HEARTBEAT frame of %" G_GUINT32_FORMAT " bytes "
-            "(0 or 8 are allowed); install the same qsound version on both "
-            "machines", len);
+            "(0, 8 or 24 are allowed); install the same qsound version on "
+            "both machines", len);
       }
       break;
     case QS_MSG_ERROR:
@@ -624,6 +637,7 @@ qs_proto_parser_next (QsProtoParser * parser, QsMessage * msg)
 
   memset (msg, 0, sizeof (*msg));
   msg->pts = msg->dts = msg->duration = QS_PROTO_TIME_NONE;
+  msg->hb_origin = msg->hb_received = QS_PROTO_TIME_NONE;
 
   if (parser->error != QS_PROTO_OK)
     return QS_PARSE_ERROR;
@@ -703,8 +717,12 @@ qs_proto_parser_next (QsProtoParser * parser, QsMessage * msg)
     case QS_MSG_EOS:
       break;
     case QS_MSG_HEARTBEAT:
-      if (len == HEARTBEAT_TIME_SIZE)
+      if (len >= HEARTBEAT_TIME_SIZE)
         msg->pts = get_be64 (payload);
+      if (len == HEARTBEAT_TIMED_SIZE) {
+        msg->hb_origin = get_be64 (payload + 8);
+        msg->hb_received = get_be64 (payload + 16);
+      }
       break;
     case QS_MSG_ERROR:{
       gsize text_len = len - QS_PROTO_ERROR_HEADER_SIZE;
@@ -846,6 +864,18 @@ qs_proto_build_heartbeat (guint64 sender_time_ns)
   if (sender_time_ns == QS_PROTO_TIME_NONE)
     return build_frame (QS_MSG_HEARTBEAT, NULL, 0, NULL, 0);
   put_be64 (body, sender_time_ns);
+  return build_frame (QS_MSG_HEARTBEAT, NULL, 0, body, sizeof (body));
+}
+
+GBytes *
+qs_proto_build_timed_heartbeat (guint64 transmit_ns, guint64 origin_ns,
+    guint64 received_ns)
+{
+  guint8 body[HEARTBEAT_TIMED_SIZE];
+
+  put_be64 (body, transmit_ns);
+  put_be64 (body + 8, origin_ns);
+  put_be64 (body + 16, received_ns);
   return build_frame (QS_MSG_HEARTBEAT, NULL, 0, body, sizeof (body));
 }
 

@@ -27,7 +27,10 @@ G_BEGIN_DECLS
 
 #define QS_PROTO_MAGIC            "QSND"
 #define QS_PROTO_VERSION_MAJOR    2
-#define QS_PROTO_VERSION_MINOR    0
+#define QS_PROTO_VERSION_MINOR    1
+/* The first minor version that knows timed heartbeats (24 bytes): an end
+ * sends them only to a peer whose HELLO announces at least this. */
+#define QS_PROTO_MINOR_TIMED_HEARTBEAT 1
 
 #define QS_PROTO_HELLO_SIZE       32
 #define QS_PROTO_NONCE_SIZE       16
@@ -120,13 +123,23 @@ typedef struct {
   /* QS_MSG_ERROR */
   guint32 error_code;             /* QsProtoError */
 
+  /* QS_MSG_HEARTBEAT of 24 bytes (a timed exchange, 2.1): pts holds the
+   * sending end's transmit time; origin echoes the transmit time of the last
+   * timed heartbeat it received, received is when that one arrived on the
+   * sending end's clock (both QS_PROTO_TIME_NONE when there was none, and
+   * for the shorter forms) */
+  guint64 hb_origin;
+  guint64 hb_received;
+
   /* QS_MSG_HELLO: payload is the 32 raw bytes (they enter the key schedule)
    * QS_MSG_CAPS: the caps string (NUL-terminated copy, valid like payload)
    * QS_MSG_ERROR: the message text (NUL-terminated copy)
    * QS_MSG_AUTH: payload is the 32-byte MAC
    * QS_MSG_BUFFER: payload is the media data
-   * QS_MSG_HEARTBEAT: payload is empty or 8 bytes of sender time (ns),
-   *   also decoded into pts (QS_PROTO_TIME_NONE when empty)
+   * QS_MSG_HEARTBEAT: payload is empty, 8 bytes of sender time (ns), or 24
+   *   bytes of a timed exchange; the first time is decoded into pts
+   *   (QS_PROTO_TIME_NONE when empty), the others into hb_origin and
+   *   hb_received
    * Valid until the next call to qs_proto_parser_feed() or _next(). */
   const guint8 *payload;
   gsize payload_len;
@@ -151,6 +164,8 @@ void            qs_proto_parser_feed       (QsProtoParser * parser, const guint8
 QsParseResult   qs_proto_parser_next       (QsProtoParser * parser, QsMessage * msg);
 /* The error code and a plain sentence naming the cause (owned by the parser). */
 QsProtoError    qs_proto_parser_get_error  (QsProtoParser * parser, const gchar ** message);
+/* The minor version of the peer's HELLO (0 before it has arrived). */
+guint8          qs_proto_parser_get_peer_minor (QsProtoParser * parser);
 /* Bytes fed but not yet consumed (for bounding and tests). */
 gsize           qs_proto_parser_pending    (QsProtoParser * parser);
 
@@ -165,6 +180,10 @@ void   qs_proto_write_buffer_header  (guint8 out[QS_PROTO_BUFFER_HEADER_SIZE], g
 GBytes * qs_proto_build_caps         (const gchar * caps);
 GBytes * qs_proto_build_error        (QsProtoError code, const gchar * text);
 GBytes * qs_proto_build_heartbeat    (guint64 sender_time_ns);
+/* A timed heartbeat (2.1; only to a peer of that minor or later): this end's
+ * transmit time, the peer's last transmit time and when it arrived here. */
+GBytes * qs_proto_build_timed_heartbeat (guint64 transmit_ns, guint64 origin_ns,
+                                      guint64 received_ns);
 GBytes * qs_proto_build_eos          (void);
 GBytes * qs_proto_build_auth         (const guint8 mac[QS_PROTO_AUTH_SIZE]);
 

@@ -1171,10 +1171,11 @@ GST_START_TEST (test_sink_warns_altered_receiver)
   g_free (props);
   pipe_play (direct);
   wait_clients (sender, 1);
-  /* what a receiver sends: HELLO 32, AUTH 40, then sealed heartbeats of
-   * 40 bytes, the first after 1 s: byte 92 is inside it */
+  /* what a receiver sends: HELLO 32, AUTH 40, then sealed timed heartbeats
+   * of 56 bytes asking the time, 20 a second: byte 72 + 40 * 56 + 20 is
+   * inside the 41st, about 2 s in, once the sink has counted them */
   for (i = 0; i < 2; i++) {
-    px[i] = proxy_new_full (pipe_port (sender), -1, 92);
+    px[i] = proxy_new_full (pipe_port (sender), -1, 72 + 40 * 56 + 20);
     props = g_strdup_printf ("port=%d key=s3cret reconnect=false",
         px[i]->port);
     altered[i] = receiver_new (props);
@@ -1183,7 +1184,7 @@ GST_START_TEST (test_sink_warns_altered_receiver)
   }
   wait_clients (sender, 3);
 
-  /* both altered receivers are dropped within their first heartbeat */
+  /* both altered receivers are dropped at the altered heartbeat */
   until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
   while (stats_uint (sender, "clients") > 1
       && g_get_monotonic_time () < until) {
@@ -1887,6 +1888,122 @@ append_buffer_frame (GByteArray * a, guint64 seq, gsize len)
   g_free (media);
 }
 
+/* ---- the sender's clock, carried in timed heartbeats (protocol 2.1) ---- */
+
+/* The receiver learns the sender's clock: here the sender's pipeline runs on
+ * a clock 1000 ppm fast, the receiver's on the system clock, both in this
+ * process, so the true offset between their running times is known. */
+GST_START_TEST (test_sender_clock_carried)
+{
+  Pipe *sender = pipe_new ("audiotestsrc is-live=true samplesperbuffer=240 "
+      "! audio/x-raw,rate=48000,channels=2 ! framedtcpsink name=net port=0");
+  GstClock *sys = gst_system_clock_obtain ();
+  GstClock *fast = g_object_new (GST_TYPE_SYSTEM_CLOCK, "clock-type",
+      GST_CLOCK_TYPE_MONOTONIC, NULL);
+  Pipe *receiver;
+  gchar *props;
+  gboolean known = FALSE;
+  gdouble ppm = 0.0;
+  gint64 offset = 0, truth;
+  guint i;
+
+  gst_clock_set_calibration (fast, 0, 0, GST_SECOND + GST_MSECOND, GST_SECOND);
+  gst_pipeline_use_clock (GST_PIPELINE (sender->pipeline), fast);
+  pipe_play (sender);
+  props = g_strdup_printf ("mode=client host=127.0.0.1 port=%d",
+      pipe_port (sender));
+  receiver = receiver_new (props);
+  g_free (props);
+  gst_pipeline_use_clock (GST_PIPELINE (receiver->pipeline), sys);
+  pipe_play (receiver);
+
+  for (i = 0; i < 100 && !known; i++) {
+    GstStructure *st;
+
+    g_usleep (100 * 1000);
+    st = get_stats (receiver);
+    fail_unless (gst_structure_get_boolean (st, "clock-synced", &known));
+    if (known)
+      fail_unless (gst_structure_get (st, "clock-rate-known", G_TYPE_BOOLEAN,
+              &known, "clock-ppm", G_TYPE_DOUBLE, &ppm, "clock-offset",
+              G_TYPE_INT64, &offset, NULL));
+    gst_structure_free (st);
+  }
+  fail_unless (known, "no rate of the sender's clock after 10 s");
+  /* the sender's running time minus ours, now */
+  truth = (gint64) (gst_clock_get_time (fast) -
+      gst_element_get_base_time (sender->pipeline)) -
+      (gint64) (gst_clock_get_time (sys) -
+      gst_element_get_base_time (receiver->pipeline));
+  GST_INFO ("sender clock: %+.1f ppm, offset %" G_GINT64_FORMAT " ns, truth %"
+      G_GINT64_FORMAT " ns", ppm, offset, truth);
+  fail_unless (ABS (ppm - 1000.0) < 50.0, "rate read %+.1f ppm, not +1000",
+      ppm);
+  /* the offset in the stats is the one at the last exchange, at most
+   * 100 ms ago: 100 us apart at 1000 ppm */
+  fail_unless (ABS (offset - truth) < 500 * GST_USECOND,
+      "offset %" G_GINT64_FORMAT " ns, truth %" G_GINT64_FORMAT " ns", offset,
+      truth);
+
+  pipe_free (receiver);
+  pipe_free (sender);
+  gst_object_unref (fast);
+  gst_object_unref (sys);
+}
+
+GST_END_TEST;
+
+/* What a receiver sends a sender that announced minor version `minor`,
+ * over 1.3 s: its HELLO, then heartbeats; returns the largest heartbeat
+ * payload seen. */
+static gsize
+largest_heartbeat_to (guint8 minor)
+{
+  Pipe *receiver = receiver_new ("mode=server port=0");
+  GByteArray *a = sender_hello (QS_PROTO_VERSION_MAJOR), *got;
+  QsProtoParser *parser = qs_proto_parser_new (0);
+  GSocket *socket;
+  QsMessage m;
+  gsize largest = 0;
+  guint heartbeats = 0;
+
+  a->data[5] = minor;
+  append_buffer_frame (a, 0, 16);
+  pipe_play (receiver);
+  socket = raw_connect (pipe_port (receiver));
+  raw_send (socket, a->data, a->len);
+  g_usleep (1300 * 1000);
+  g_socket_shutdown (socket, FALSE, TRUE, NULL);
+  got = raw_read_all (socket);
+  pipe_free (receiver);
+
+  qs_proto_parser_feed (parser, got->data, got->len);
+  fail_unless_equals_int (qs_proto_parser_next (parser, &m), QS_PARSE_MESSAGE);
+  fail_unless_equals_int (m.type, QS_MSG_HELLO);
+  while (qs_proto_parser_next (parser, &m) == QS_PARSE_MESSAGE) {
+    if (m.type != QS_MSG_HEARTBEAT)
+      continue;
+    heartbeats++;
+    largest = MAX (largest, m.payload_len);
+  }
+  fail_unless (heartbeats > 0);
+  qs_proto_parser_free (parser);
+  g_byte_array_unref (got);
+  g_byte_array_unref (a);
+  g_object_unref (socket);
+  return largest;
+}
+
+/* A 2.0 sender rejects 24-byte heartbeats: it is never sent one.  A 2.1
+ * sender is asked its time. */
+GST_START_TEST (test_timed_heartbeats_only_to_2_1)
+{
+  fail_unless_equals_int (largest_heartbeat_to (0), 8);
+  fail_unless_equals_int (largest_heartbeat_to (1), 24);
+}
+
+GST_END_TEST;
+
 /* A peer's ERROR text reaches the log with its control characters escaped. */
 GST_START_TEST (test_peer_text_sanitised)
 {
@@ -2424,6 +2541,8 @@ framedtcp_suite (void)
   tcase_add_test (tc, test_bad_peer_oversized);
   tcase_add_test (tc, test_bad_peer_truncated);
   tcase_add_test (tc, test_version_mismatch);
+  tcase_add_test (tc, test_sender_clock_carried);
+  tcase_add_test (tc, test_timed_heartbeats_only_to_2_1);
   tcase_add_test (tc, test_client_meets_http_server);
   tcase_add_test (tc, test_auth_same_key);
   tcase_add_test (tc, test_auth_wrong_key);

@@ -256,6 +256,9 @@ build_receiver_session (void)
   append_bytes (s, qs_proto_build_heartbeat (0));
   append_bytes (s, qs_proto_build_heartbeat (1000000000));
   append_bytes (s, qs_proto_build_heartbeat (QS_PROTO_TIME_NONE));
+  /* 2.1: asking the sender's time */
+  append_bytes (s, qs_proto_build_timed_heartbeat (1050000000,
+          QS_PROTO_TIME_NONE, QS_PROTO_TIME_NONE));
   append_bytes (s, qs_proto_build_error (QS_PROTO_ERR_AUTH,
           "authentication failed"));
   return s;
@@ -380,7 +383,7 @@ GST_START_TEST (test_hello_roundtrip)
     QsMessage m;
 
     qs_proto_write_hello (hello, cases[i].role, cases[i].flags_in, nonce_b);
-    fail_unless (memcmp (hello, "QSND\x02\x00", 6) == 0);
+    fail_unless (memcmp (hello, "QSND\x02\x01", 6) == 0);
     fail_unless_equals_int (hello[6], cases[i].role);
     fail_unless_equals_int (hello[7], cases[i].flags_out);
     fail_unless (memcmp (hello + 8, nonce_b, 16) == 0);
@@ -391,6 +394,8 @@ GST_START_TEST (test_hello_roundtrip)
     fail_unless_equals_int (m.type, QS_MSG_HELLO);
     fail_unless_equals_int (m.version_major, QS_PROTO_VERSION_MAJOR);
     fail_unless_equals_int (m.version_minor, QS_PROTO_VERSION_MINOR);
+    fail_unless_equals_int (qs_proto_parser_get_peer_minor (p),
+        QS_PROTO_VERSION_MINOR);
     fail_unless_equals_int (m.role, cases[i].role);
     fail_unless_equals_int (m.hello_flags, cases[i].flags_out);
     fail_unless (memcmp (m.nonce, nonce_b, QS_PROTO_NONCE_SIZE) == 0);
@@ -457,6 +462,17 @@ GST_START_TEST (test_frame_layout)
 
   f = qs_proto_build_heartbeat (QS_PROTO_TIME_NONE);
   fail_unless_equals_int (g_bytes_get_size (f), 8);
+  g_bytes_unref (f);
+
+  /* 2.1's timed heartbeat: transmit, origin, received */
+  f = qs_proto_build_timed_heartbeat (0x0102030405060708ull,
+      QS_PROTO_TIME_NONE, 0x1112131415161718ull);
+  d = g_bytes_get_data (f, &len);
+  fail_unless_equals_int (len, 32);
+  fail_unless (memcmp (d, "\x04\x00\x00\x00\x00\x00\x00\x18"
+          "\x01\x02\x03\x04\x05\x06\x07\x08"
+          "\xff\xff\xff\xff\xff\xff\xff\xff"
+          "\x11\x12\x13\x14\x15\x16\x17\x18", 32) == 0);
   g_bytes_unref (f);
 
   f = qs_proto_build_error (QS_PROTO_ERR_AUTH, "authentication failed");
@@ -574,6 +590,7 @@ GST_START_TEST (test_other_frames_roundtrip)
   append_bytes (s, qs_proto_build_heartbeat (0));
   append_bytes (s, qs_proto_build_heartbeat (G_MAXUINT64 - 1));
   append_bytes (s, qs_proto_build_heartbeat (QS_PROTO_TIME_NONE));
+  append_bytes (s, qs_proto_build_timed_heartbeat (5, 6, 7));
   for (i = 0; i <= QS_PROTO_ERR_PEER; i++)
     append_bytes (s, qs_proto_build_error (i, qs_proto_error_to_string (i)));
   append_bytes (s, qs_proto_build_error (1234, NULL));
@@ -615,6 +632,14 @@ GST_START_TEST (test_other_frames_roundtrip)
   fail_unless_equals_int (m.type, QS_MSG_HEARTBEAT);
   fail_unless_equals_int (m.payload_len, 0);
   fail_unless_equals_uint64 (m.pts, QS_PROTO_TIME_NONE);
+  fail_unless_equals_uint64 (m.hb_origin, QS_PROTO_TIME_NONE);
+  fail_unless_equals_uint64 (m.hb_received, QS_PROTO_TIME_NONE);
+  fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_MESSAGE);
+  fail_unless_equals_int (m.type, QS_MSG_HEARTBEAT);
+  fail_unless_equals_int (m.payload_len, 24);
+  fail_unless_equals_uint64 (m.pts, 5);
+  fail_unless_equals_uint64 (m.hb_origin, 6);
+  fail_unless_equals_uint64 (m.hb_received, 7);
 
   for (i = 0; i <= QS_PROTO_ERR_PEER; i++) {
     fail_unless_equals_int (qs_proto_parser_next (p, &m), QS_PARSE_MESSAGE);
@@ -689,7 +714,7 @@ GST_START_TEST (test_recorded_stream_splits)
   qs_proto_parser_free (p);
   /* HELLO CAPS BUF BUF HB BUF BUF CAPS BUF HB ERROR EOS */
   fail_unless_equals_int (ref->len, 12);
-  fail_unless (g_str_has_prefix (g_ptr_array_index (ref, 0), "type=0 v=2.0 role=1 hf=0"));
+  fail_unless (g_str_has_prefix (g_ptr_array_index (ref, 0), "type=0 v=2.1 role=1 hf=0"));
   fail_unless (g_str_has_prefix (g_ptr_array_index (ref, 11), "type=3 "));
   fail_unless (strstr (g_ptr_array_index (ref, 5), "seq=102 ") != NULL);
   fail_unless (strstr (g_ptr_array_index (ref, 5), "gap=0 ") != NULL);
@@ -1039,9 +1064,9 @@ GST_START_TEST (test_bad_frames)
   expect_error (s->data, s->len, 0, QS_PROTO_ERR_UNEXPECTED, "AUTH");
   g_byte_array_unref (s);
 
-  /* HEARTBEAT: 0 or 8 */
-  for (i = 1; i < 16; i++) {
-    if (i == 8)
+  /* HEARTBEAT: 0, 8 or 24 */
+  for (i = 1; i < 32; i++) {
+    if (i == 8 || i == 24)
       continue;
     s = hello_then ();
     append_frame (s, QS_MSG_HEARTBEAT, zeros, i);

@@ -108,6 +108,23 @@ GST_START_TEST (test_full_line)
   g_free (text);
   qsl_status_line_free (line);
 
+  /* with the sender's clock from timed heartbeats: after the buffer; it
+   * gives way early when narrow (after the codec) */
+  receiver_info (&info);
+  info.have_sender_clock = TRUE;
+  info.sender_offset = 3249427;
+  info.sender_ppm = 1004.9;
+  line = qsl_status_line_build (&info);
+  text = qsl_status_line_full (line);
+  fail_unless (strstr (text, "re-locks 0 | sender clock +3.2 ms, +1005 ppm | "
+          "drops 0") != NULL, "%s", text);
+  g_free (text);
+  text = qsl_status_line_fit (line, 100);
+  fail_if (strstr (text, "sender clock") != NULL, "%s", text);
+  fail_unless (strstr (text, "drops 0") != NULL, "%s", text);
+  g_free (text);
+  qsl_status_line_free (line);
+
   /* before the receiver has measured the clocks: the correction alone */
   receiver_info (&info);
   info.have_clock = FALSE;
