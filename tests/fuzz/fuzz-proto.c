@@ -101,8 +101,12 @@ check_message (const QsMessage * m, guint32 max_frame_size)
       CHECK (m->payload_len == 0);
       break;
     case QS_MSG_HEARTBEAT:
-      CHECK (m->payload_len == 0 || m->payload_len == 8);
-      CHECK (m->payload_len == 8 || m->pts == QS_PROTO_TIME_NONE);
+      CHECK (m->payload_len == 0 || m->payload_len == 8
+          || m->payload_len == 24);
+      CHECK (m->payload_len != 0 || m->pts == QS_PROTO_TIME_NONE);
+      /* origin and received come only in a timed heartbeat */
+      CHECK (m->payload_len == 24 || (m->hb_origin == QS_PROTO_TIME_NONE
+              && m->hb_received == QS_PROTO_TIME_NONE));
       break;
     case QS_MSG_ERROR:
       CHECK (m->text != NULL);

@@ -10,7 +10,10 @@
 # order kept) before it is passed on; with --stall-every S, everything that
 # arrives in the first --stall-ms of every S seconds is held until that stall
 # ends ("STALL <t>" is printed when one starts).  The other direction passes
-# straight through.  Runs until killed.
+# straight through, or with --both-ways is held --delay-ms +- --jitter-ms too
+# (drawn apart; no stalls), as a link whose delay is the same both ways on
+# average: what clock synchronisation over the link (NTP's, qsound's timed
+# heartbeats) assumes.  Runs until killed.
 import argparse
 import collections
 import random
@@ -36,7 +39,7 @@ def pump_straight(src, dst):
             pass
 
 
-def pump_delayed(src, dst, args, t0):
+def pump_delayed(src, dst, args, t0, stalls=True):
     q = collections.deque()
     cv = threading.Condition()
     done = [False]
@@ -76,7 +79,7 @@ def pump_delayed(src, dst, args, t0):
         now = time.monotonic()
         due = now + (args.delay_ms + random.uniform(-args.jitter_ms,
                                                     args.jitter_ms)) / 1000.0
-        if args.stall_every > 0:
+        if stalls and args.stall_every > 0:
             k = int((now - t0) / args.stall_every)
             start = t0 + k * args.stall_every
             end = start + args.stall_ms / 1000.0
@@ -110,6 +113,7 @@ def main():
     p.add_argument('--jitter-ms', type=float, default=10.0)
     p.add_argument('--stall-ms', type=float, default=300.0)
     p.add_argument('--stall-every', type=float, default=0.0)
+    p.add_argument('--both-ways', action='store_true')
     args = p.parse_args()
 
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -132,8 +136,13 @@ def main():
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         threading.Thread(target=pump_delayed, args=(target, client, args, t0),
                          daemon=True).start()
-        threading.Thread(target=pump_straight, args=(client, target),
-                         daemon=True).start()
+        if args.both_ways:
+            threading.Thread(target=pump_delayed,
+                             args=(client, target, args, t0, False),
+                             daemon=True).start()
+        else:
+            threading.Thread(target=pump_straight, args=(client, target),
+                             daemon=True).start()
 
 
 if __name__ == '__main__':
