@@ -604,8 +604,11 @@ gst_framed_tcp_sink_peer_loop (GstFramedTcpSink * sink, QsPeer * peer,
   /* the reading thread ends with the link; why it ended, if it saw why
    * (the receiver's ERROR, its silence, an altered frame), says more than
    * a write that failed because the link was gone */
+  GST_DEBUG_OBJECT (sink, "receiver %s: sending ended, ending the reading",
+      peer->name);
   g_cancellable_cancel (peer->read_cancel);
   g_thread_join (peer->reader);
+  GST_DEBUG_OBJECT (sink, "receiver %s: reading ended", peer->name);
   peer->reader = NULL;
   g_clear_object (&peer->read_cancel);
   g_mutex_lock (&sink->lock);
@@ -935,6 +938,7 @@ gst_framed_tcp_sink_stop (GstBaseSink * bsink)
   GstFramedTcpSink *sink = GST_FRAMED_TCP_SINK (bsink);
   GList *l;
 
+  GST_DEBUG_OBJECT (sink, "stopping");
   g_mutex_lock (&sink->lock);
   sink->running = FALSE;
   for (l = sink->peers; l; l = l->next) {
@@ -976,6 +980,7 @@ gst_framed_tcp_sink_stop (GstBaseSink * bsink)
     g_clear_object (&sink->listener);
   }
   g_clear_object (&sink->cancellable);
+  GST_DEBUG_OBJECT (sink, "stopped");
   return TRUE;
 }
 
