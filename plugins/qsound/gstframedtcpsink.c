@@ -83,7 +83,6 @@ GST_DEBUG_CATEGORY_STATIC (framed_tcp_sink_debug);
 #define DEFAULT_MAX_QUEUE_TIME  (1 * GST_SECOND)
 #define DEFAULT_MAX_QUEUE_BYTES (4 * 1024 * 1024)
 #define DEFAULT_MAX_CLIENTS     16
-/* how often a receiver's thread reads what the receiver sent */
 
 enum
 {
@@ -133,7 +132,6 @@ typedef struct
   gboolean ask_pending;
   guint64 ask_time;
   GstClockTime asked_at;
-  guint64 answers;              /* timed heartbeats answered */
 } QsPeer;
 
 struct _GstFramedTcpSink
@@ -412,22 +410,6 @@ gst_framed_tcp_sink_count_active (GstFramedTcpSink * sink)
   return n;
 }
 
-/* Our running time on the pipeline clock: the timeline of the buffers'
- * timestamps, and the time a timed heartbeat answers with. */
-static GstClockTime
-gst_framed_tcp_sink_running_time (GstFramedTcpSink * sink)
-{
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT (sink));
-  GstClockTime now, base;
-
-  if (!clock)
-    return GST_CLOCK_TIME_NONE;
-  now = gst_clock_get_time (clock);
-  base = gst_element_get_base_time (GST_ELEMENT (sink));
-  gst_object_unref (clock);
-  return now >= base ? now - base : GST_CLOCK_TIME_NONE;
-}
-
 /* A receiver's reading thread: what it sends (a heartbeat a second, timed
  * heartbeats asking for our time, or an ERROR saying why it leaves) is read
  * as it arrives, so that a question's arrival time is true to well under a
@@ -454,7 +436,7 @@ gst_framed_tcp_sink_peer_reader (gpointer data)
             (guint) (timeout_us / G_TIME_SPAN_SECOND));
       break;
     }
-    arrived = gst_framed_tcp_sink_running_time (sink);
+    arrived = qs_endpoint_running_time (&sink->ep);
     last_recv = g_get_monotonic_time ();
     if (msg.type == QS_MSG_ERROR) {
       gchar *text = qs_proto_text_escape (msg.text);
@@ -504,11 +486,10 @@ gst_framed_tcp_sink_answer (GstFramedTcpSink * sink, QsPeer * peer,
     guint64 ask_time, GstClockTime asked_at, gint64 deadline,
     GError ** error)
 {
-  GstClockTime now = gst_framed_tcp_sink_running_time (sink);
+  GstClockTime now = qs_endpoint_running_time (&sink->ep);
 
   if (!GST_CLOCK_TIME_IS_VALID (now))
     return TRUE;
-  peer->answers++;
   return qs_conn_write_frame (peer->socket, peer->seal,
       qs_proto_build_timed_heartbeat (now, ask_time, asked_at), deadline,
       peer->cancellable, error);

@@ -298,20 +298,6 @@ gst_framed_tcp_src_ensure_connection (GstFramedTcpSrc * src,
 }
 
 static GstClockTime
-gst_framed_tcp_src_running_time (GstFramedTcpSrc * src)
-{
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT (src));
-  GstClockTime now;
-
-  if (!clock)
-    return GST_CLOCK_TIME_NONE;
-  now = gst_clock_get_time (clock) - gst_element_get_base_time (GST_ELEMENT
-      (src));
-  gst_object_unref (clock);
-  return now;
-}
-
-static GstClockTime
 gst_framed_tcp_src_rebase (GstFramedTcpSrc * src, guint64 ts)
 {
   GstClockTimeDiff out;
@@ -330,7 +316,7 @@ gst_framed_tcp_src_make_buffer (GstFramedTcpSrc * src, const QsMessage * msg)
   /* re-base the sender's timestamps to our running time at the first
    * buffer of a connection */
   if (!src->have_base && msg->pts != QS_PROTO_TIME_NONE) {
-    GstClockTime now = gst_framed_tcp_src_running_time (src);
+    GstClockTime now = qs_endpoint_running_time (&src->ep);
 
     if (GST_CLOCK_TIME_IS_VALID (now)) {
       src->ts_offset = (GstClockTimeDiff) now - (GstClockTimeDiff) msg->pts;
@@ -451,7 +437,7 @@ gst_framed_tcp_src_ask (GstFramedTcpSrc * src, gint64 now, gint64 timeout_us,
     return;
   src->next_ask = now + (now - src->connected_at < LOCKING_TIME ?
       ASK_INTERVAL_LOCKING : ASK_INTERVAL);
-  t1 = gst_framed_tcp_src_running_time (src);
+  t1 = qs_endpoint_running_time (&src->ep);
   if (!GST_CLOCK_TIME_IS_VALID (t1))
     return;
   if (!qs_conn_write_frame (src->socket, src->seal,
@@ -557,7 +543,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     src->last_recv = g_get_monotonic_time ();
     if (msg.type == QS_MSG_HEARTBEAT && src->timed)
       gst_framed_tcp_src_answered (src, &msg,
-          gst_framed_tcp_src_running_time (src));
+          qs_endpoint_running_time (&src->ep));
     /* media flowing steadily never lets the read time out: the sender must
      * still hear from us within its timeout, and be asked its time */
     gst_framed_tcp_src_ask (src, src->last_recv, timeout_us, cancellable);

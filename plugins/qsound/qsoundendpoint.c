@@ -435,6 +435,20 @@ qs_endpoint_wake (GCancellable * cancellable, gpointer data)
   g_mutex_unlock (&w->lock);
 }
 
+GstClockTime
+qs_endpoint_running_time (QsEndpoint * ep)
+{
+  GstClock *clock = gst_element_get_clock (ep->element);
+  GstClockTime now, base;
+
+  if (!clock)
+    return GST_CLOCK_TIME_NONE;
+  now = gst_clock_get_time (clock);
+  base = gst_element_get_base_time (ep->element);
+  gst_object_unref (clock);
+  return now >= base ? now - base : GST_CLOCK_TIME_NONE;
+}
+
 gboolean
 qs_endpoint_sleep (GCancellable * cancellable, gint64 delay_us)
 {

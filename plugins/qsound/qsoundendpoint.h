@@ -120,6 +120,11 @@ gint64     qs_endpoint_refusals_flush (QsEndpoint * ep, QsConnRefusals * r);
 void       qs_endpoint_post_refusals  (QsEndpoint * ep, QsConnRefusals * r, gchar * report,
                                        guint count);
 
+/* The element's running time on its pipeline clock: the timeline of its
+ * buffers' timestamps, and of the times in timed heartbeats.
+ * GST_CLOCK_TIME_NONE without a clock. */
+GstClockTime qs_endpoint_running_time (QsEndpoint * ep);
+
 /* Sleeps delay_us, or less when cancellable is cancelled; FALSE then. */
 gboolean   qs_endpoint_sleep          (GCancellable * cancellable, gint64 delay_us);
 
