@@ -25,6 +25,13 @@
  * timestamps follow from the offsets, starting at the running time of the
  * first capture.
  *
+ * It provides a clock, the device's: the monotonic clock plus how far the
+ * device's frames, at the nominal rate, run ahead of it, slewed without
+ * steps.  A pipeline with no audio sink (a transmitter) runs on it, so its
+ * running time keeps pace with the timestamps, which count samples: what
+ * a framedtcpsink answers timed heartbeats with is then the card's time, so
+ * receivers that follow it play at the card's pace.
+ *
  * Backends: `pulse` (PulseAudio, or PipeWire's pulse server; Linux) records
  * the output's monitor source, or the named source; `wasapi` (Windows) uses
  * shared-mode loopback on the render endpoint, or records the named capture
@@ -117,7 +124,31 @@ struct _GstLoopbackSrc
   /* stats kept after stop, under the object lock */
   QsCaptureStats last_stats;
   gchar *last_device;
+
+  /* the capture clock it provides (gst_loopbacksrc_clock_note) */
+  GstClock *clock;
+  GMutex clk_lock;              /* guards the slew, read by the clock */
+  gdouble slew_from, slew_to;   /* the device's time less the monotonic
+                                 * clock (us), slewed from one to the other
+                                 * ... */
+  guint64 slew_start;           /* ... from then on (qs_capture_now_us) */
+  /* streaming thread */
+  gboolean clk_have_origin;
+  gdouble clk_origin;           /* the device's time of frame 0, us */
+  guint clk_rate;
+  guint64 clk_last_at;          /* the last position's time */
+  guint64 clk_bin_start;
+  gdouble clk_bin_max;          /* the stretch's least delayed position */
 };
+
+/* The capture clock: the monotonic clock plus how far the device's own
+ * time (its frames at the nominal rate) is ahead of it.  Each stretch of
+ * CLOCK_BIN_US, the position delivered soonest (the most ahead) is taken,
+ * as delivery only ever adds delay; the clock then slews to a quarter of
+ * the way from where it stood to it over the next stretch, so it never
+ * steps and follows the device's rate within a few seconds. */
+#define CLOCK_BIN_US    500000
+#define CLOCK_GAIN      0.25
 
 #define FORMATS "{ F32LE, S16LE, S32LE, S24_32LE }"
 
@@ -370,6 +401,8 @@ gst_loopbacksrc_start (GstBaseSrc * bsrc)
       fmt.channels, fmt.format, (guint64) fmt.channel_mask);
 
   src->have_base = FALSE;
+  src->clk_have_origin = FALSE;       /* a new capture counts from 0 */
+  src->clk_last_at = 0;
   g_atomic_int_set (&src->resume, FALSE);
   src->base_sample = 0;
   src->next_sample = 0;
@@ -505,6 +538,63 @@ gst_loopbacksrc_renegotiate (GstLoopbackSrc * src)
   return GST_FLOW_OK;
 }
 
+/* GstAudioClock's time function: the capture clock, in ns */
+static GstClockTime
+gst_loopbacksrc_clock_time (GstClock * clock, gpointer user_data)
+{
+  GstLoopbackSrc *src = user_data;
+  guint64 now = qs_capture_now_us ();
+  gdouble ahead, f;
+
+  g_mutex_lock (&src->clk_lock);
+  f = now > src->slew_start ? MIN (1.0, (gdouble) (now - src->slew_start) /
+      CLOCK_BIN_US) : 0.0;
+  ahead = src->slew_from + (src->slew_to - src->slew_from) * f;
+  g_mutex_unlock (&src->clk_lock);
+  return (GstClockTime) MAX (0.0, ((gdouble) now + ahead) * 1000.0);
+}
+
+/* Follows the device's frames with the capture clock (streaming thread,
+ * after each read). */
+static void
+gst_loopbacksrc_clock_note (GstLoopbackSrc * src)
+{
+  guint64 frames, at;
+  guint rate = src->format.rate;
+  gdouble ahead;
+
+  qs_capture_get_position (src->cap, &frames, &at);
+  if (at == 0 || at == src->clk_last_at || rate == 0)
+    return;
+  src->clk_last_at = at;
+  if (!src->clk_have_origin || rate != src->clk_rate) {
+    /* from here the device's time goes on from where the clock stands */
+    g_mutex_lock (&src->clk_lock);
+    src->clk_origin = (gdouble) at + src->slew_to - (gdouble) frames *
+        1e6 / rate;
+    g_mutex_unlock (&src->clk_lock);
+    src->clk_have_origin = TRUE;
+    src->clk_rate = rate;
+    src->clk_bin_start = at;
+    src->clk_bin_max = -G_MAXDOUBLE;
+  }
+  ahead = src->clk_origin + (gdouble) frames * 1e6 / rate - (gdouble) at;
+  src->clk_bin_max = MAX (src->clk_bin_max, ahead);
+  if (at < src->clk_bin_start + CLOCK_BIN_US)
+    return;
+  g_mutex_lock (&src->clk_lock);
+  src->slew_from = src->slew_from + (src->slew_to - src->slew_from) *
+      MIN (1.0, (gdouble) (at - MIN (at, src->slew_start)) / CLOCK_BIN_US);
+  src->slew_to = src->slew_from + (src->clk_bin_max - src->slew_from) *
+      CLOCK_GAIN;
+  src->slew_start = at;
+  g_mutex_unlock (&src->clk_lock);
+  GST_LOG_OBJECT (src, "capture clock %+.3f ms from the monotonic clock",
+      src->slew_to / 1000.0);
+  src->clk_bin_start = at;
+  src->clk_bin_max = -G_MAXDOUBLE;
+}
+
 static GstFlowReturn
 gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 {
@@ -574,6 +664,8 @@ gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     flags |= QS_CAPTURE_DISCONT;
   }
 
+  gst_loopbacksrc_clock_note (src);
+
   if (flags & QS_CAPTURE_DISCONT) {
     QsCaptureStats st;
 
@@ -606,16 +698,31 @@ gst_loopbacksrc_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     GstClock *clock = gst_element_get_clock (GST_ELEMENT (src));
     GstClockTime captured = gst_util_uint64_scale_int (n, GST_SECOND,
         src->info.rate);
+    guint64 written, at, now_us = qs_capture_now_us (), read_end;
 
+    /* the samples just read were captured during `captured` that ended
+     * when the last of them came: the newest frame in the ring came at
+     * `at`, and the last read is the frames still in the ring before it */
+    qs_capture_get_position (src->cap, &written, &at);
+    read_end = src->next_sample + (guint64) n;
+    if (at > 0 && at <= now_us && written >= read_end)
+      captured += (now_us - at) * GST_USECOND +
+          gst_util_uint64_scale_int (written - read_end, GST_SECOND,
+          src->info.rate);
     src->base = 0;
     src->base_sample = src->next_sample;
     if (clock) {
       GstClockTime now = gst_clock_get_time (clock);
       GstClockTime base_time = gst_element_get_base_time (GST_ELEMENT (src));
 
-      /* the samples just read were captured during the last `captured` */
       if (now > base_time + captured)
         src->base = now - base_time - captured;
+      GST_DEBUG_OBJECT (src, "the last of the first %d frames read came "
+          "%.2f ms ago (%" G_GUINT64_FORMAT " frames after it in the ring, "
+          "the newest came %.2f ms ago)", n,
+          (gdouble) (captured - gst_util_uint64_scale_int (n, GST_SECOND,
+                  src->info.rate)) / GST_MSECOND, written - read_end,
+          (now_us - at) / 1000.0);
       gst_object_unref (clock);
     }
     src->have_base = TRUE;
@@ -668,7 +775,19 @@ gst_loopbacksrc_finalize (GObject * object)
 
   g_free (src->device);
   g_free (src->last_device);
+  /* a pipeline may hold the clock longer: it must not call back */
+  gst_audio_clock_invalidate (GST_AUDIO_CLOCK (src->clock));
+  gst_object_unref (src->clock);
+  g_mutex_clear (&src->clk_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static GstClock *
+gst_loopbacksrc_provide_clock (GstElement * element)
+{
+  GstLoopbackSrc *src = GST_LOOPBACKSRC (element);
+
+  return gst_object_ref (src->clock);
 }
 
 static void
@@ -727,6 +846,8 @@ gst_loopbacksrc_class_init (GstLoopbackSrcClass * klass)
       "The qsound authors");
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_loopbacksrc_change_state);
+  element_class->provide_clock =
+      GST_DEBUG_FUNCPTR (gst_loopbacksrc_provide_clock);
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_loopbacksrc_start);
   basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_loopbacksrc_stop);
@@ -747,4 +868,8 @@ gst_loopbacksrc_init (GstLoopbackSrc * src)
   gst_audio_info_init (&src->info);
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);
+  g_mutex_init (&src->clk_lock);
+  src->clock = gst_audio_clock_new ("GstLoopbackSrcClock",
+      gst_loopbacksrc_clock_time, src, NULL);
+  GST_OBJECT_FLAG_SET (src, GST_ELEMENT_FLAG_PROVIDE_CLOCK);
 }

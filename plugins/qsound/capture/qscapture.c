@@ -113,6 +113,18 @@ qs_capture_set_format (QsCapture * cap, const QsCaptureFormat * format)
 }
 
 void
+qs_capture_get_position (QsCapture * cap, uint64_t * frames, uint64_t * at_us)
+{
+  qs_ring_get_position (cap->ring, frames, at_us);
+}
+
+uint64_t
+qs_capture_now_us (void)
+{
+  return qs_now_us ();
+}
+
+void
 qs_capture_get_stats (QsCapture * cap, QsCaptureStats * out_stats)
 {
   qs_ring_get_stats (cap->ring, out_stats);

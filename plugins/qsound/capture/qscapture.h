@@ -80,6 +80,14 @@ void qs_capture_clear_interrupt (QsCapture *cap);
 
 void qs_capture_get_format (QsCapture *cap, QsCaptureFormat *out_format);
 void qs_capture_get_stats (QsCapture *cap, QsCaptureStats *out_stats);
+/* The capture clock: every frame the device delivered or that was filled
+ * for it (lost ones included), and when the last of them came, in
+ * qs_capture_now_us() time (0 before the first).  Frames at the nominal
+ * rate against that time give the device's clock (loopbacksrc's). */
+void qs_capture_get_position (QsCapture *cap, uint64_t *frames,
+    uint64_t *at_us);
+/* The monotonic clock that times them, in microseconds. */
+uint64_t qs_capture_now_us (void);
 /* Name of the device currently captured (owned by cap; valid until the next call). */
 const char *qs_capture_get_device (QsCapture *cap);
 const char *qs_capture_get_error (QsCapture *cap);

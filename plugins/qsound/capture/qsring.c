@@ -22,6 +22,7 @@ struct QsRing
   size_t bpf;                   /* bytes per frame */
   uint64_t write_pos;           /* frames ever written */
   uint64_t read_pos;            /* frames ever consumed or lost */
+  uint64_t written_at;          /* when the last were written (qs_now_us) */
   /* write positions of frames that follow a discontinuity, oldest first,
    * so that the DISCONT mark lands on the right frame even when the reader
    * is behind */
@@ -139,6 +140,7 @@ qs_ring_store (QsRing * ring, const void *data, size_t frames, unsigned flags,
     frames = ring->capacity;
   }
   qs_ring_put (ring, src, frames);
+  ring->written_at = qs_now_us ();
   if (src)
     ring->stats.frames_captured += total;
   else
@@ -260,6 +262,15 @@ qs_ring_interrupt (QsRing * ring, int on)
   qs_mutex_lock (&ring->lock);
   ring->interrupted = on;
   qs_cond_broadcast (&ring->cond);
+  qs_mutex_unlock (&ring->lock);
+}
+
+void
+qs_ring_get_position (QsRing * ring, uint64_t * frames, uint64_t * at_us)
+{
+  qs_mutex_lock (&ring->lock);
+  *frames = ring->write_pos;
+  *at_us = ring->written_at;
   qs_mutex_unlock (&ring->lock);
 }
 

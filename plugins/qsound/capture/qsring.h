@@ -47,6 +47,9 @@ int qs_ring_read (QsRing *ring, void *dst, size_t max_frames, unsigned timeout_m
     unsigned *flags);
 void qs_ring_interrupt (QsRing *ring, int on);
 void qs_ring_get_stats (QsRing *ring, QsCaptureStats *stats);
+/* Frames ever written (captured, filled or overwritten since), and when
+ * the last of them were (qs_now_us; 0 before the first). */
+void qs_ring_get_position (QsRing *ring, uint64_t *frames, uint64_t *at_us);
 /* The error set with qs_ring_set_error(), or "" */
 const char *qs_ring_get_error (QsRing *ring);
 
