@@ -36,7 +36,12 @@
  * clock-offset (the sender's running time minus ours, ns), clock-ppm (how
  * much faster the sender's clock runs), clock-ppm-error (its standard
  * error), clock-rate-known, clock-rtt (the shortest round trip) and
- * clock-exchanges.
+ * clock-exchanges.  It tells the elements downstream too, in a sticky
+ * custom event "qsound-sender-clock" (the estimate as a GstClock
+ * calibration and what it added to the sender's timestamps; a new sender
+ * first un-tells the last one's), before a buffer, at once and then at
+ * most four times a second: audiojitterbuffer's end-to-end-latency plays
+ * each sample at its capture time on that clock plus a fixed delay.
  *
  * A receiver outlives its senders: when a sender ends its stream (EOS) or
  * goes away, a server waits for the next one and a client for its server to
@@ -88,6 +93,8 @@ GST_DEBUG_CATEGORY_STATIC (framed_tcp_src_debug);
  * bytes, 56 sealed). */
 #define ASK_INTERVAL_LOCKING    (50 * G_TIME_SPAN_MILLISECOND)
 #define ASK_INTERVAL            (100 * G_TIME_SPAN_MILLISECOND)
+/* questions kept for their answers: 1.6 s of them while locking */
+#define ASKED_KEEP              32
 #define LOCKING_TIME            (2 * G_TIME_SPAN_SECOND)
 
 enum
@@ -126,9 +133,15 @@ struct _GstFramedTcpSrc
   /* the sender's clock, from timed heartbeats (protocol 2.1) */
   gboolean timed;               /* the sender answers them */
   QsClockSync *clock_sync;
-  GstClockTime asked;           /* our running time in the last question */
+  /* our running time in the latest questions (a ring): a link whose round
+   * trip is longer than the asking interval has several out at once */
+  GstClockTime asked[ASKED_KEEP];
+  guint asked_i;
   gint64 next_ask;
   gint64 connected_at;
+  gboolean clock_fresh;         /* estimated since it was last told */
+  gboolean told_synced;         /* downstream was last told a clock */
+  gint64 told_at;               /* ... then (monotonic) */
 
   /* server mode: accepting and handshaking happen off the streaming thread */
   GThread *accept_thread;
@@ -217,6 +230,8 @@ static void
 gst_framed_tcp_src_take (GstFramedTcpSrc * src, GSocket * socket,
     QsProtoParser * parser, QsProtoSeal * seal, const gchar * peer)
 {
+  guint i;
+
   GST_INFO_OBJECT (src, "sender %s connected", peer);
   if (parser != src->parser) {
     qs_proto_parser_free (src->parser);
@@ -234,7 +249,9 @@ gst_framed_tcp_src_take (GstFramedTcpSrc * src, GSocket * socket,
   src->timed = qs_proto_parser_get_peer_minor (src->parser) >=
       QS_PROTO_MINOR_TIMED_HEARTBEAT;
   qs_clock_sync_reset (src->clock_sync);
-  src->asked = GST_CLOCK_TIME_NONE;
+  for (i = 0; i < ASKED_KEEP; i++)
+    src->asked[i] = GST_CLOCK_TIME_NONE;
+  src->clock_fresh = FALSE;
   src->connected_at = src->next_ask = src->last_recv;
   GST_OBJECT_LOCK (src);
   src->have_clock = FALSE;
@@ -448,7 +465,8 @@ gst_framed_tcp_src_ask (GstFramedTcpSrc * src, gint64 now, gint64 timeout_us,
     gst_framed_tcp_src_drop_connection (src, NULL);
     return;
   }
-  src->asked = t1;
+  src->asked[src->asked_i] = t1;
+  src->asked_i = (src->asked_i + 1) % ASKED_KEEP;
   src->last_send = now;
 }
 
@@ -460,10 +478,15 @@ gst_framed_tcp_src_answered (GstFramedTcpSrc * src, const QsMessage * msg,
 {
   QsClockEstimate est;
 
-  if (msg->payload_len != 24 || msg->hb_origin != src->asked
-      || !GST_CLOCK_TIME_IS_VALID (src->asked))
+  guint i;
+
+  if (msg->payload_len != 24 || !GST_CLOCK_TIME_IS_VALID (msg->hb_origin))
     return;
-  src->asked = GST_CLOCK_TIME_NONE;
+  /* an answer to one of our questions, once */
+  for (i = 0; i < ASKED_KEEP && src->asked[i] != msg->hb_origin; i++);
+  if (i == ASKED_KEEP)
+    return;
+  src->asked[i] = GST_CLOCK_TIME_NONE;
   if (!qs_clock_sync_add (src->clock_sync, msg->hb_origin, msg->hb_received,
           msg->pts, t4) || !qs_clock_sync_estimate (src->clock_sync, &est))
     return;
@@ -476,6 +499,43 @@ gst_framed_tcp_src_answered (GstFramedTcpSrc * src, const QsMessage * msg,
   src->clock_offset = qs_clock_estimate_offset (&est, t4);
   src->have_clock = TRUE;
   GST_OBJECT_UNLOCK (src);
+  src->clock_fresh = TRUE;
+}
+
+/* Tells downstream (audiojitterbuffer's end-to-end latency) the sender's
+ * clock and how this connection's timestamps were re-based onto ours, in a
+ * sticky event (qsclocksync.h), before the buffer about to be pushed: at
+ * once when it is first known or the connection changed, then at most
+ * every TELL_INTERVAL as the estimate improves.  A new sender first
+ * un-tells the last one's. */
+#define TELL_INTERVAL (250 * G_TIME_SPAN_MILLISECOND)
+
+static void
+gst_framed_tcp_src_tell_clock (GstFramedTcpSrc * src)
+{
+  GstPad *pad = GST_BASE_SRC_PAD (src);
+  GstEvent *segment = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  QsClockEstimate est;
+  gint64 now = g_get_monotonic_time ();
+
+  /* before the first segment the event would precede it; wait a buffer */
+  if (!segment)
+    return;
+  gst_event_unref (segment);
+  if (src->told_synced && src->told_at < src->connected_at) {
+    gst_pad_push_event (pad, qs_clock_event_new (NULL, 0));
+    src->told_synced = FALSE;
+  }
+  if (!src->clock_fresh || !src->have_base || (src->told_synced
+          && now - src->told_at < TELL_INTERVAL))
+    return;
+  GST_OBJECT_LOCK (src);
+  est = src->clock_est;
+  GST_OBJECT_UNLOCK (src);
+  src->clock_fresh = FALSE;
+  src->told_synced = TRUE;
+  src->told_at = now;
+  gst_pad_push_event (pad, qs_clock_event_new (&est, src->ts_offset));
 }
 
 static GstFlowReturn
@@ -559,6 +619,7 @@ gst_framed_tcp_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       case QS_MSG_BUFFER:
         /* a stream without caps (e.g. from fakesrc or filesrc) flows as is */
         *outbuf = gst_framed_tcp_src_make_buffer (src, &msg);
+        gst_framed_tcp_src_tell_clock (src);
         GST_OBJECT_LOCK (src);
         src->bytes += msg.payload_len;
         src->buffers++;
@@ -790,6 +851,7 @@ gst_framed_tcp_src_stop (GstBaseSrc * bsrc)
   }
   g_clear_pointer (&src->parser, qs_proto_parser_free);
   gst_caps_replace (&src->caps, NULL);
+  src->told_synced = src->clock_fresh = FALSE;
   qs_endpoint_stop (&src->ep);
   return TRUE;
 }

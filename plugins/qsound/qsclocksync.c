@@ -210,3 +210,47 @@ qs_clock_estimate_offset (const QsClockEstimate * est, GstClockTime local)
 {
   return GST_CLOCK_DIFF (local, qs_clock_estimate_to_remote (est, local));
 }
+
+GstEvent *
+qs_clock_event_new (const QsClockEstimate * est, GstClockTimeDiff ts_offset)
+{
+  GstStructure *s;
+
+  if (!est)
+    s = gst_structure_new (QS_CLOCK_EVENT_NAME, "synced", G_TYPE_BOOLEAN,
+        FALSE, NULL);
+  else
+    s = gst_structure_new (QS_CLOCK_EVENT_NAME, "synced", G_TYPE_BOOLEAN,
+        TRUE, "internal", G_TYPE_UINT64, est->cinternal, "external",
+        G_TYPE_UINT64, est->cexternal, "rate-num", G_TYPE_UINT64, est->cnum,
+        "rate-denom", G_TYPE_UINT64, est->cdenom, "ppm", G_TYPE_DOUBLE,
+        est->ppm, "rate-known", G_TYPE_BOOLEAN, est->rate_known, "rtt",
+        G_TYPE_UINT64, est->rtt, "ts-offset", G_TYPE_INT64, ts_offset, NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_STICKY, s);
+}
+
+gboolean
+qs_clock_event_parse (GstEvent * event, gboolean * synced,
+    QsClockEstimate * est, GstClockTimeDiff * ts_offset)
+{
+  const GstStructure *s;
+  gboolean ok;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM_STICKY)
+    return FALSE;
+  s = gst_event_get_structure (event);
+  if (!s || !gst_structure_has_name (s, QS_CLOCK_EVENT_NAME))
+    return FALSE;
+  memset (est, 0, sizeof (*est));
+  *ts_offset = 0;
+  ok = gst_structure_get_boolean (s, "synced", synced) && *synced
+      && gst_structure_get (s, "internal", G_TYPE_UINT64, &est->cinternal,
+      "external", G_TYPE_UINT64, &est->cexternal, "rate-num", G_TYPE_UINT64,
+      &est->cnum, "rate-denom", G_TYPE_UINT64, &est->cdenom, "ppm",
+      G_TYPE_DOUBLE, &est->ppm, "rate-known", G_TYPE_BOOLEAN,
+      &est->rate_known, "rtt", G_TYPE_UINT64, &est->rtt, "ts-offset",
+      G_TYPE_INT64, ts_offset, NULL) && est->cdenom > 0 && est->cnum > 0;
+  if (!ok)
+    *synced = FALSE;
+  return TRUE;
+}

@@ -70,6 +70,23 @@ GstClockTime  qs_clock_estimate_to_local  (const QsClockEstimate * est,
 GstClockTimeDiff qs_clock_estimate_offset (const QsClockEstimate * est,
                                            GstClockTime local);
 
+/* framedtcpsrc tells the elements downstream (audiojitterbuffer) what it
+ * knows of its sender's clock in a sticky custom downstream event of this
+ * name: the estimate's calibration (our running time to the sender's), and
+ * `ts-offset`, what it added to the sender's timestamps (a buffer's running
+ * time less ts-offset is the sender's running time when it was captured).
+ * `synced` FALSE (no other fields) says the sender's clock is not known:
+ * a new connection, or a 2.0 sender. */
+#define QS_CLOCK_EVENT_NAME "qsound-sender-clock"
+
+GstEvent *    qs_clock_event_new     (const QsClockEstimate * est,
+                                      GstClockTimeDiff ts_offset);
+/* TRUE if `event` is one of those; then *synced says whether est and
+ * ts_offset were filled. */
+gboolean      qs_clock_event_parse   (GstEvent * event, gboolean * synced,
+                                      QsClockEstimate * est,
+                                      GstClockTimeDiff * ts_offset);
+
 G_END_DECLS
 
 #endif /* __QS_CLOCK_SYNC_H__ */

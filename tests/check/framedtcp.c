@@ -1893,8 +1893,61 @@ append_buffer_frame (GByteArray * a, guint64 seq, gsize len)
 /* The receiver learns the sender's clock: here the sender's pipeline runs on
  * a clock 1000 ppm fast, the receiver's on the system clock, both in this
  * process, so the true offset between their running times is known. */
+/* What a receiver's framedtcpsrc told downstream of the sender's clock
+ * (its "qsound-sender-clock" events), and the latest buffer. */
+typedef struct
+{
+  GMutex lock;
+  GstElement *element;
+  guint events;
+  gboolean synced;
+  guint64 internal, external, num, denom;
+  gint64 ts_offset;
+  GstClockTime pts;             /* the latest buffer's timestamp ... */
+  GstClockTime arrived;         /* ... and our running time then */
+} ClockSeen;
+
+static GstPadProbeReturn
+clock_seen_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  ClockSeen *seen = user_data;
+
+  g_mutex_lock (&seen->lock);
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstClock *clock = gst_element_get_clock (seen->element);
+
+    seen->pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+    if (clock) {
+      seen->arrived = gst_clock_get_time (clock) -
+          gst_element_get_base_time (seen->element);
+      gst_object_unref (clock);
+    }
+  } else {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+    const GstStructure *s = gst_event_get_structure (ev);
+
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_CUSTOM_DOWNSTREAM_STICKY && s
+        && gst_structure_has_name (s, "qsound-sender-clock")) {
+      seen->events++;
+      seen->synced = FALSE;
+      gst_structure_get_boolean (s, "synced", &seen->synced);
+      gst_structure_get (s, "internal", G_TYPE_UINT64, &seen->internal,
+          "external", G_TYPE_UINT64, &seen->external, "rate-num",
+          G_TYPE_UINT64, &seen->num, "rate-denom", G_TYPE_UINT64,
+          &seen->denom, "ts-offset", G_TYPE_INT64, &seen->ts_offset, NULL);
+    }
+  }
+  g_mutex_unlock (&seen->lock);
+  return GST_PAD_PROBE_OK;
+}
+
 GST_START_TEST (test_sender_clock_carried)
 {
+  ClockSeen seen = { 0, };
+  GstElement *net;
+  GstPad *pad;
+  GstClockTime at = 0, captured = 0;
+  gint64 told = 0;
   Pipe *sender = pipe_new ("audiotestsrc is-live=true samplesperbuffer=240 "
       "! audio/x-raw,rate=48000,channels=2 ! framedtcpsink name=net port=0");
   GstClock *sys = gst_system_clock_obtain ();
@@ -1915,6 +1968,14 @@ GST_START_TEST (test_sender_clock_carried)
   receiver = receiver_new (props);
   g_free (props);
   gst_pipeline_use_clock (GST_PIPELINE (receiver->pipeline), sys);
+  g_mutex_init (&seen.lock);
+  seen.pts = seen.arrived = GST_CLOCK_TIME_NONE;
+  net = gst_bin_get_by_name (GST_BIN (receiver->pipeline), "net");
+  seen.element = net;
+  pad = gst_element_get_static_pad (net, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, clock_seen_probe, &seen, NULL);
+  gst_object_unref (pad);
   pipe_play (receiver);
 
   /* 4 s of exchanges (20 a second for 2 s, then 10) with a known rate */
@@ -1929,11 +1990,25 @@ GST_START_TEST (test_sender_clock_carried)
           G_TYPE_DOUBLE, &ppm, "clock-offset", G_TYPE_INT64, &offset, NULL);
     gst_structure_free (st);
     /* the sender's running time minus ours, now */
+    at = gst_clock_get_time (sys) -
+        gst_element_get_base_time (receiver->pipeline);
     truth = (gint64) (gst_clock_get_time (fast) -
-        gst_element_get_base_time (sender->pipeline)) -
-        (gint64) (gst_clock_get_time (sys) -
-        gst_element_get_base_time (receiver->pipeline));
+        gst_element_get_base_time (sender->pipeline)) - (gint64) at;
   }
+  /* what was told downstream: the sender's clock at our `at`, and when the
+   * latest buffer was captured, on our clock */
+  g_mutex_lock (&seen.lock);
+  if (seen.synced && seen.denom > 0 && seen.num > 0) {
+    told = (gint64) gst_clock_adjust_with_calibration (NULL, at,
+        seen.internal, seen.external, seen.num, seen.denom) - (gint64) at;
+    if (GST_CLOCK_TIME_IS_VALID (seen.pts)
+        && (gint64) seen.pts >= seen.ts_offset)
+      captured = gst_clock_unadjust_with_calibration (NULL,
+          (GstClockTime) ((gint64) seen.pts - seen.ts_offset),
+          seen.internal, seen.external, seen.num, seen.denom);
+  }
+  g_mutex_unlock (&seen.lock);
+  gst_object_unref (net);
   /* stopped before judging: without fork (Windows) a failed check would
    * leave them running */
   pipe_free (receiver);
@@ -1954,6 +2029,25 @@ GST_START_TEST (test_sender_clock_carried)
   fail_unless (ABS (offset - truth) < GST_MSECOND,
       "offset %" G_GINT64_FORMAT " ns, truth %" G_GINT64_FORMAT " ns", offset,
       truth);
+  /* downstream was told the same clock, a few times a second at most (4 s:
+   * at most 4 a second and the first at once, with some slack) */
+  GST_INFO ("told downstream %u times; offset %" G_GINT64_FORMAT " ns; the "
+      "latest buffer captured %" G_GINT64_FORMAT " ns before it arrived",
+      seen.events, told, (gint64) seen.arrived - (gint64) captured);
+  fail_unless (seen.synced, "framedtcpsrc did not tell downstream the "
+      "sender's clock (%u events)", seen.events);
+  fail_unless (seen.events >= 2 && seen.events <= 25, "told %u times",
+      seen.events);
+  fail_unless (ABS (told - truth) < 2 * GST_MSECOND, "told offset %"
+      G_GINT64_FORMAT " ns, truth %" G_GINT64_FORMAT " ns", told, truth);
+  /* the sender's timestamps mapped back: the latest buffer was captured
+   * (its first sample) a little before it arrived, 5 ms buffers on a
+   * direct link */
+  fail_unless (captured > 0 && captured <= seen.arrived + GST_MSECOND
+      && seen.arrived - captured < 200 * GST_MSECOND, "the latest buffer "
+      "was captured at %" GST_TIME_FORMAT " and arrived at %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (captured), GST_TIME_ARGS (seen.arrived));
+  g_mutex_clear (&seen.lock);
 }
 
 GST_END_TEST;
