@@ -95,9 +95,12 @@ qsl_options_parse (QslOptions * opts, QslSettings * set, gint * argc,
   gchar *bitrates = qsl_codecs_bitrate_text ();
   gchar *bitrate_help = g_strdup_printf ("Bitrate in kbit/s (%s)", bitrates);
   gchar *latencies = qsl_codecs_latency_text ();
-  gchar *latency_help = g_strdup_printf ("Receiver: room for network jitter "
-      "in ms, fixed for as long as it runs (default: it adapts to the link, "
-      "starting from %s by the stream's codec)", latencies);
+  gchar *latency_help = g_strdup_printf ("Receiver: the delay in ms from "
+      "capture on the transmitter to the sound here, on the transmitter's "
+      "clock; receivers of one transmitter given the same -l play in step "
+      "(default: the least the link allows). Either way the room for "
+      "network jitter adapts to the link, from %s by the stream's codec",
+      latencies);
   GOptionEntry entries[] = {
     {"host", 'n', 0, G_OPTION_ARG_STRING, &opts->host,
         "Server: address to listen on; client: server to connect to "

@@ -31,8 +31,8 @@ typedef struct
   gchar *device;
   gchar *output;
   gchar *key;
-  gint latency_ms;              /* the receiver's jitter room */
-  gboolean latency_set;         /* given with -l, else by the stream's codec */
+  gint latency_ms;              /* the receiver's end-to-end delay (-l) */
+  gboolean latency_set;         /* -l was given */
   gboolean print;
   gboolean quiet;
 } QslSettings;

@@ -298,6 +298,8 @@ qsl_meter_read (QslMeter * meter, gint64 now_us)
 #define QSL_PRIO_CAPTURE_LOST   75
 #define QSL_PRIO_BUFFER         80
 #define QSL_PRIO_METER          90
+#define QSL_PRIO_TOO_LOW        95
+#define QSL_PRIO_DELAY          85
 #define QSL_PRIO_STATE          100     /* never left out */
 
 /* the meter's bar: cells at full width, the fewest before it goes */
@@ -381,6 +383,27 @@ qsl_status_line_build (const QslStatusInfo * info)
         "re-locks %u", info->jitter_latency / 1e6,
         info->jitter_target / GST_MSECOND, ppm, info->relocks);
     qsl_status_line_add_short (line, QSL_PRIO_BUFFER_SHORT, t);
+    g_free (t);
+  }
+
+  if (info->e2e_target > 0 && info->e2e_needed > 0) {
+    /* -l cannot be held: it plays that much later instead of glitching */
+    t = g_strdup_printf ("-l %" G_GUINT64_FORMAT " is too low for this "
+        "link: it needs about %" G_GUINT64_FORMAT " ms",
+        info->e2e_target / GST_MSECOND,
+        (info->e2e_needed + GST_MSECOND - 1) / GST_MSECOND);
+    qsl_status_line_add (line, QSL_PRIO_TOO_LOW, FALSE, t);
+    g_free (t);
+  }
+  if (info->e2e_target > 0) {
+    if (info->e2e_delay >= 0)
+      t = g_strdup_printf ("delay %.1f/%" G_GUINT64_FORMAT " ms",
+          info->e2e_delay / 1e6, info->e2e_target / GST_MSECOND);
+    else
+      t = g_strdup_printf ("delay ?/%" G_GUINT64_FORMAT " ms (%s)",
+          info->e2e_target / GST_MSECOND, info->have_sender_clock ?
+          "placing" : "sender's clock unknown");
+    qsl_status_line_add (line, QSL_PRIO_DELAY, FALSE, t);
     g_free (t);
   }
 
@@ -756,6 +779,9 @@ qsl_status_tick (gpointer user_data)
           "target", G_TYPE_UINT64, &info.jitter_target, "drift-ppm",
           G_TYPE_DOUBLE, &info.drift_ppm, "corrections", G_TYPE_UINT,
           &info.relocks, NULL);
+      gst_structure_get (js, "end-to-end-target", G_TYPE_UINT64,
+          &info.e2e_target, "end-to-end", G_TYPE_INT64, &info.e2e_delay,
+          "end-to-end-needed", G_TYPE_UINT64, &info.e2e_needed, NULL);
       /* the measured difference, once the element has one */
       if (gst_structure_get_double (js, "clock-span", &span) && span > 0.0
           && gst_structure_get_double (js, "clock-ppm", &info.clock_ppm))

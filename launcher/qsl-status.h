@@ -63,6 +63,11 @@ typedef struct
   gboolean have_clock;          /*   it has measured the clocks': */
   gdouble clock_ppm;            /*     how much faster the sender's runs */
   guint relocks;                /*   how often it re-locked */
+  guint64 e2e_target;           /*   the end-to-end delay set (-l), ns,
+                                 *   0: none */
+  gint64 e2e_delay;             /*   ... as measured, ns (< 0: not yet) */
+  guint64 e2e_needed;           /*   ... what the link needs if -l is too
+                                 *   low for it, else 0 */
   gboolean have_sender_clock;   /* a receiver's estimate of the sender's
                                  * clock (timed heartbeats, protocol 2.1): */
   gint64 sender_offset;         /*   its running time minus ours, ns */

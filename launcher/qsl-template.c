@@ -5,7 +5,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Each mode is a file under pipelines/ with @PLACEHOLDERS@ (HOST, PORT,
- * KEY, DEVICE, ENCODER, SINK, LATENCY, ADAPTIVE); this module finds the
+ * KEY, DEVICE, ENCODER, SINK, LATENCY, END_TO_END); this module finds the
  * file, fills it, and makes the shell form that --print shows.
  */
 #ifdef HAVE_CONFIG_H
@@ -146,9 +146,10 @@ qsl_template_fill (const QslSettings * set, GError ** error)
   vals[5][1] = sink;
   vals[6][0] = (gchar *) "LATENCY";
   vals[6][1] = g_strdup_printf ("%" G_GUINT64_FORMAT,
-      (guint64) set->latency_ms * GST_MSECOND);
-  vals[7][0] = (gchar *) "ADAPTIVE";
-  vals[7][1] = g_strdup (set->latency_set ? "false" : "true");
+      (guint64) set->codec->latency_ms * GST_MSECOND);
+  vals[7][0] = (gchar *) "END_TO_END";
+  vals[7][1] = g_strdup_printf ("%" G_GUINT64_FORMAT, set->latency_set ?
+      (guint64) set->latency_ms * GST_MSECOND : (guint64) 0);
 
   desc = g_string_new (NULL);
   lines = g_strsplit (contents, "\n", -1);

@@ -198,7 +198,8 @@ qs_stream_caps (GstPad * pad, GParamSpec * pspec, gpointer user_data)
       g_object_set (app->jitter, "latency", want, NULL);
       if (!app->set->quiet && !app->tty)
         g_printerr ("qsound-launch: %s stream: %d ms of room for jitter "
-            "(-l to change)\n", codec->name, codec->latency_ms);
+            "at least (it adapts to the link)\n", codec->name,
+            codec->latency_ms);
     }
   }
   gst_caps_unref (caps);
@@ -256,7 +257,7 @@ qs_run (QslSettings * set, const gchar * description)
   }
   app.net = gst_bin_get_by_name (GST_BIN (app.pipeline), "net");
   app.jitter = gst_bin_get_by_name (GST_BIN (app.pipeline), "jitter");
-  if (app.jitter && app.net && !set->latency_set) {
+  if (app.jitter && app.net) {
     GstPad *pad = gst_element_get_static_pad (app.net, "src");
 
     if (pad) {

@@ -58,6 +58,17 @@
  * audio pauses, if a pause comes within a second.  All of it is counted in
  * #GstAudioJitterBuffer:stats.
  *
+ * With #GstAudioJitterBuffer:end-to-end-latency and framedtcpsrc upstream
+ * with a sender of protocol 2.1, which carries the sender's clock, the
+ * element plays each sample that long after the sender captured it, on the
+ * sender's clock: receivers of one sender given the same value play in
+ * step (qsound-launch -l).  What it holds is then when the sound is heard
+ * (from the audio sink's clock: what it was given less what it has played)
+ * less when it was captured; the room is what that leaves, and the
+ * adaptive room (latency) is the least of it.  A value too low for the
+ * link plays later, steadily, and stats says what it needs.  The sender's
+ * rate, once known, is fed forward to the correction.
+ *
  * LATENCY queries answer upstream's latency plus the target.  When it follows
  * framedtcpsrc, set framedtcpsrc's own latency to 0 (the jitter room is
  * here now); otherwise both delays add up.
@@ -90,6 +101,7 @@
 
 #include "gstaudiojitterbuffer.h"
 #include "qsoundelements.h"
+#include "qsclocksync.h"
 
 #include <gst/audio/audio.h>
 #include <string.h>
@@ -178,6 +190,14 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 /* the clocks' rate difference, measured apart from the correction (see
  * gst_audio_jitter_buffer_clock_note): over the last CLOCK_HIST windows,
  * told once they span CLOCK_MIN_SPAN */
+/* the sink's delay, noted ten times a second, is smoothed by this much */
+#define SINK_DELAY_GAIN 0.02
+#define SINK_NOTES_SKIPPED 5
+#define SINK_NOTES_KNOWN 10
+/* an end-to-end latency the link cannot hold is told when the room it
+ * leaves is this far below what the link needs, and no longer when it is
+ * this far above */
+#define NEED_HYSTERESIS (1.0 * GST_MSECOND)
 #define CLOCK_HIST      300     /* 60 s of WINDOW_TIME */
 #define CLOCK_MIN_SPAN  15.0    /* s */
 #define CLOCK_STEP      (15.0 * GST_MSECOND)
@@ -188,6 +208,7 @@ enum
   PROP_LATENCY,
   PROP_MAX_CORRECTION,
   PROP_ADAPTIVE,
+  PROP_END_TO_END_LATENCY,
   PROP_STATS,
 };
 
@@ -202,6 +223,7 @@ struct _GstAudioJitterBuffer
   GstClockTime latency;
   guint max_correction;
   gboolean adaptive;
+  GstClockTime end_to_end_latency;
 
   /* everything below is under self->lock */
   GMutex lock;
@@ -313,6 +335,29 @@ struct _GstAudioJitterBuffer
   gdouble clock_ppm;            /* how much faster the sender's clock runs
                                  * than ours; told once clock_span is set */
   gdouble clock_span;           /* s the estimate spans (0: none yet) */
+
+  /* the end-to-end latency: each sample played this long after it was
+   * captured, on the sender's clock that framedtcpsrc tells
+   * (gst_audio_jitter_buffer_e2e_room) */
+  GstClockTime e2e;             /* the setting at start; 0: off */
+  gboolean have_sender;         /* sender_est and sender_ts_offset are set */
+  QsClockEstimate sender_est;
+  GstClockTimeDiff sender_ts_offset;
+  gdouble p_sum;                /* this window's end-to-end delays (see */
+  guint p_n;                    /* _e2e_room), ns */
+  gdouble tail_captured;        /* when the sender captured the end of the
+                                 * latest arrival, our time, ns (< 0: not
+                                 * known) */
+  gdouble sink_full;            /* the sink's delay after a take, smoothed,
+                                 * ns (< 0: not known) */
+  GstClockTime sink_clock_base; /* its clock before the first sample ... */
+  guint64 sink_given_base;      /* ... and frames_out then */
+  gint64 sink_noted;            /* when it was last noted (monotonic) */
+  guint sink_notes;             /* how often */
+  gdouble e2e_measured;         /* the end-to-end delay, ns (< 0: not
+                                 * measured) */
+  gdouble e2e_need;             /* with the setting too low for the link,
+                                 * the delay it needs, ns (0: it is not) */
 
   /* statistics */
   guint corrections;
@@ -575,6 +620,8 @@ gst_audio_jitter_buffer_window_reset (GstAudioJitterBuffer * self,
   self->occ_time = now;
   self->occ_level = self->have_info ? gst_audio_jitter_buffer_queued (self) :
       0.0;
+  self->p_sum = 0.0;
+  self->p_n = 0;
 }
 
 /* With an audio sink, the controller steers what is queued here averaged
@@ -626,6 +673,97 @@ gst_audio_jitter_buffer_window_low (GstAudioJitterBuffer * self)
   guint skip = self->win_n >= 5 ? MAX (self->win_n / 10, 1) : 0;
 
   return self->win_low[MIN (skip, WIN_LOW_KEEP - 1)];
+}
+
+/* How long audio the audio sink has just taken waits in it (and in the
+ * sound server) before it is heard, with its buffer full as this element
+ * keeps it.  The room (_measure) counts down from each take, so the room
+ * plus this is when an arrival is heard.  The sink's own clock says what it
+ * has played (pulsesink: the sample being heard), from 0 when it started,
+ * which was at the first sample it was given; what was given since, less
+ * that, is what waits.  Noted after a take, at most every SINK_NOTE_INTERVAL
+ * (it asks the sound server), and smoothed.  (Neither the sink's LATENCY
+ * answer, 21 ms for pulsesink's 40 ms buffer, nor its ring buffer's delay,
+ * none for pulsesink, says this.)  Called with the lock. */
+#define SINK_NOTE_INTERVAL (40 * G_TIME_SPAN_MILLISECOND)
+
+static void
+gst_audio_jitter_buffer_sink_delay_note (GstAudioJitterBuffer * self)
+{
+  GstClockTime played;
+  gdouble given, d;
+
+  if (!self->sink_clock || !GST_IS_AUDIO_CLOCK (self->sink_clock))
+    return;
+  if (!GST_CLOCK_TIME_IS_VALID (self->sink_clock_base)
+      || self->clk_push_mono < self->sink_noted + SINK_NOTE_INTERVAL)
+    return;
+  played = gst_audio_clock_get_time (GST_AUDIO_CLOCK (self->sink_clock));
+  if (!GST_CLOCK_TIME_IS_VALID (played) || played < self->sink_clock_base)
+    return;
+  self->sink_noted = self->clk_push_mono;
+  given = (gdouble) (self->clk_push_frames - self->sink_given_base) *
+      GST_SECOND / GST_AUDIO_INFO_RATE (&self->info);
+  d = given - (gdouble) (played - self->sink_clock_base);
+  /* the first notes come while the sound server settles its buffering:
+   * skipped; then a running mean, then a slow average */
+  if (++self->sink_notes <= SINK_NOTES_SKIPPED)
+    return;
+  /* the end-to-end delay: the end of the latest arrival is heard after
+   * what waits in the sink and what is queued here, and was captured at
+   * tail_captured.  Exact at this moment, whenever and in whatever chunks
+   * the sink takes its audio. */
+  if (self->tail_captured >= 0.0 && self->have_sender) {
+    GstClockTime now = gst_audio_jitter_buffer_now (self);
+
+    if (GST_CLOCK_TIME_IS_VALID (now)) {
+      self->p_sum += (gdouble) now + d + gst_audio_jitter_buffer_queued (self)
+          - self->tail_captured;
+      self->p_n++;
+    }
+  }
+  self->sink_full = self->sink_full < 0.0 ? d : self->sink_full +
+      (d - self->sink_full) * MAX (SINK_DELAY_GAIN,
+      1.0 / (self->sink_notes - SINK_NOTES_SKIPPED));
+}
+
+/* TRUE while the end-to-end latency cannot place the audio yet: the
+ * sender's clock is not known, or the sink's delay not yet (a second of
+ * notes), with a sink that paces the output. */
+static gboolean
+gst_audio_jitter_buffer_e2e_waiting (GstAudioJitterBuffer * self)
+{
+  return self->e2e > 0 && (!self->have_sender || (self->sink
+          && self->sink_clock && self->sink_notes < SINK_NOTES_KNOWN));
+}
+
+/* With an end-to-end latency and the sender's clock known: the room that
+ * plays this window's audio at its capture time plus the setting, from
+ * @ref, the room the controller measured in the window.  Every arrival
+ * tells the same (when its first sample will be heard less when it was
+ * captured does not depend on how late it came), so the network's jitter
+ * is not in it.  At least @least, the room the link needs: when that is
+ * more, the setting is too low for the link, and e2e_need says what it
+ * needs.  Without a setting, the sender's clock or an arrival: @least. */
+static gdouble
+gst_audio_jitter_buffer_e2e_room (GstAudioJitterBuffer * self, gdouble ref,
+    gdouble least)
+{
+  gdouble delay, want;
+
+  if (self->e2e == 0 || !self->have_sender || self->p_n == 0)
+    return least;
+  delay = self->p_sum / self->p_n;
+  self->e2e_measured = delay;
+  want = ref - (delay - (gdouble) self->e2e);
+  if (want < least - NEED_HYSTERESIS)
+    self->e2e_need = (gdouble) self->e2e + least - want;
+  else if (want > least + NEED_HYSTERESIS)
+    self->e2e_need = 0.0;
+  GST_LOG_OBJECT (self, "end to end %.2f ms (%u notes, sink %.2f ms): room "
+      "%.2f ms wanted, %.2f ms measured", delay / GST_MSECOND, self->p_n,
+      self->sink_full / GST_MSECOND, want / GST_MSECOND, ref / GST_MSECOND);
+  return MAX (want, least);
 }
 
 static void
@@ -925,6 +1063,7 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   gdouble low = gst_audio_jitter_buffer_window_low (self);
   gdouble dt = (gdouble) (now - self->win_start) / GST_SECOND;
   gdouble e, c, sample, kp = CTRL_KP, ki = CTRL_KI, tau = CTRL_EMA_TAU;
+  gdouble ff = 0.0;
 
   dt = CLAMP (dt, 0.01, 2.0);
   if (averaged) {
@@ -933,12 +1072,21 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   }
   self->win_last = room;
   if (self->settling) {
+    target = gst_audio_jitter_buffer_e2e_room (self, low, target);
     /* the first arrivals after a lock come in a burst or trickle, and the
      * sink may hold the first chunks a while: put each of the first windows
      * on the target at once (part of locking, not a re-lock).  A straggler
      * is jitter, not placement: it would leave the latency too high by as
      * much, to be steered out over tens of seconds. */
-    self->settling--;
+    /* playing at the sender's time, the first windows wait for what that
+     * needs: the sender's clock and the sink's delay; then what it measures
+     * does not depend on how the arrivals came, so one more window checks
+     * the placement (a late joiner is in step at once) */
+    if (!gst_audio_jitter_buffer_e2e_waiting (self)) {
+      self->settling--;
+      if (self->e2e > 0)
+        self->settling = MIN (self->settling, 1);
+    }
     self->spread = mean - low;
     self->win_last = low;
     if (low > target + SETTLE_TOLERANCE)
@@ -961,8 +1109,9 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
       return;
     }
     target = (gdouble) self->target;
-    thr = MAX (20.0 * GST_MSECOND, target / 2.0);
   }
+  target = gst_audio_jitter_buffer_e2e_room (self, self->ema, target);
+  thr = MAX (20.0 * GST_MSECOND, target / 2.0);
   if (low > target + MAX (BACKLOG_MIN, target / 2.0)) {
     /* (nearly) everything arrived far too early: a stale backlog.  It is
      * cut in a pause if one comes soon (nothing audible lost), else where
@@ -1033,14 +1182,19 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     ki = CTRL_KI_TRACK;
     tau = CTRL_EMA_TAU_TRACK;
   }
+  /* playing at the sender's time, its clock's rate is known: the
+   * correction starts from it (feed-forward), and the loop only takes up
+   * what is left */
+  if (self->e2e > 0 && self->have_sender && self->sender_est.rate_known)
+    ff = CLAMP (self->sender_est.ppm * 1e-6, -self->max_corr, self->max_corr);
   self->ema += (room - self->ema) * dt / (tau + dt);
   e = (self->ema - target) / GST_SECOND;
   self->integ += ki * e * dt;
-  self->integ = CLAMP (self->integ, -self->max_corr, self->max_corr);
-  c = CLAMP (kp * e + self->integ, -self->max_corr, self->max_corr);
+  self->integ = CLAMP (self->integ, -self->max_corr - ff, self->max_corr - ff);
+  c = CLAMP (ff + kp * e + self->integ, -self->max_corr, self->max_corr);
   if (!self->tracking && GST_CLOCK_TIME_IS_VALID (self->lock_time)
       && now > self->lock_time + CTRL_ACQUIRE_SKIP) {
-    self->acq_sum += c * dt;
+    self->acq_sum += (c - ff) * dt;
     self->acq_time += dt;
   }
   self->step = 1.0 + c;
@@ -1058,10 +1212,12 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
         GST_MSECOND, gst_audio_jitter_buffer_queued (self) / GST_MSECOND,
         (g_get_monotonic_time () * 1000.0 - (gdouble) played) / GST_MSECOND);
   }
-  GST_LOG_OBJECT (self, "latency %.2f ms (window min %.2f, mean %.2f, max "
-      "%.2f, %u arrivals), correction %.1f ppm", self->ema / GST_MSECOND,
-      self->win_low[0] / GST_MSECOND, mean / GST_MSECOND,
-      self->win_max / GST_MSECOND, self->win_n, c * 1e6);
+  GST_LOG_OBJECT (self, "latency %.2f ms, target %.2f (window min %.2f, "
+      "mean %.2f, max %.2f, %u arrivals), correction %.1f ppm (%.1f of it "
+      "integrated, %.1f fed forward)", self->ema / GST_MSECOND,
+      target / GST_MSECOND, self->win_low[0] / GST_MSECOND,
+      mean / GST_MSECOND, self->win_max / GST_MSECOND, self->win_n, c * 1e6,
+      self->integ * 1e6, ff * 1e6);
   gst_audio_jitter_buffer_window_reset (self, now);
 }
 
@@ -1098,6 +1254,9 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
   self->need_n = self->need_i = 0;
   self->deficit_time = GST_CLOCK_TIME_NONE;
   self->calm_low = self->pre_deficit_low = (gdouble) self->target;
+  self->e2e_measured = -1.0;
+  self->e2e_need = 0.0;
+  self->tail_captured = -1.0;
   gst_audio_jitter_buffer_clock_clear (self);
   gst_segment_init (&self->in_segment, GST_FORMAT_TIME);
 }
@@ -1229,6 +1388,22 @@ gst_audio_jitter_buffer_chain (GstPad * pad, GstObject * parent,
       m = gst_audio_jitter_buffer_measure (self, now);
     }
     gst_audio_jitter_buffer_window_add (self, m);
+    if (self->e2e > 0 && self->have_sender && GST_CLOCK_TIME_IS_VALID (rt)
+        && (GstClockTimeDiff) rt >= self->sender_ts_offset) {
+      /* when the sender captured this arrival's first sample, on our
+       * clock; with a sink, the end of it is noted for after a take (see
+       * _sink_delay_note), else the delay is when it will leave less that */
+      GstClockTime captured = qs_clock_estimate_to_local (&self->sender_est,
+          (GstClockTime) ((GstClockTimeDiff) rt - self->sender_ts_offset));
+
+      if (self->sink) {
+        self->tail_captured = (gdouble) captured + (gdouble) n * GST_SECOND /
+            rate / (1.0 + self->sender_est.ppm * 1e-6);
+      } else {
+        self->p_sum += (gdouble) now + m - (gdouble) captured;
+        self->p_n++;
+      }
+    }
     GST_LOG_OBJECT (self, "arrival: %" G_GSIZE_FORMAT " frames, pts %"
         GST_TIME_FORMAT ", room %.2f ms, monotonic %" G_GINT64_FORMAT " us",
         n, GST_TIME_ARGS (rt), m / GST_MSECOND, g_get_monotonic_time ());
@@ -1515,6 +1690,13 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
     return;
   }
   self->in_flight = frames;
+  if (self->e2e > 0 && self->sink_clock && GST_IS_AUDIO_CLOCK (self->sink_clock)
+      && !GST_CLOCK_TIME_IS_VALID (self->sink_clock_base)) {
+    /* the sink's first sample: what it has played counts from here */
+    self->sink_clock_base =
+        gst_audio_clock_get_time (GST_AUDIO_CLOCK (self->sink_clock));
+    self->sink_given_base = self->frames_out - frames;
+  }
   g_mutex_unlock (&self->lock);
   ret = gst_pad_push (self->srcpad, buf);
   g_mutex_lock (&self->lock);
@@ -1526,6 +1708,8 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
   self->clk_push_len = (gdouble) frames * GST_SECOND / rate;
   self->last_push = gst_audio_jitter_buffer_now (self);
   gst_audio_jitter_buffer_occupancy_note (self, self->last_push);
+  if (self->e2e > 0 && ret == GST_FLOW_OK)
+    gst_audio_jitter_buffer_sink_delay_note (self);
 
   g_mutex_unlock (&self->lock);
   g_mutex_unlock (&self->push_lock);
@@ -1617,6 +1801,32 @@ gst_audio_jitter_buffer_sink_event (GstPad * pad, GstObject * parent,
       }
       gst_event_unref (event);
       return ret;
+    case GST_EVENT_CUSTOM_DOWNSTREAM_STICKY:{
+      QsClockEstimate est;
+      GstClockTimeDiff ts_offset;
+      gboolean synced;
+
+      if (qs_clock_event_parse (event, &synced, &est, &ts_offset)) {
+        g_mutex_lock (&self->lock);
+        if (synced && !self->have_sender && self->e2e > 0 && self->locked) {
+          /* first heard of the sender's clock while playing: put the audio
+           * on its time at once, as locking does */
+          GST_INFO_OBJECT (self, "the sender's clock is known: placing the "
+              "audio %" GST_TIME_FORMAT " after its capture",
+              GST_TIME_ARGS (self->e2e));
+          self->settling = SETTLE_WINDOWS;
+          gst_audio_jitter_buffer_window_reset (self, self->win_start);
+        }
+        self->have_sender = synced;
+        self->sender_est = est;
+        self->sender_ts_offset = ts_offset;
+        g_mutex_unlock (&self->lock);
+      }
+      g_mutex_lock (&self->push_lock);
+      ret = gst_pad_push_event (self->srcpad, event);
+      g_mutex_unlock (&self->push_lock);
+      return ret;
+    }
     case GST_EVENT_GAP:
       /* silence is made here, on the clock */
       gst_event_unref (event);
@@ -1749,14 +1959,22 @@ gst_audio_jitter_buffer_change_state (GstElement * element,
     GstClockTime latency;
     guint max_corr;
     gboolean adaptive;
+    GstClockTime e2e;
 
     GST_OBJECT_LOCK (self);
     latency = self->latency;
     max_corr = self->max_correction;
     adaptive = self->adaptive;
+    e2e = self->end_to_end_latency;
     GST_OBJECT_UNLOCK (self);
     g_mutex_lock (&self->lock);
     self->target = self->floor = latency;
+    self->e2e = e2e;
+    self->have_sender = FALSE;
+    self->sink_full = -1.0;
+    self->sink_clock_base = GST_CLOCK_TIME_NONE;
+    self->sink_noted = 0;
+    self->sink_notes = 0;
     self->adapt = adaptive;
     self->grows = 0;
     self->max_corr = max_corr * 1e-6;
@@ -1780,6 +1998,10 @@ gst_audio_jitter_buffer_change_state (GstElement * element,
     gst_clear_object (&self->sink);
     gst_clear_object (&self->sink_clock);
     self->sink_searched = FALSE;
+    self->have_sender = FALSE;
+    self->sink_full = -1.0;
+    self->sink_clock_base = GST_CLOCK_TIME_NONE;
+    self->sink_notes = 0;
     self->fifo_alloc = 0;
     gst_audio_jitter_buffer_reset (self);
     self->have_info = FALSE;
@@ -1814,6 +2036,11 @@ gst_audio_jitter_buffer_get_stats (GstAudioJitterBuffer * self)
       "samples-out", G_TYPE_UINT64, self->frames_out,
       "pacing", G_TYPE_STRING, !self->locked ? "none" :
       self->sink ? "sink" : "clock",
+      "sender-clock", G_TYPE_BOOLEAN, self->have_sender,
+      "end-to-end-target", G_TYPE_UINT64, (guint64) self->e2e,
+      "end-to-end", G_TYPE_INT64, (gint64) self->e2e_measured,
+      "end-to-end-needed", G_TYPE_UINT64, (guint64) self->e2e_need,
+      "sink-delay", G_TYPE_INT64, (gint64) self->sink_full,
       "resample-time", G_TYPE_UINT64, self->resample_ns, NULL);
   g_mutex_unlock (&self->lock);
   return s;
@@ -1856,6 +2083,9 @@ gst_audio_jitter_buffer_set_property (GObject * object, guint prop_id,
     case PROP_ADAPTIVE:
       self->adaptive = g_value_get_boolean (value);
       break;
+    case PROP_END_TO_END_LATENCY:
+      self->end_to_end_latency = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1883,6 +2113,9 @@ gst_audio_jitter_buffer_get_property (GObject * object, guint prop_id,
       break;
     case PROP_ADAPTIVE:
       g_value_set_boolean (value, self->adaptive);
+      break;
+    case PROP_END_TO_END_LATENCY:
+      g_value_set_uint64 (value, self->end_to_end_latency);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1943,6 +2176,19 @@ gst_audio_jitter_buffer_class_init (GstAudioJitterBufferClass * klass)
           "the resampler, down to latency, which is then the least room.  "
           "Off: the room stays at latency and such a backlog is cut.",
           FALSE, rw));
+  g_object_class_install_property (gobject_class, PROP_END_TO_END_LATENCY,
+      g_param_spec_uint64 ("end-to-end-latency", "End-to-end latency",
+          "Play each sample this many nanoseconds after the sender captured "
+          "it, on the sender's clock, which framedtcpsrc carries from a "
+          "2.1 sender (timed heartbeats): receivers of one sender given the "
+          "same value play in step.  It covers capture, codec, network, "
+          "this element and the sink's buffer.  The room is then what that "
+          "leaves, and latency (with adaptive, the room the link needs) "
+          "the least of it: a value too low for the link plays that much "
+          "later instead of glitching, and stats says what it needs "
+          "(end-to-end-needed).  Until the sender's clock is known, or "
+          "with 0 (the default), the room is held as latency says.",
+          0, 10 * GST_SECOND, 0, rw));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Figures: latency (the measured latency, smoothed, ns), "
@@ -1956,8 +2202,14 @@ gst_audio_jitter_buffer_class_init (GstAudioJitterBufferClass * klass)
           "a stall, a reconnect or a backlog), silence-filled and dropped "
           "(samples), underruns, overruns, gaps, samples-in and samples-out, "
           "pacing (sink: the sink blocks and sets the pace; clock: chunks "
-          "leave on the pipeline clock; none: not playing yet) and "
-          "resample-time (ns spent resampling).",
+          "leave on the pipeline clock; none: not playing yet), "
+          "resample-time (ns spent resampling), sender-clock (the "
+          "sender's clock is known), end-to-end-target (the setting, ns), "
+          "end-to-end (the delay from capture to the sound, measured on "
+          "the sender's clock, ns; -1 until it is), end-to-end-needed (the "
+          "delay the link needs when the setting is too low, else 0) and "
+          "sink-delay (how long audio the audio sink has just taken waits "
+          "in it before it is heard, from its clock, ns; -1 until known).",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

@@ -159,6 +159,51 @@ GST_START_TEST (test_full_line)
 
 GST_END_TEST;
 
+/* With -l: the delay measured against it, and, when the link needs more,
+ * the sentence that says so, which stays when the line narrows (only the
+ * state outranks it). */
+GST_START_TEST (test_end_to_end_fields)
+{
+  QslStatusInfo info;
+  QslStatusLine *line;
+  gchar *text;
+
+  receiver_info (&info);
+  info.e2e_target = 150 * GST_MSECOND;
+  info.e2e_delay = 150200000;
+  line = qsl_status_line_build (&info);
+  text = qsl_status_line_full (line);
+  fail_unless (strstr (text, " | delay 150.2/150 ms | ") != NULL, "%s", text);
+  fail_if (strstr (text, "too low") != NULL, "%s", text);
+  g_free (text);
+  qsl_status_line_free (line);
+
+  /* not measured yet: why */
+  info.e2e_delay = -1;
+  line = qsl_status_line_build (&info);
+  text = qsl_status_line_full (line);
+  fail_unless (strstr (text, "delay ?/150 ms (sender's clock unknown)")
+      != NULL, "%s", text);
+  g_free (text);
+  qsl_status_line_free (line);
+
+  info.e2e_target = 40 * GST_MSECOND;
+  info.e2e_delay = 70100000;
+  info.e2e_needed = 70100000;
+  line = qsl_status_line_build (&info);
+  text = qsl_status_line_full (line);
+  fail_unless (strstr (text, "-l 40 is too low for this link: it needs "
+          "about 71 ms") != NULL, "%s", text);
+  g_free (text);
+  text = qsl_status_line_fit (line, 100);
+  fail_unless (strstr (text, "-l 40 is too low for this link") != NULL, "%s",
+      text);
+  g_free (text);
+  qsl_status_line_free (line);
+}
+
+GST_END_TEST;
+
 /* A receiver's line at shrinking widths: never wider than the console less
  * one column (so it never wraps), whole fields only, the most important
  * kept. */
@@ -465,6 +510,7 @@ status_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_full_line);
+  tcase_add_test (tc, test_end_to_end_fields);
   tcase_add_test (tc, test_fit_receiver);
   tcase_add_test (tc, test_fit_order);
   tcase_add_test (tc, test_fit_cuts_between_words);

@@ -17,7 +17,9 @@ capturing ``play``, -m 2 playing into ``out``).  Cases:
                 70 ms every 3 s), the receiver with no -l (its room adapts
                 from the pcm default of 8 ms): the room grows, the receiver
                 re-locks once at most (at the first stall), and from 12 s
-                on every burst arrives.  With -l 8 it fails: no growth, a
+                on every burst arrives.  With the room fixed at 8 ms
+                (audiojitterbuffer adaptive=false, what -l did before
+                it meant the end-to-end delay) it fails: no growth, a
                 backlog cut at every stall
   stalls-steady the same run, and from 12 s on at most one step of 3 ms or
                 more between bursts, and that one up (a stall longer than
