@@ -32,11 +32,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROXY = os.path.join(ROOT, 'tests', 'jitter', 'delayproxy.py')
 
 
-def start_proxy(port, both_ways):
+def start_proxy(port, both_ways, wander=False):
     cmd = [sys.executable, PROXY, '--target-port', str(port),
            '--delay-ms', '40', '--jitter-ms', '10']
     if both_ways:
         cmd.append('--both-ways')
+    if wander:
+        cmd += ['--wander-ms', '500']
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().split()
     if len(line) != 2 or line[0] != 'PORT':
@@ -45,10 +47,11 @@ def start_proxy(port, both_ways):
     return proc, int(line[1])
 
 
-def run(link, seconds, ppm):
+def run(link, seconds, ppm, chunk_ms):
     tx = Gst.parse_launch(
-        'audiotestsrc is-live=true samplesperbuffer=240 ! '
-        'audio/x-raw,rate=48000,channels=2 ! framedtcpsink name=s port=0')
+        'audiotestsrc is-live=true samplesperbuffer=%d ! '
+        'audio/x-raw,rate=48000,channels=2 ! framedtcpsink name=s port=0'
+        % int(48 * chunk_ms))
     fast = Gst.SystemClock(clock_type=Gst.ClockType.MONOTONIC)
     fast.set_calibration(0, 0, int(round(1e9 * (1 + ppm * 1e-6))), 10**9)
     sysclock = Gst.SystemClock.obtain()
@@ -58,7 +61,8 @@ def run(link, seconds, ppm):
     port = tx.get_by_name('s').get_property('current-port')
     proxy = None
     if link != 'direct':
-        proxy, port = start_proxy(port, link == 'proxy both ways')
+        proxy, port = start_proxy(port, link != 'proxy one way',
+                                  link == 'wandering both ways')
     rx = Gst.parse_launch('framedtcpsrc name=r port=%d ! fakesink sync=false'
                           % port)
     rx.use_clock(sysclock)
@@ -99,19 +103,23 @@ def main():
     p.add_argument('--seconds', type=float, default=20.0)
     p.add_argument('--repeat', type=int, default=2)
     p.add_argument('--ppm', type=float, default=1000.0)
+    p.add_argument('--chunk-ms', type=float, default=5.0,
+                   help="the sender's buffers (ms of audio)")
     args = p.parse_args()
     Gst.init(None)
     if not Gst.ElementFactory.find('framedtcpsrc'):
         sys.exit('clock-sync: framedtcpsrc not found; build first and run '
                  'bench/clock-sync.sh')
-    print('sender clock %+.0f ppm, %.0f s a run; error of the offset read, '
-          'ms (|error| over the second half)' % (args.ppm, args.seconds))
+    print('sender clock %+.0f ppm, %.0f s a run, %g ms buffers; error of the '
+          'offset read, ms (|error| over the second half)'
+          % (args.ppm, args.seconds, args.chunk_ms))
     print('%-17s %3s %9s %8s %8s %10s %8s' % ('link', 'run', 'at 2 s',
                                             'median', 'max', 'ppm read',
                                             'rtt ms'))
-    for link in ('direct', 'proxy one way', 'proxy both ways'):
+    for link in ('direct', 'proxy one way', 'proxy both ways',
+                 'wandering both ways'):
         for k in range(args.repeat):
-            r = run(link, args.seconds, args.ppm)
+            r = run(link, args.seconds, args.ppm, args.chunk_ms)
             if r is None:
                 print('%-17s %3d  no estimate' % (link, k + 1))
                 continue

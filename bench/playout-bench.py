@@ -145,19 +145,14 @@ def main():
                          'printed at the end)')
     args = ap.parse_args()
 
-    build = os.path.abspath(args.build)
-    launch = os.path.join(build, 'launcher', 'qsound-launch')
-    os.environ['GST_PLUGIN_PATH'] = os.path.join(build, 'plugins', 'qsound')
-    os.environ['QSOUND_BUILD_ROOT'] = build     # tests/stallwatch
-    os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(HERE, '..',
-                                                      'pipelines')
+    launch = mixrig.bench_env(args.build)
     names = [n for n in args.only.split(',') if n] or list(CHAINS)
     with mixrig.bench_rig('qsound-playout-bench-', args.keep) as workdir:
         if workdir is None:
             print('could not start a private PulseAudio')
             return 1
         if not args.no_cpu:
-            resampler_cost(build)
+            resampler_cost(os.path.abspath(args.build))
         if args.long:
             long_run(workdir, launch, args.long)
         else:

@@ -142,6 +142,41 @@ class MixServer:
                 os.environ[k] = v
 
 
+def run_case(prefix, case, failures):
+    """A test's case on a MixServer of its own in a fresh folder:
+    ``case(workdir)``, reporting through ``failures`` (the test's list,
+    tests/e2e/test_e2e.py).  The folder is kept, and said, when something
+    failed or QSOUND_KEEP is set.  Returns the exit status: 77 (skipped)
+    when PulseAudio does not start."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    server = MixServer(workdir)
+    try:
+        if not server.start():
+            print('SKIP: could not start a private PulseAudio')
+            return 77
+        case(workdir)
+    finally:
+        server.stop()
+        if not failures and not os.environ.get('QSOUND_KEEP'):
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print('recordings and logs kept in ' + workdir)
+    print('%d passed, %d failed' % (0 if failures else 1, len(failures)))
+    return 1 if failures else 0
+
+
+def bench_env(build):
+    """Points this process and its children at the build in ``build``: the
+    plugin, tests/stallwatch and the launcher's pipelines (from the source
+    tree).  Returns the launcher's path."""
+    build = os.path.abspath(build)
+    os.environ['GST_PLUGIN_PATH'] = os.path.join(build, 'plugins', 'qsound')
+    os.environ['QSOUND_BUILD_ROOT'] = build     # tests/stallwatch
+    os.environ['QSOUND_PIPELINES_DIR'] = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), '..', '..', 'pipelines')
+    return os.path.join(build, 'launcher', 'qsound-launch')
+
+
 @contextlib.contextmanager
 def bench_rig(prefix, keep=False):
     """For a benchmark: a fresh folder with a MixServer started in it.

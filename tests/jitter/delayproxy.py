@@ -13,7 +13,15 @@
 # straight through, or with --both-ways is held --delay-ms +- --jitter-ms too
 # (drawn apart; no stalls), as a link whose delay is the same both ways on
 # average: what clock synchronisation over the link (NTP's, qsound's timed
-# heartbeats) assumes.  Runs until killed.
+# heartbeats) assumes.  With --wander-ms T the jitter is not drawn afresh
+# for each piece but wanders, as a queue that fills and drains does: each
+# way heads for a new point drawn in +- --jitter-ms every T ms, in a
+# straight line.  Drawn afresh with the order kept, each piece of a dense
+# stream waits for the latest of the pieces before it, so its least delay
+# is near the most (+9 ms at +-10 for 1 ms pieces) while a sparse stream
+# the other way keeps its least: a link slower one way than the other,
+# which no clock synchronisation can tell from a clock offset (half the
+# difference).  Runs until killed.
 import argparse
 import collections
 import random
@@ -39,7 +47,27 @@ def pump_straight(src, dst):
             pass
 
 
+class Wander:
+    """A jitter that heads for a new point in +- ``jitter_ms`` every
+    ``wander_ms``, in a straight line (ms at time.monotonic() s)."""
+
+    def __init__(self, jitter_ms, wander_ms):
+        self.jitter = jitter_ms
+        self.step = wander_ms / 1000.0
+        self.t = time.monotonic()
+        self.a = random.uniform(-jitter_ms, jitter_ms)
+        self.b = random.uniform(-jitter_ms, jitter_ms)
+
+    def at(self, now):
+        while now >= self.t + self.step:
+            self.t += self.step
+            self.a, self.b = self.b, random.uniform(-self.jitter, self.jitter)
+        return self.a + (self.b - self.a) * (now - self.t) / self.step
+
+
 def pump_delayed(src, dst, args, t0, stalls=True):
+    wander = Wander(args.jitter_ms, args.wander_ms) if args.wander_ms > 0 \
+        else None
     q = collections.deque()
     cv = threading.Condition()
     done = [False]
@@ -77,8 +105,9 @@ def pump_delayed(src, dst, args, t0, stalls=True):
         if not data:
             break
         now = time.monotonic()
-        due = now + (args.delay_ms + random.uniform(-args.jitter_ms,
-                                                    args.jitter_ms)) / 1000.0
+        jitter = wander.at(now) if wander else random.uniform(
+            -args.jitter_ms, args.jitter_ms)
+        due = now + (args.delay_ms + jitter) / 1000.0
         if stalls and args.stall_every > 0:
             k = int((now - t0) / args.stall_every)
             start = t0 + k * args.stall_every
@@ -114,6 +143,7 @@ def main():
     p.add_argument('--stall-ms', type=float, default=300.0)
     p.add_argument('--stall-every', type=float, default=0.0)
     p.add_argument('--both-ways', action='store_true')
+    p.add_argument('--wander-ms', type=float, default=0.0)
     args = p.parse_args()
 
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -49,8 +49,6 @@ Exit status 77 (skipped by meson) when no PulseAudio can be started.
 import os
 import re
 import sys
-import tempfile
-import shutil
 import time
 
 import numpy as np
@@ -255,24 +253,12 @@ def main(argv):
         print(__doc__)
         return 2
     launch_env()
-    workdir = tempfile.mkdtemp(prefix='qsound-playout-')
-    server = mixrig.MixServer(workdir)
-    try:
-        if not server.start():
-            print('SKIP: could not start a private PulseAudio')
-            return SKIP
-        {'steady': case_steady, 'stalls': case_stalls,
-         'stalls-steady': lambda w, la: case_stalls(w, la, steady=True),
-         'transparent': case_transparent,
-         'drift': case_drift}[argv[1]](workdir, argv[2])
-    finally:
-        server.stop()
-        if not failures and not os.environ.get('QSOUND_KEEP'):
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print('recordings and logs kept in ' + workdir)
-    print('%d passed, %d failed' % (0 if failures else 1, len(failures)))
-    return 1 if failures else 0
+    case = {'steady': case_steady, 'stalls': case_stalls,
+            'stalls-steady': lambda w, la: case_stalls(w, la, steady=True),
+            'transparent': case_transparent,
+            'drift': case_drift}[argv[1]]
+    return mixrig.run_case('qsound-playout-',
+                           lambda workdir: case(workdir, argv[2]), failures)
 
 
 if __name__ == '__main__':
