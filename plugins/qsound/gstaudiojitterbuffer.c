@@ -728,13 +728,21 @@ gst_audio_jitter_buffer_sink_delay_note (GstAudioJitterBuffer * self)
 }
 
 /* TRUE while the end-to-end latency cannot place the audio yet: the
- * sender's clock is not known, or the sink's delay not yet (a second of
- * notes), with a sink that paces the output. */
+ * sender's clock is not known, or the sink's delay not yet (0.6 s of
+ * notes), with a sink that paces the output; for E2E_WAIT_MAX after the
+ * lock at most (a 2.0 sender never tells its clock: the room is then held
+ * as without the setting, and the audio placed if it comes later). */
+#define E2E_WAIT_MAX    (3 * GST_SECOND)
+
 static gboolean
-gst_audio_jitter_buffer_e2e_waiting (GstAudioJitterBuffer * self)
+gst_audio_jitter_buffer_e2e_waiting (GstAudioJitterBuffer * self,
+    GstClockTime now)
 {
-  return self->e2e > 0 && (!self->have_sender || (self->sink
-          && self->sink_clock && self->sink_notes < SINK_NOTES_KNOWN));
+  if (self->e2e == 0 || (GST_CLOCK_TIME_IS_VALID (self->lock_time)
+          && now > self->lock_time + E2E_WAIT_MAX))
+    return FALSE;
+  return !self->have_sender || (self->sink && self->sink_clock
+      && self->sink_notes < SINK_NOTES_KNOWN);
 }
 
 /* With an end-to-end latency and the sender's clock known: the room that
@@ -1082,7 +1090,7 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
      * needs: the sender's clock and the sink's delay; then what it measures
      * does not depend on how the arrivals came, so one more window checks
      * the placement (a late joiner is in step at once) */
-    if (!gst_audio_jitter_buffer_e2e_waiting (self)) {
+    if (!gst_audio_jitter_buffer_e2e_waiting (self, now)) {
       self->settling--;
       if (self->e2e > 0)
         self->settling = MIN (self->settling, 1);
@@ -1821,6 +1829,11 @@ gst_audio_jitter_buffer_sink_event (GstPad * pad, GstObject * parent,
         self->sender_est = est;
         self->sender_ts_offset = ts_offset;
         g_mutex_unlock (&self->lock);
+        /* taken here: nothing after this element needs it, and passing it
+         * on would wait for the push in progress (the sink's pace), four
+         * times a second, holding up the arrivals behind it */
+        gst_event_unref (event);
+        return TRUE;
       }
       g_mutex_lock (&self->push_lock);
       ret = gst_pad_push_event (self->srcpad, event);

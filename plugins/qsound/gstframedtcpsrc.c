@@ -41,7 +41,8 @@
  * calibration and what it added to the sender's timestamps; a new sender
  * first un-tells the last one's), before a buffer, at once and then at
  * most four times a second: audiojitterbuffer's end-to-end-latency plays
- * each sample at its capture time on that clock plus a fixed delay.
+ * each sample at its capture time on that clock plus a fixed delay (and
+ * takes the event: it goes no further).
  *
  * A receiver outlives its senders: when a sender ends its stream (EOS) or
  * goes away, a server waits for the next one and a client for its server to
