@@ -63,7 +63,8 @@
  * element plays each sample that long after the sender captured it, on the
  * sender's clock: receivers of one sender given the same value play in
  * step (qsound-launch -l).  What it holds is then when the sound is heard
- * (from the audio sink's clock: what it was given less what it has played)
+ * (from the audio sink: where it writes next less what its clock says it
+ * has played)
  * less when it was captured; the room is what that leaves, and the
  * adaptive room (latency) is the least of it.  A value too low for the
  * link plays later, steadily, and stats says what it needs.  The sender's
@@ -680,8 +681,14 @@ gst_audio_jitter_buffer_window_low (GstAudioJitterBuffer * self)
  * keeps it.  The room (_measure) counts down from each take, so the room
  * plus this is when an arrival is heard.  The sink's own clock says what it
  * has played (pulsesink: the sample being heard), from 0 when it started,
- * which was at the first sample it was given; what was given since, less
- * that, is what waits.  Noted after a take, at most every SINK_NOTE_INTERVAL
+ * which was at the first sample it was given; where the sink will write
+ * the next sample (GstAudioBaseSink's next_sample, read in this thread
+ * right after the push that moved it), less that, is what waits.  Not
+ * what this element gave it: with sync=false a sink that ran dry writes on
+ * from where its device has got to, and the samples it skipped are heard
+ * as silence, so counting what was given read the delay 11 ms short (a
+ * receiver then played 11 ms late, once in 16 runs).  Noted after a take,
+ * at most every SINK_NOTE_INTERVAL
  * (it asks the sound server), and smoothed.  (Neither the sink's LATENCY
  * answer, 21 ms for pulsesink's 40 ms buffer, nor its ring buffer's delay,
  * none for pulsesink, says this.)  Called with the lock. */
@@ -692,6 +699,8 @@ gst_audio_jitter_buffer_sink_delay_note (GstAudioJitterBuffer * self)
 {
   GstClockTime played;
   gdouble given, d;
+  guint64 next;
+  gint rate = 0;
 
   if (!self->sink_clock || !GST_IS_AUDIO_CLOCK (self->sink_clock))
     return;
@@ -702,8 +711,16 @@ gst_audio_jitter_buffer_sink_delay_note (GstAudioJitterBuffer * self)
   if (!GST_CLOCK_TIME_IS_VALID (played) || played < self->sink_clock_base)
     return;
   self->sink_noted = self->clk_push_mono;
-  given = (gdouble) (self->clk_push_frames - self->sink_given_base) *
-      GST_SECOND / GST_AUDIO_INFO_RATE (&self->info);
+  GST_OBJECT_LOCK (self->sink);
+  next = self->sink->next_sample;
+  if (self->sink->ringbuffer)
+    rate = GST_AUDIO_INFO_RATE (&self->sink->ringbuffer->spec.info);
+  GST_OBJECT_UNLOCK (self->sink);
+  if (next != (guint64) - 1 && rate > 0)
+    given = (gdouble) next * GST_SECOND / rate;
+  else
+    given = (gdouble) (self->clk_push_frames - self->sink_given_base) *
+        GST_SECOND / GST_AUDIO_INFO_RATE (&self->info);
   d = given - (gdouble) (played - self->sink_clock_base);
   /* the first notes come while the sound server settles its buffering:
    * skipped; then a running mean, then a slow average */
