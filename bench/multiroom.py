@@ -69,8 +69,9 @@ def minute_row(label, res, t0, t1, target):
     sent = n_out + sum(1 for t in out.lost_s if t < t1)
     st = roomrig.PairStats(roomrig.pairs(res['out'], res['out2'], t0, t1))
     w1, w2 = res['out'].window(t0, t1), res['out2'].window(t0, t1)
-    return ('%-7s %3d/%3d/%-3d %+9s %6s %6s %8s %8s'
-            % (label, n_out, n_out2, sent, fmt(st.median, '%+.3f'),
+    return ('%-7s %-14s %9s %6s %6s %8s %8s'
+            % (label, '%d/%d/%d' % (n_out, n_out2, sent),
+               fmt(st.median, '%+.3f'),
                fmt(st.abs_median, '%.3f'), fmt(st.abs_p95, '%.3f'),
                fmt(w1 - target if w1 is not None else None),
                fmt(w2 - target if w2 is not None else None)), st)
@@ -103,7 +104,7 @@ def measure(workdir, launch, args, run):
           'signal from %.1f s (bursts from %.1f s, after the lock-in)'
           % (run + 1, args.seconds, args.latency, args.ppm, s.first_sent_s,
              lock))
-    print('%-7s %-11s %9s %6s %6s %8s %8s' % ('minute', 'bursts', 'out-out2',
+    print('%-7s %-14s %9s %6s %6s %8s %8s' % ('minute', 'bursts', 'out-out2',
                                             '|d|p50', '|d|p95', 'out-L',
                                             'out2-L'))
     start = s.first_sent_s
