@@ -351,8 +351,7 @@ struct _GstAudioJitterBuffer
                                  * known) */
   gdouble sink_full;            /* the sink's delay after a take, smoothed,
                                  * ns (< 0: not known) */
-  GstClockTime sink_clock_base; /* its clock before the first sample ... */
-  guint64 sink_given_base;      /* ... and frames_out then */
+  GstClockTime sink_clock_base; /* its clock before the first sample */
   gint64 sink_noted;            /* when it was last noted (monotonic) */
   guint sink_notes;             /* how often */
   gdouble e2e_measured;         /* the end-to-end delay, ns (< 0: not
@@ -716,11 +715,10 @@ gst_audio_jitter_buffer_sink_delay_note (GstAudioJitterBuffer * self)
   if (self->sink->ringbuffer)
     rate = GST_AUDIO_INFO_RATE (&self->sink->ringbuffer->spec.info);
   GST_OBJECT_UNLOCK (self->sink);
-  if (next != (guint64) - 1 && rate > 0)
-    given = (gdouble) next * GST_SECOND / rate;
-  else
-    given = (gdouble) (self->clk_push_frames - self->sink_given_base) *
-        GST_SECOND / GST_AUDIO_INFO_RATE (&self->info);
+  /* after a push that rendered, the sink has a position */
+  if (next == (guint64) - 1 || rate <= 0)
+    return;
+  given = (gdouble) next * GST_SECOND / rate;
   d = given - (gdouble) (played - self->sink_clock_base);
   /* the first notes come while the sound server settles its buffering:
    * skipped; then a running mean, then a slow average */
@@ -1720,7 +1718,6 @@ gst_audio_jitter_buffer_loop (GstPad * pad)
     /* the sink's first sample: what it has played counts from here */
     self->sink_clock_base =
         gst_audio_clock_get_time (GST_AUDIO_CLOCK (self->sink_clock));
-    self->sink_given_base = self->frames_out - frames;
   }
   g_mutex_unlock (&self->lock);
   ret = gst_pad_push (self->srcpad, buf);

@@ -515,20 +515,26 @@ static void
 gst_framed_tcp_src_tell_clock (GstFramedTcpSrc * src)
 {
   GstPad *pad = GST_BASE_SRC_PAD (src);
-  GstEvent *segment = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  GstEvent *segment;
   QsClockEstimate est;
   gint64 now = g_get_monotonic_time ();
+  gboolean untell = src->told_synced && src->told_at < src->connected_at;
+  gboolean tell = src->clock_fresh && src->have_base && (!src->told_synced
+      || now - src->told_at >= TELL_INTERVAL);
 
+  /* most buffers have nothing to tell */
+  if (!untell && !tell)
+    return;
   /* before the first segment the event would precede it; wait a buffer */
+  segment = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
   if (!segment)
     return;
   gst_event_unref (segment);
-  if (src->told_synced && src->told_at < src->connected_at) {
+  if (untell) {
     gst_pad_push_event (pad, qs_clock_event_new (NULL, 0));
     src->told_synced = FALSE;
   }
-  if (!src->clock_fresh || !src->have_base || (src->told_synced
-          && now - src->told_at < TELL_INTERVAL))
+  if (!tell)
     return;
   GST_OBJECT_LOCK (src);
   est = src->clock_est;
