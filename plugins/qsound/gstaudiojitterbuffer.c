@@ -162,15 +162,28 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 /* the most audio held beyond the target before the oldest is discarded */
 #define FIFO_HEADROOM   (2 * GST_SECOND)
 
-/* PI controller, per second: critically damped, time constant ~5 s */
-#define CTRL_KP         0.4
-#define CTRL_KI         0.04
+/* PI controller while it acquires the rate, per second: critically
+ * damped, time constant ~2.5 s.  The loop needs an error to steer: before
+ * its integral has the clocks' difference, the room runs off by about the
+ * difference over the natural frequency, and the sound's latency with it.
+ * At 0.4/s and 0.04/s^2 (~5 s) that was 2-2.5 ms at 1000 ppm, then an
+ * overshoot, and the recorded latency spread up to 5 ms in 60 s runs of a
+ * raw sender at +1000 ppm.  A simulation of the loop with the room's
+ * window-to-window noise (0.5 ms) gave a spread of 3.6 ms at the old gains
+ * and 1.0 ms at these (with the slow loop's start below), 0.05 ms more
+ * from the noise when the clocks agree; docs/LATENCY.md has the rig's */
+#define CTRL_KP         0.8
+#define CTRL_KI         0.16
 #define CTRL_EMA_TAU    1.0
+/* ... and with the sender's rate fed forward (end-to-end latency) */
+#define CTRL_KP_FF      0.4
+#define CTRL_KI_FF      0.04
 /* paced by an audio sink, the room is seen through the chunks of two
  * clocks (the sender's, the sound server's) and wanders by a few ms with
  * their phase: after this long locked, the loop has the rate and slows to
  * a time constant of ~20 s, so that it follows the drift and not the
- * wander (at 0.4/s, 3 ms of wander steered the rate by 1200 ppm) */
+ * wander (at 0.4/s, 3 ms of wander steered the rate by 1200 ppm; at the
+ * 0.8/s of acquiring, twice that) */
 #define CTRL_ACQUIRE_TIME (15 * GST_SECOND)
 #define CTRL_ACQUIRE_SKIP (5 * GST_SECOND)
 #define CTRL_KP_TRACK   0.1
@@ -286,6 +299,8 @@ struct _GstAudioJitterBuffer
   gdouble integ;
   GstClockTime lock_time;       /* when the output was anchored */
   gboolean tracking;            /* past acquiring: the slow loop */
+  guint acq_n;                  /* the line fit of the acquiring (see */
+  gdouble acq_st, acq_stt, acq_sy, acq_sty;     /* _window_done) */
   gdouble acq_sum, acq_time;    /* the correction integrated while
                                  * acquiring (from CTRL_ACQUIRE_SKIP on),
                                  * and over how long: its mean is the
@@ -790,6 +805,13 @@ gst_audio_jitter_buffer_e2e_room (GstAudioJitterBuffer * self, gdouble ref,
 }
 
 static void
+gst_audio_jitter_buffer_acq_clear (GstAudioJitterBuffer * self)
+{
+  self->acq_n = 0;
+  self->acq_st = self->acq_stt = self->acq_sy = self->acq_sty = 0.0;
+}
+
+static void
 gst_audio_jitter_buffer_relock_reset (GstAudioJitterBuffer * self,
     GstClockTime now)
 {
@@ -801,6 +823,7 @@ gst_audio_jitter_buffer_relock_reset (GstAudioJitterBuffer * self,
      * the rate; acquire afresh */
     self->lock_time = now;
     self->acq_sum = self->acq_time = 0.0;
+    gst_audio_jitter_buffer_acq_clear (self);
   }
   gst_audio_jitter_buffer_window_reset (self, now);
 }
@@ -1061,6 +1084,7 @@ gst_audio_jitter_buffer_adapt (GstAudioJitterBuffer * self, GstClockTime now,
       /* the late audio moved the corrections: acquire the rate afresh */
       self->lock_time = now;
       self->acq_sum = self->acq_time = 0.0;
+      gst_audio_jitter_buffer_acq_clear (self);
     }
     return TRUE;
   }
@@ -1194,9 +1218,21 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
       && now > self->lock_time + CTRL_ACQUIRE_TIME) {
     if (!self->tracking) {
       /* the fast loop swings around the clocks' difference: start the
-       * slow one from its mean over the acquiring, not where it swung to */
-      if (self->acq_time > 0.0)
-        self->integ = self->acq_sum / self->acq_time;
+       * slow one from the difference the acquiring saw.  The room is the
+       * difference less the correction, integrated, so the room plus the
+       * correction integrated so far grows by the difference: the slope of
+       * a line through them.  The mean of the correction alone counted
+       * what steered the room down to the target as well: the slow loop
+       * started from 1175-1300 ppm for a sender at +1000 (as far the other
+       * way at -1000) and at its 0.1/s took the next minute to steer it
+       * out, the latency 2-4 ms off meanwhile */
+      if (self->acq_n >= 3) {
+        gdouble den = self->acq_n * self->acq_stt - self->acq_st * self->acq_st;
+
+        if (den > 0.0)
+          self->integ = (self->acq_n * self->acq_sty - self->acq_st *
+              self->acq_sy) / den;
+      }
       self->tracking = TRUE;
       GST_INFO_OBJECT (self, "tracking the drift: %.1f ppm",
           self->integ * 1e6);
@@ -1208,8 +1244,17 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   /* playing at the sender's time, its clock's rate is known: the
    * correction starts from it (feed-forward), and the loop only takes up
    * what is left */
-  if (self->e2e > 0 && self->have_sender && self->sender_est.rate_known)
+  if (self->e2e > 0 && self->have_sender && self->sender_est.rate_known) {
     ff = CLAMP (self->sender_est.ppm * 1e-6, -self->max_corr, self->max_corr);
+    /* the rate is known: acquiring has only the rest to find, and the
+     * end-to-end measure through a jittery link is noisier than the
+     * room (multiroom-sync at the faster gains: 6 ms apart, 0.2-2.8
+     * before) */
+    if (!self->tracking) {
+      kp = CTRL_KP_FF;
+      ki = CTRL_KI_FF;
+    }
+  }
   self->ema += (room - self->ema) * dt / (tau + dt);
   e = (self->ema - target) / GST_SECOND;
   self->integ += ki * e * dt;
@@ -1217,6 +1262,14 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   c = CLAMP (ff + kp * e + self->integ, -self->max_corr, self->max_corr);
   if (!self->tracking && GST_CLOCK_TIME_IS_VALID (self->lock_time)
       && now > self->lock_time + CTRL_ACQUIRE_SKIP) {
+    /* this window's room, and what was corrected before it */
+    gdouble y = room / GST_SECOND + self->acq_sum;
+
+    self->acq_n++;
+    self->acq_st += self->acq_time;
+    self->acq_stt += self->acq_time * self->acq_time;
+    self->acq_sy += y;
+    self->acq_sty += self->acq_time * y;
     self->acq_sum += (c - ff) * dt;
     self->acq_time += dt;
   }
@@ -1271,6 +1324,7 @@ gst_audio_jitter_buffer_reset (GstAudioJitterBuffer * self)
   self->lock_time = GST_CLOCK_TIME_NONE;
   self->tracking = FALSE;
   self->acq_sum = self->acq_time = 0.0;
+  gst_audio_jitter_buffer_acq_clear (self);
   self->ema = self->win_last = (gdouble) self->target;
   self->spread = 0.0;
   self->win_n = 0;
