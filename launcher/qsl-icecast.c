@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include <gio/gio.h>
+#include <gst/app/app.h>
 
 /* backoff between attempts to publish, ms */
 #define QSL_ICECAST_BACKOFF_MIN_MS 500
@@ -36,6 +37,10 @@
 /* what the appsrc holds at most while Icecast is slow: then it drops the
  * oldest */
 #define QSL_ICECAST_APPSRC_BYTES (512 * 1024)
+/* the tap hands the publishing pipeline its buffers in batches this long,
+ * or this many */
+#define QSL_ICECAST_BATCH (40 * GST_MSECOND)
+#define QSL_ICECAST_BATCH_MAX 64
 /* pcm goes to Icecast as mp3 at this bitrate */
 #define QSL_ICECAST_PCM_KBPS 192
 
@@ -118,7 +123,7 @@ qsl_icecast_branch_text (const QslSettings * set)
     return g_strdup ("");
   if (!set->print)
     return g_strdup (" icecast_tee. ! " QSL_ICECAST_QUEUE " ! appsink "
-        "name=icecast sync=false async=false emit-signals=true "
+        "name=icecast sync=false async=false "
         "max-buffers=200 drop=true enable-last-sample=false");
   sink = qsl_icecast_sink_text (set);
   ret = g_strdup_printf (" icecast_tee. ! " QSL_ICECAST_QUEUE " ! %s", sink);
@@ -181,10 +186,12 @@ struct _QslIcecast
   GstElement *tap;              /* the appsink, in the transmitter's pipeline */
   gchar *sink_text;
 
-  GMutex lock;                  /* guards src, caps, base */
+  GMutex lock;                  /* guards src, caps, base, batch */
   GstElement *src;              /* the appsrc of the publishing pipeline */
   GstCaps *caps;                /* the tap's caps */
   GstClockTime base;            /* the first PTS since the last build */
+  GstBufferList *batch;         /* gathered for src, not handed yet */
+  GstClockTime batch_start;     /* its first PTS (rebased) */
 
   GstElement *pipe;             /* the publishing pipeline, or NULL */
   guint bus_watch;
@@ -202,19 +209,21 @@ struct _QslIcecast
 
 static void qsl_icecast_build (QslIcecast * ice);
 
-/* the tap's streaming thread (behind the leaky queue): hand the buffer to
- * the publishing pipeline, if there is one; appsrc drops the oldest when
- * it is full and never blocks */
+/* the tap's streaming thread (behind the leaky queue): gather the buffers
+ * into batches of 40 ms (Opus comes in 5 ms packets: fewer wakeups of the
+ * publishing pipeline's thread) and hand each batch to that pipeline, if
+ * there is one; its appsrc drops the oldest when it is full and never
+ * blocks */
 static GstFlowReturn
-qsl_icecast_new_sample (GstElement * sink, gpointer user_data)
+qsl_icecast_new_sample (GstAppSink * sink, gpointer user_data)
 {
   QslIcecast *ice = user_data;
-  GstSample *sample = NULL;
+  GstSample *sample = gst_app_sink_pull_sample (sink);
   GstBuffer *buf;
   GstCaps *caps;
   GstElement *src = NULL;
+  GstBufferList *batch = NULL;
 
-  g_signal_emit_by_name (sink, "pull-sample", &sample);
   if (!sample)
     return GST_FLOW_OK;
   caps = gst_sample_get_caps (sample);
@@ -226,24 +235,38 @@ qsl_icecast_new_sample (GstElement * sink, gpointer user_data)
     if (ice->src)
       g_object_set (ice->src, "caps", caps, NULL);
   }
-  if (ice->src && buf)
-    src = gst_object_ref (ice->src);
-  if (src && buf && GST_BUFFER_PTS_IS_VALID (buf)
-      && !GST_CLOCK_TIME_IS_VALID (ice->base))
-    ice->base = GST_BUFFER_PTS (buf);
-  g_mutex_unlock (&ice->lock);
-
-  if (src) {
+  if (ice->src && buf) {
     GstBuffer *copy = gst_buffer_copy (buf);    /* shares the memory */
-    GstFlowReturn ret;
+    GstClockTime pts = GST_BUFFER_PTS (copy), end;
 
     /* each publishing pipeline's stream starts at 0 */
-    if (GST_BUFFER_PTS_IS_VALID (copy) && GST_CLOCK_TIME_IS_VALID (ice->base))
-      GST_BUFFER_PTS (copy) = GST_BUFFER_PTS (copy) > ice->base ?
-          GST_BUFFER_PTS (copy) - ice->base : 0;
+    if (GST_CLOCK_TIME_IS_VALID (pts) && !GST_CLOCK_TIME_IS_VALID (ice->base))
+      ice->base = pts;
+    if (GST_CLOCK_TIME_IS_VALID (pts))
+      pts = GST_BUFFER_PTS (copy) = pts > ice->base ? pts - ice->base : 0;
     GST_BUFFER_DTS (copy) = GST_CLOCK_TIME_NONE;
-    g_signal_emit_by_name (src, "push-buffer", copy, &ret);
-    gst_buffer_unref (copy);
+    if (!ice->batch) {
+      ice->batch = gst_buffer_list_new ();
+      ice->batch_start = pts;
+    }
+    gst_buffer_list_add (ice->batch, copy);
+    end = pts;
+    if (GST_CLOCK_TIME_IS_VALID (end) && GST_BUFFER_DURATION_IS_VALID (buf))
+      end += GST_BUFFER_DURATION (buf);
+    if (!GST_CLOCK_TIME_IS_VALID (end)
+        || !GST_CLOCK_TIME_IS_VALID (ice->batch_start)
+        || end >= ice->batch_start + QSL_ICECAST_BATCH
+        || gst_buffer_list_length (ice->batch) >= QSL_ICECAST_BATCH_MAX) {
+      batch = ice->batch;
+      ice->batch = NULL;
+      src = gst_object_ref (ice->src);
+    }
+  }
+  g_mutex_unlock (&ice->lock);
+
+  if (batch) {
+    /* takes the list */
+    gst_app_src_push_buffer_list (GST_APP_SRC (src), batch);
     gst_object_unref (src);
   }
   gst_sample_unref (sample);
@@ -280,6 +303,10 @@ qsl_icecast_teardown (QslIcecast * ice)
 
   g_mutex_lock (&ice->lock);
   gst_clear_object (&ice->src);
+  if (ice->batch) {
+    gst_buffer_list_unref (ice->batch);
+    ice->batch = NULL;
+  }
   g_mutex_unlock (&ice->lock);
   if (ice->bus_watch) {
     g_source_remove (ice->bus_watch);
@@ -391,9 +418,10 @@ qsl_icecast_build (QslIcecast * ice)
   if (!pipe) {
     /* a missing plugin will not come by retrying often */
     ice->state = QSL_ICECAST_RETRYING;
-    qsl_icecast_say (ice, "cannot publish: %s; install "
-        "gstreamer1.0-plugins-good (shout2send) to publish to Icecast.",
-        err->message);
+    qsl_icecast_say (ice, "cannot publish to Icecast: %s; this GStreamer "
+        "lacks shout2send or oggmux (on Debian they come with "
+        "gstreamer1.0-plugins-good and -base; the Windows zip has neither), "
+        "so publish from a machine that has them.", err->message);
     g_clear_error (&err);
     ice->backoff_ms = QSL_ICECAST_BACKOFF_MAX_MS;
     qsl_icecast_schedule (ice);
@@ -586,8 +614,11 @@ qsl_icecast_new (const QslSettings * set, GstElement * tap,
   ice->backoff_ms = QSL_ICECAST_BACKOFF_MIN_MS;
   ice->listeners = -1;
   ice->cancel = g_cancellable_new ();
-  g_signal_connect (tap, "new-sample", G_CALLBACK (qsl_icecast_new_sample),
-      ice);
+  {
+    GstAppSinkCallbacks cb = {.new_sample = qsl_icecast_new_sample };
+
+    gst_app_sink_set_callbacks (GST_APP_SINK (tap), &cb, ice, NULL);
+  }
   qsl_icecast_build (ice);
   ice->poll_id = g_timeout_add (QSL_ICECAST_POLL_MS, qsl_icecast_poll, ice);
   return ice;
@@ -598,7 +629,11 @@ qsl_icecast_free (QslIcecast * ice)
 {
   if (!ice)
     return;
-  g_signal_handlers_disconnect_by_data (ice->tap, ice);
+  {
+    GstAppSinkCallbacks none = { NULL, };
+
+    gst_app_sink_set_callbacks (GST_APP_SINK (ice->tap), &none, NULL, NULL);
+  }
   if (ice->retry_id)
     g_source_remove (ice->retry_id);
   if (ice->poll_id)

@@ -12,9 +12,11 @@ monitors recorded, each burst found by cross-correlation).  Cases:
   listen        -m 1 mp3 --icecast; a listener through Icecast (souphttpsrc
                 ! mpegaudioparse ! mpg123audiodec into out) hears every
                 burst; its latency is measured (burst-on-connect off) and
-                reported; the mount carries the stream's name and bitrate
+                reported
   listen-opus   the same for Opus in Ogg (oggdemux ! opusdec)
   listen-pcm    -c pcm: published as mp3, heard the same way
+  source-info   the mount names the stream and carries its bitrate; -m 4
+                publishes Opus in Ogg while its framed receiver is not up
   listeners     100 concurrent HTTP listeners each receive mp3 frames,
                 Icecast counts 100, and the transmitter's status line says so
   restart       Icecast is killed (SIGKILL) and restarted while a framed
@@ -193,6 +195,25 @@ def case_source_info():
               % src.get('server_description'))
         check(src.get('server_type') == 'audio/mpeg',
               'mp3 goes as audio/mpeg (%r)' % src.get('server_type'))
+        # mode 4 too, while its mode 3 receiver is not up (it retries that
+        # link and publishes all the same)
+        procs.append(tx(rig, ice, '/client.ogg', 'opus', name='tx4', mode=4,
+                        port=q.free_port()))
+        check(ice.wait_mount('/client.ogg', 20) is not None,
+              '-m 4 publishes too, its framed receiver not up')
+        data, status = ir.read_stream(ice.url('/client.ogg'), 2.0)
+        check(status == 200 and data[:4] == b'OggS'
+              and b'OpusHead' in data[:200],
+              '-m 4 -c opus: a listener receives Opus in Ogg (HTTP %s, %d '
+              'bytes)' % (status, len(data)))
+        # the status line, logged every 5 s without a terminal
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not re.search(
+                r'waiting for server.*icecast live', q.read_log(procs[-1])):
+            time.sleep(0.2)
+        log = q.read_log(procs[-1])
+        check(re.search(r'waiting for server.*icecast live', log),
+              '-m 4: its status line says both (%r)' % log[-400:])
     finally:
         for p in procs:
             q.stop(p)
