@@ -177,6 +177,7 @@ typedef enum
   QSL_ICECAST_LIVE,             /* the mount is listed */
   QSL_ICECAST_RETRYING,         /* it failed; waiting for the next try */
   QSL_ICECAST_REFUSED,          /* the password was refused; retrying */
+  QSL_ICECAST_UNAVAILABLE,      /* no shout2send or oggmux here */
 } QslIcecastState;
 
 struct _QslIcecast
@@ -417,7 +418,7 @@ qsl_icecast_build (QslIcecast * ice)
   g_free (desc);
   if (!pipe) {
     /* a missing plugin will not come by retrying often */
-    ice->state = QSL_ICECAST_RETRYING;
+    ice->state = QSL_ICECAST_UNAVAILABLE;
     qsl_icecast_say (ice, "cannot publish to Icecast: %s; this GStreamer "
         "lacks shout2send or oggmux (on Debian they come with "
         "gstreamer1.0-plugins-good and -base; the Windows zip has neither), "
@@ -669,6 +670,9 @@ qsl_icecast_status_text (QslIcecast * ice, gchar ** short_text)
     case QSL_ICECAST_REFUSED:
       *short_text = g_strdup ("icecast refused");
       return g_strdup ("icecast refused the password, retrying");
+    case QSL_ICECAST_UNAVAILABLE:
+      *short_text = g_strdup ("icecast n/a");
+      return g_strdup ("icecast unavailable (a plugin is missing)");
     case QSL_ICECAST_RETRYING:
     default:
       *short_text = g_strdup ("icecast down");

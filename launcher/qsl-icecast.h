@@ -48,8 +48,10 @@ QslIcecast *qsl_icecast_new (const QslSettings * set, GstElement * tap,
     QslStatus * status);
 void qsl_icecast_free (QslIcecast * ice);
 
-/* The status line's Icecast field, e.g. "icecast live, 3 listeners", and
- * in *@short_text its short form ("icecast 3").  Newly allocated. */
+/* The status line's Icecast field: "icecast connecting", "icecast live, 3
+ * listeners", "icecast down, retrying", "icecast refused the password,
+ * retrying" or "icecast unavailable (a plugin is missing)", and in
+ * *@short_text its short form ("icecast 3").  Newly allocated. */
 gchar *qsl_icecast_status_text (QslIcecast * ice, gchar ** short_text);
 
 G_END_DECLS

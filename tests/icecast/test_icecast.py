@@ -29,6 +29,9 @@ monitors recorded, each burst found by cross-correlation).  Cases:
   relay         a second icecast2 relaying the first serves a listener
   print-run     the --print line with --icecast, run by gst-launch-1.0,
                 publishes too (mp3 and Opus in Ogg)
+  no-shout      a GStreamer without shout2send (as the Windows zip): one
+                sentence, the status line says so, the framed path
+                delivers every burst
 
 Exit status 77 (skipped by meson) when icecast2 (or chromium, for browser)
 is not installed or no PulseAudio with the null sinks is reachable.
@@ -178,7 +181,7 @@ def case_listen(codec):
 
 def case_source_info():
     """The mount names the stream and carries its bitrate."""
-    need(pulse=False)
+    need()
     ice = ir.Icecast()
     rig = q.Rig()
     procs = []
@@ -224,7 +227,7 @@ def case_source_info():
 # -------------------------------------------------------------- listeners --
 
 def case_listeners(count=100):
-    need(pulse=False)
+    need()
     ice = ir.Icecast()
     rig = q.Rig()
     mount = '/many.mp3'
@@ -494,7 +497,7 @@ def case_browser():
 # ------------------------------------------------------------------ relay --
 
 def case_relay():
-    need(pulse=False)
+    need()
     first = ir.Icecast()
     second = None
     rig = q.Rig()
@@ -570,6 +573,52 @@ def case_print_run():
         ice.close()
 
 
+# --------------------------------------------------------------- no-shout --
+
+def case_no_shout():
+    """Without shout2send (the Windows zip has none): one sentence, and the
+    framed receiver hears every burst."""
+    import glob
+    import tempfile
+    need()
+    r = subprocess.run(['pkg-config', '--variable=pluginsdir',
+                        'gstreamer-1.0'], capture_output=True, text=True)
+    sysdir = r.stdout.strip() or '/usr/lib/x86_64-linux-gnu/gstreamer-1.0'
+    plugins = tempfile.mkdtemp(prefix='qsound-noshout-')
+    for f in glob.glob(os.path.join(sysdir, '*.so')):
+        if 'shout' not in os.path.basename(f):
+            os.symlink(f, os.path.join(plugins, os.path.basename(f)))
+    env = launch_env()
+    env['GST_PLUGIN_SYSTEM_PATH_1_0'] = plugins
+    env['GST_REGISTRY_1_0'] = os.path.join(plugins, 'registry.bin')
+    r = subprocess.run(['gst-inspect-1.0', 'shout2send'], env=env,
+                       capture_output=True, text=True)
+    check(r.returncode != 0, 'shout2send is gone from this plugin path')
+    rig = q.Rig()
+    try:
+        res = rig.measure('no-shout', q.qsound_pair(
+            LAUNCH, 1, 'mp3', env=env,
+            extra=['--icecast', 'icecast://source:pw@127.0.0.1:%d/x.mp3'
+                   % q.free_port()]), ready=q.both_connected, settle_s=2.0)
+        n = len(failures)
+        judge_delivery('framed path without shout2send', res, rig)
+        txlog = [t for p, t in res.logs.items()
+                 if os.path.basename(p) == 'm1.log']
+        txlog = txlog[0] if txlog else ''
+        said = [line for line in txlog.splitlines()
+                if 'icecast: cannot publish' in line]
+        check(len(said) == 1 and 'shout2send' in said[0]
+              and said[0].endswith('.'),
+              'one sentence naming shout2send, once (%r)' % said)
+        check('icecast unavailable' in txlog,
+              'the status line says Icecast is unavailable')
+        if len(failures) != n:
+            dump_logs(res)
+    finally:
+        rig.close()
+        shutil.rmtree(plugins, ignore_errors=True)
+
+
 CASES = {
     'listen': lambda: case_listen('mp3'),
     'listen-opus': lambda: case_listen('opus'),
@@ -581,6 +630,7 @@ CASES = {
     'browser': case_browser,
     'relay': case_relay,
     'print-run': case_print_run,
+    'no-shout': case_no_shout,
 }
 
 
