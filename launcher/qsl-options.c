@@ -79,8 +79,10 @@ static const gchar *qsl_description_tail =
     "\n"
     "--icecast icecast://source:PASSWORD@HOST:PORT/MOUNT (modes 1 and 4)\n"
     "also publishes the stream to an Icecast server, from which any number\n"
-    "of players and browsers listen at http://HOST:PORT/MOUNT, a few seconds\n"
-    "late (mp3 as it is, Opus in Ogg, pcm encoded to mp3 at 192 kbit/s).\n"
+    "of players and browsers listen at http://HOST:PORT/MOUNT, later than\n"
+    "the receivers (a quarter of a second here with a GStreamer player;\n"
+    "players and browsers add their own buffering): mp3 as it is, Opus in\n"
+    "Ogg, pcm encoded to mp3 at 192 kbit/s.\n"
     "Icecast being down or refusing never touches the receivers: the\n"
     "transmitter retries with backoff and says so on its status line.\n"
     "\n"
@@ -136,7 +138,8 @@ qsl_options_parse (QslOptions * opts, QslSettings * set, gint * argc,
     {"icecast", 0, 0, G_OPTION_ARG_STRING, &opts->icecast,
         "Transmitter: also publish the stream to this Icecast mount, for "
           "any number of players and browsers (mp3 as it is, Opus in Ogg, "
-          "pcm as mp3 192 kbit/s)", "icecast://source:PASSWORD@HOST:PORT/MOUNT"},
+          "pcm as mp3 192 kbit/s); URL: "
+          "icecast://source:PASSWORD@HOST:PORT/MOUNT", "URL"},
     {"new-key", 0, 0, G_OPTION_ARG_NONE, &opts->new_key,
         "Print a fresh random key for -k and exit", NULL},
     {"print", 0, 0, G_OPTION_ARG_NONE, &set->print,
