@@ -464,6 +464,26 @@ qsl_icecast_build (QslIcecast * ice)
 
 /* ---- status-json.xsl */
 
+/* TRUE once the publishing pipeline's shout2send has sent a buffer (it
+ * connects before its first) */
+static gboolean
+qsl_icecast_has_sent (QslIcecast * ice)
+{
+  GstElement *shout = gst_bin_get_by_name (GST_BIN (ice->pipe), "shout");
+  GstStructure *stats = NULL;
+  guint64 rendered = 0;
+
+  if (!shout)
+    return FALSE;
+  g_object_get (shout, "stats", &stats, NULL);
+  if (stats) {
+    gst_structure_get_uint64 (stats, "rendered", &rendered);
+    gst_structure_free (stats);
+  }
+  gst_object_unref (shout);
+  return rendered > 0;
+}
+
 typedef struct
 {
   QslIcecast *ice;
@@ -487,7 +507,10 @@ qsl_icecast_poll_done (QslIcecastPoll * poll, gboolean ok)
     n = qsl_icecast_json_listeners (json ? json : doc,
         ice->set->icecast_mount);
     ice->listeners = n;
-    if (n >= 0 && ice->pipe && ice->state != QSL_ICECAST_LIVE) {
+    /* live: the mount is listed and this pipeline's shout2send has sent
+     * (another source on the mount would be listed too) */
+    if (n >= 0 && ice->pipe && ice->state != QSL_ICECAST_LIVE
+        && qsl_icecast_has_sent (ice)) {
       ice->state = QSL_ICECAST_LIVE;
       ice->backoff_ms = QSL_ICECAST_BACKOFF_MIN_MS;
       qsl_icecast_say (ice, "publishing at http://%s:%d%s",

@@ -29,6 +29,9 @@ monitors recorded, each burst found by cross-correlation).  Cases:
   relay         a second icecast2 relaying the first serves a listener
   print-run     the --print line with --icecast, run by gst-launch-1.0,
                 publishes too (mp3 and Opus in Ogg)
+  mount-busy    another source holds the mount: the transmitter says so
+                (the same sentence as a wrong password: Icecast answers
+                both alike) and never claims to be live
   no-shout      a GStreamer without shout2send (as the Windows zip): one
                 sentence, the status line says so, the framed path
                 delivers every burst
@@ -573,6 +576,52 @@ def case_print_run():
         ice.close()
 
 
+# ------------------------------------------------------------- mount-busy --
+
+def case_mount_busy():
+    need()
+    ice = ir.Icecast()
+    rig = q.Rig()
+    mount = '/busy.mp3'
+    other = t = None
+    try:
+        other = rig.spawn([q.gst_launch(), '-q', 'audiotestsrc',
+                           'is-live=true', '!', 'lamemp3enc', '!',
+                           'shout2send', 'port=%d' % ice.port,
+                           'password=' + ice.password, 'mount=' + mount],
+                          'other-source')
+        check(ice.wait_mount(mount, 20) is not None,
+              'another source publishes %s' % mount)
+        t = tx(rig, ice, mount, 'mp3')
+        end = time.monotonic() + 12
+        while time.monotonic() < end and \
+                'taken by another source' not in q.read_log(t):
+            time.sleep(0.2)
+        time.sleep(6)       # a status summary and a few retries later
+        log = q.read_log(t)
+        said = [line for line in log.splitlines()
+                if 'taken by another source' in line]
+        check(len(said) == 1, 'the transmitter says the mount may be taken, '
+              'once (%r)' % said)
+        check('icecast live' not in log and 'publishing at' not in log,
+              'it never claims the mount')
+        check('icecast refused the password, retrying' in log,
+              'its status line says it retries')
+        src = ice.source(mount) or {}
+        check(bool(src) and
+              not src.get('server_name', '').startswith('qsound on'),
+              'the other source keeps the mount (%r)'
+              % src.get('server_name'))
+        if failures:
+            print(log[-3000:])
+    finally:
+        for p in (t, other):
+            if p is not None:
+                q.stop(p)
+        rig.close()
+        ice.close()
+
+
 # --------------------------------------------------------------- no-shout --
 
 def case_no_shout():
@@ -631,6 +680,7 @@ CASES = {
     'relay': case_relay,
     'print-run': case_print_run,
     'no-shout': case_no_shout,
+    'mount-busy': case_mount_busy,
 }
 
 
