@@ -20,8 +20,10 @@ if [ "$what" = windows ]; then
   pkgs="$windows"
 fi
 if [ "$what" = test ]; then
+  # icecast2 and chromium: tests/icecast (a private Icecast; a browser
+  # playing its mount)
   pkgs="$pkgs clang libclang-rt-14-dev mingw-w64 wine wine64 python3 python3-numpy procps
-    libmp3lame-dev $windows"
+    libmp3lame-dev icecast2 chromium $windows"
 fi
 
 missing=""

@@ -42,7 +42,7 @@ qsl_usage_error (const gchar * format, ...)
   codecs = qsl_codecs_list_text ("|");
   g_printerr ("qsound-launch: %s\nUsage: qsound-launch [-n HOST] [-p PORT] "
       "[-m MODE] [-c %s] [-b KBPS] [-d DEVICE] [-o OUTPUT] [-l MS] [-k KEY] "
-      "[--new-key] [--print] [-q]\n", msg, codecs);
+      "[--new-key] [--icecast URL] [--print] [-q]\n", msg, codecs);
   g_free (codecs);
   g_free (msg);
 }
@@ -77,8 +77,18 @@ static const gchar *qsl_description_tail =
     "grows when audio comes later than it allows (one gap, then none for\n"
     "such delays); -l MS fixes it.\n"
     "\n"
+    "--icecast icecast://source:PASSWORD@HOST:PORT/MOUNT (modes 1 and 4)\n"
+    "also publishes the stream to an Icecast server, from which any number\n"
+    "of players and browsers listen at http://HOST:PORT/MOUNT, later than\n"
+    "the receivers (a quarter of a second here with a GStreamer player;\n"
+    "players and browsers add their own buffering): mp3 as it is, Opus in\n"
+    "Ogg, pcm encoded to mp3 at 192 kbit/s.\n"
+    "Icecast being down or refusing never touches the receivers: the\n"
+    "transmitter retries with backoff and says so on its status line.\n"
+    "\n"
     "--print shows the GStreamer pipeline of the mode, quoted for a shell:\n"
-    "paste it after gst-launch-1.0 to run the same thing.\n"
+    "paste it after gst-launch-1.0 to run the same thing (its Icecast\n"
+    "branch, a plain shout2send, does not retry).\n"
     "Exit status: 0 done, 1 bad usage, 2 runtime error.";
 
 gboolean
@@ -125,6 +135,11 @@ qsl_options_parse (QslOptions * opts, QslSettings * set, gint * argc,
     {"key", 'k', 0, G_OPTION_ARG_STRING, &set->key,
         "Pre-shared key, the same on both ends; seals the link (default: "
           "$QSOUND_KEY, else none)", "KEY"},
+    {"icecast", 0, 0, G_OPTION_ARG_STRING, &opts->icecast,
+        "Transmitter: also publish the stream to this Icecast mount, for "
+          "any number of players and browsers (mp3 as it is, Opus in Ogg, "
+          "pcm as mp3 192 kbit/s); URL: "
+          "icecast://source:PASSWORD@HOST:PORT/MOUNT", "URL"},
     {"new-key", 0, 0, G_OPTION_ARG_NONE, &opts->new_key,
         "Print a fresh random key for -k and exit", NULL},
     {"print", 0, 0, G_OPTION_ARG_NONE, &set->print,
@@ -382,6 +397,111 @@ qsl_check_host (QslOptions * opts, QslSettings * set)
   return TRUE;
 }
 
+#define QSL_ICECAST_FORM "icecast://source:PASSWORD@HOST:PORT/MOUNT"
+#define QSL_ICECAST_DEFAULT_PORT 8000
+
+gboolean
+qsl_icecast_url_split (const gchar * url, QslSettings * set, gchar ** why)
+{
+  gchar *scheme = NULL, *user = NULL, *password = NULL, *host = NULL,
+      *path = NULL, *query = NULL, *fragment = NULL;
+  gint port = -1;
+  const gchar *p;
+  gboolean ok = FALSE;
+
+  *why = NULL;
+  if (!g_uri_split_with_user (url, G_URI_FLAGS_HAS_PASSWORD, &scheme, &user,
+          &password, NULL, &host, &port, &path, &query, &fragment, NULL)
+      || !scheme) {
+    *why = g_strdup_printf ("\"%s\" is not a URL; give the Icecast mount as "
+        QSL_ICECAST_FORM ".", url);
+    goto done;
+  }
+  if (g_ascii_strcasecmp (scheme, "icecast") != 0) {
+    *why = g_strdup_printf ("the Icecast URL starts with %s://, not "
+        "icecast://; write it as " QSL_ICECAST_FORM ".", scheme);
+    goto done;
+  }
+  if (!host || !*host) {
+    *why = g_strdup_printf ("the Icecast URL \"%s\" names no server; write "
+        "it as " QSL_ICECAST_FORM ".", url);
+    goto done;
+  }
+  if (!password || !*password) {
+    *why = g_strdup_printf ("the Icecast URL gives no source password; write "
+        "it as " QSL_ICECAST_FORM ", with the <source-password> of the "
+        "server's icecast.xml.");
+    goto done;
+  }
+  if (port == 0) {
+    *why = g_strdup_printf ("the Icecast URL's port 0 is out of range; give "
+        "the port Icecast listens on (8000 by default).");
+    goto done;
+  }
+  if (!path || strlen (path) < 2 || path[0] != '/' || (query && *query)
+      || (fragment && *fragment)) {
+    *why = g_strdup_printf ("the Icecast URL \"%s\" names no mount; add one "
+        "after the port, as in icecast://source:PASSWORD@HOST:8000/live.mp3.",
+        url);
+    goto done;
+  }
+  for (p = path; *p; p++) {
+    if (!g_ascii_isalnum (*p) && !strchr ("/._-~", *p)) {
+      *why = g_strdup_printf ("the Icecast mount \"%s\" has the character "
+          "'%c'; use letters, digits and / . _ - ~ only.", path, *p);
+      goto done;
+    }
+  }
+  g_free (set->icecast_host);
+  g_free (set->icecast_user);
+  g_free (set->icecast_password);
+  g_free (set->icecast_mount);
+  g_free (set->icecast_url);
+  set->icecast_url = g_strdup (url);
+  set->icecast_host = g_strdup (host);
+  set->icecast_port = port > 0 ? port : QSL_ICECAST_DEFAULT_PORT;
+  set->icecast_user = g_strdup (user && *user ? user : "source");
+  set->icecast_password = g_strdup (password);
+  set->icecast_mount = g_strdup (path);
+  ok = TRUE;
+
+done:
+  g_free (scheme);
+  g_free (user);
+  g_free (password);
+  g_free (host);
+  g_free (path);
+  g_free (query);
+  g_free (fragment);
+  return ok;
+}
+
+static gboolean
+qsl_check_icecast (QslOptions * opts, QslSettings * set)
+{
+  gchar *why = NULL;
+
+  if (!opts->icecast)
+    return TRUE;
+  if (!set->mode->transmit) {
+    qsl_usage_error ("--icecast publishes what a transmitter sends; use it "
+        "with -m 1 or -m 4, or drop it.");
+    return FALSE;
+  }
+  if (!qsl_icecast_url_split (opts->icecast, set, &why)) {
+    qsl_usage_error ("%s", why);
+    g_free (why);
+    return FALSE;
+  }
+  if (!qsl_host_syntax_ok (set->icecast_host)) {
+    qsl_usage_error ("\"%s\" in the Icecast URL is not a host name or "
+        "address; give a name like radio.lan or an address like "
+        "192.168.1.20.", set->icecast_host);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* in this order: a later check may use what an earlier one set */
 static const QslCheck qsl_checks[] = {
   qsl_check_arguments,
@@ -390,6 +510,7 @@ static const QslCheck qsl_checks[] = {
   qsl_check_codec,
   qsl_check_bitrate,            /* by the codec */
   qsl_check_latency,            /* its default by the codec */
+  qsl_check_icecast,            /* transmitters only */
   qsl_check_host,               /* last: it may wait for a name server */
 };
 
@@ -415,6 +536,7 @@ qsl_options_clear (QslOptions * opts)
   g_free (opts->codec);
   g_free (opts->bitrate);
   g_free (opts->latency);
+  g_free (opts->icecast);
   g_strfreev (opts->rest);
   memset (opts, 0, sizeof (*opts));
 }
@@ -426,5 +548,10 @@ qsl_settings_clear (QslSettings * set)
   g_free (set->device);
   g_free (set->output);
   g_free (set->key);
+  g_free (set->icecast_url);
+  g_free (set->icecast_host);
+  g_free (set->icecast_user);
+  g_free (set->icecast_password);
+  g_free (set->icecast_mount);
   memset (set, 0, sizeof (*set));
 }

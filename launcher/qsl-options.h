@@ -35,6 +35,14 @@ typedef struct
   gboolean latency_set;         /* -l was given */
   gboolean print;
   gboolean quiet;
+  /* --icecast icecast://USER:PASSWORD@HOST:PORT/MOUNT, checked and split;
+   * icecast_url NULL: none */
+  gchar *icecast_url;
+  gchar *icecast_host;
+  gint icecast_port;
+  gchar *icecast_user;
+  gchar *icecast_password;
+  gchar *icecast_mount;         /* with its leading / */
 } QslSettings;
 
 /* The options as given, before the checks. */
@@ -46,6 +54,7 @@ typedef struct
   gchar *codec;
   gchar *bitrate;
   gchar *latency;
+  gchar *icecast;               /* --icecast URL */
   gchar **rest;
   gboolean version;             /* --version */
   gboolean new_key;             /* --new-key */
@@ -61,6 +70,13 @@ gboolean qsl_options_parse (QslOptions * opts, QslSettings * set,
  * @set; resolves the host.  FALSE after printing a usage error: one
  * sentence naming the cause and the fix, then the usage line. */
 gboolean qsl_options_check (QslOptions * opts, QslSettings * set);
+
+/* Splits an Icecast URL, icecast://USER:PASSWORD@HOST:PORT/MOUNT (the
+ * form ffmpeg takes; USER defaults to source, PORT to 8000), into @set's
+ * icecast_* fields.  FALSE with one sentence in *@why (newly allocated)
+ * naming what is wrong and the fix.  Pure: no name is resolved. */
+gboolean qsl_icecast_url_split (const gchar * url, QslSettings * set,
+    gchar ** why);
 
 void qsl_options_clear (QslOptions * opts);
 void qsl_settings_clear (QslSettings * set);

@@ -16,6 +16,7 @@
 
 #include "qsl-status.h"
 #include "qsl-platform.h"
+#include "qsl-icecast.h"
 #include "qsoundproto.h"
 
 #include <string.h>
@@ -294,6 +295,8 @@ qsl_meter_read (QslMeter * meter, gint64 now_us)
 #define QSL_PRIO_LATENCY        40
 #define QSL_PRIO_STATE_SHORT    45      /* "connected to HOST:PORT": "connected" */
 #define QSL_PRIO_METER_NUMBER   50      /* the bar goes, the figure stays */
+#define QSL_PRIO_ICECAST_SHORT  55      /* "icecast live, 3 listeners": "icecast 3" */
+#define QSL_PRIO_ICECAST        60
 #define QSL_PRIO_DROPS          70
 #define QSL_PRIO_CAPTURE_LOST   75
 #define QSL_PRIO_BUFFER         80
@@ -428,6 +431,13 @@ qsl_status_line_build (const QslStatusInfo * info)
   t = g_strdup_printf ("reconnects %u", info->reconnects);
   qsl_status_line_add (line, QSL_PRIO_RECONNECTS, FALSE, t);
   g_free (t);
+
+  if (info->icecast) {
+    qsl_status_line_add (line, QSL_PRIO_ICECAST, FALSE, info->icecast);
+    if (info->icecast_short)
+      qsl_status_line_add_short (line, QSL_PRIO_ICECAST_SHORT,
+          info->icecast_short);
+  }
   return line;
 }
 
@@ -440,6 +450,7 @@ struct _QslStatus
   GstElement *net;
   GstElement *jitter;
   GstElement *capture;
+  struct _QslIcecast *icecast;
 
   GMutex lock;                  /* guards decoder */
   gchar *decoder;
@@ -560,6 +571,12 @@ qsl_status_set_decoder (QslStatus * status, const gchar * name)
   g_free (status->decoder);
   status->decoder = g_strdup (name);
   g_mutex_unlock (&status->lock);
+}
+
+void
+qsl_status_set_icecast (QslStatus * status, struct _QslIcecast * ice)
+{
+  status->icecast = ice;
 }
 
 static GstStructure *
@@ -722,6 +739,7 @@ qsl_status_tick (gpointer user_data)
   guint64 bytes = 0;
   guint clients = 0;
   gchar *state_text, *state_short, *codec_text, *line;
+  gchar *ice_text = NULL, *ice_short = NULL;
   gint64 now = g_get_monotonic_time ();
 
   s = qsl_status_net_stats (status);
@@ -790,6 +808,11 @@ qsl_status_tick (gpointer user_data)
       info.have_jitter = TRUE;
     }
   }
+  if (status->icecast) {
+    ice_text = qsl_icecast_status_text (status->icecast, &ice_short);
+    info.icecast = ice_text;
+    info.icecast_short = ice_short;
+  }
   fields = qsl_status_line_build (&info);
 
   if (status->set->quiet) {
@@ -813,6 +836,8 @@ qsl_status_tick (gpointer user_data)
   }
 
   qsl_status_line_free (fields);
+  g_free (ice_text);
+  g_free (ice_short);
   g_free (codec_text);
   g_free (state_short);
   g_free (state_text);

@@ -75,15 +75,19 @@ typedef struct
   guint64 drops;                /* dropped (transmitter) or lost (receiver) */
   guint64 capture_lost;         /* a transmitter's lost capture frames */
   guint reconnects;
+  const gchar *icecast;         /* a transmitter with --icecast: "icecast
+                                 * live, 3 listeners"; NULL without */
+  const gchar *icecast_short;   /* "icecast 3" */
 } QslStatusInfo;
 
 /* The status line's fields: the state (kept; "connected" for "connected
  * to HOST:PORT" when narrow), the codec, the meter (its bar shortening
  * first, down to 5 cells, then only the figure), the latency, the jitter
  * buffer ("drift" dropped when narrow), the sender's clock, drops, capture
- * lost, reconnects.  In full: "STATE | CODEC | [####      ] -20 dB |
- * latency N ms | buffer M/T ms, drift +P ppm, re-locks R | sender clock
- * +O ms, +P ppm | drops D | reconnects C". */
+ * lost, reconnects, Icecast.  In full: "STATE | CODEC | [####      ]
+ * -20 dB | latency N ms | buffer M/T ms, drift +P ppm, re-locks R | sender
+ * clock +O ms, +P ppm | drops D | reconnects C | icecast live, L
+ * listeners". */
 QslStatusLine *qsl_status_line_build (const QslStatusInfo * info);
 
 /* The level meter, as audio meters do: it holds the highest peak posted
@@ -144,6 +148,11 @@ void qsl_status_clear (QslStatus * status);
 void qsl_status_level (QslStatus * status, const GstStructure * level);
 void qsl_status_set_latency (QslStatus * status, GstClockTime latency);
 void qsl_status_set_decoder (QslStatus * status, const gchar * name);
+
+/* A transmitter publishing to Icecast (qsl-icecast.h): its state and
+ * listeners join the line; NULL: none.  Borrowed. */
+struct _QslIcecast;
+void qsl_status_set_icecast (QslStatus * status, struct _QslIcecast * ice);
 
 /* Reads the elements' stats and shows them: a GSourceFunc, for a timeout
  * every 250 ms on a terminal, every second without one. */

@@ -5,8 +5,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Each mode is a file under pipelines/ with @PLACEHOLDERS@ (HOST, PORT,
- * KEY, DEVICE, ENCODER, SINK, LATENCY, END_TO_END); this module finds the
- * file, fills it, and makes the shell form that --print shows.
+ * KEY, DEVICE, ENCODER, SINK, LATENCY, END_TO_END, ICECAST_TEE, ICECAST);
+ * this module finds the file, fills it, and makes the shell form that
+ * --print shows.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -14,6 +15,7 @@
 
 #include "qsl-template.h"
 #include "qsl-platform.h"
+#include "qsl-icecast.h"
 
 #include <string.h>
 
@@ -110,7 +112,7 @@ qsl_template_fill (const QslSettings * set, GError ** error)
   gchar *path = NULL, *contents = NULL, **lines, *encoder, *sink;
   GString *desc;
   guint i;
-  gchar *vals[8][2];
+  gchar *vals[10][2];
   const gchar *p;
 
   if (!qsl_pipelines_dir (set->mode->file, &path)) {
@@ -150,6 +152,10 @@ qsl_template_fill (const QslSettings * set, GError ** error)
   vals[7][0] = (gchar *) "END_TO_END";
   vals[7][1] = g_strdup_printf ("%" G_GUINT64_FORMAT, set->latency_set ?
       (guint64) set->latency_ms * GST_MSECOND : (guint64) 0);
+  vals[8][0] = (gchar *) "ICECAST_TEE";
+  vals[8][1] = qsl_icecast_tee_text (set);
+  vals[9][0] = (gchar *) "ICECAST";
+  vals[9][1] = qsl_icecast_branch_text (set);
 
   desc = g_string_new (NULL);
   lines = g_strsplit (contents, "\n", -1);

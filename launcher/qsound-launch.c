@@ -10,7 +10,8 @@
  *
  * This file runs the pipeline: main(), the bus, Ctrl-C.  The options and
  * their checks are in qsl-options.c, the modes and codecs in qsl-modes.c,
- * the filling in qsl-template.c, the status line in qsl-status.c, what
+ * the filling in qsl-template.c, the status line in qsl-status.c,
+ * publishing to Icecast in qsl-icecast.c, what
  * differs between Linux and Windows in qsl-platform.c.
  *
  * Exit codes: 0 done (end of stream or Ctrl-C), 1 bad usage, 2 runtime error.
@@ -23,6 +24,7 @@
 
 #include <gst/gst.h>
 
+#include "qsl-icecast.h"
 #include "qsl-key.h"
 #include "qsl-modes.h"
 #include "qsl-options.h"
@@ -43,6 +45,7 @@ typedef struct
   GstElement *jitter;           /* a receiver's audiojitterbuffer */
   GstElement *capture;
   QslStatus *status;
+  QslIcecast *icecast;          /* --icecast: the publisher */
   gint exit_code;
   gboolean interrupted;
   gboolean tty;
@@ -310,6 +313,14 @@ qs_run (QslSettings * set, const gchar * description)
     gst_object_unref (bus);
     app.exit_code = QSL_EXIT_RUNTIME;
   } else {
+    GstElement *tap = gst_bin_get_by_name (GST_BIN (app.pipeline), "icecast");
+
+    if (tap) {
+      /* its own pipeline, started once the transmitter's runs */
+      app.icecast = qsl_icecast_new (set, tap, app.status);
+      qsl_status_set_icecast (app.status, app.icecast);
+      gst_object_unref (tap);
+    }
     tick = g_timeout_add (app.tty ? 250 : 1000, qsl_status_tick, app.status);
     qsl_status_tick (app.status);
     g_main_loop_run (app.loop);
@@ -318,6 +329,8 @@ qs_run (QslSettings * set, const gchar * description)
   }
 
   gst_element_set_state (app.pipeline, GST_STATE_NULL);
+  qsl_status_set_icecast (app.status, NULL);
+  qsl_icecast_free (app.icecast);
   qsl_platform_stopped ();
   g_source_remove (watch);
   qsl_status_free (app.status);

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "qsl-icecast.h"
 #include "qsl-status.h"
 #include "qsoundproto.h"
 
@@ -470,6 +471,103 @@ GST_END_TEST;
 /* ------------------------------------------------------------------------ */
 /* what the launcher prints from the bus                                    */
 
+/* --icecast: the field at the end, "icecast 3" when narrow, before the
+ * drops give way */
+GST_START_TEST (test_icecast_field)
+{
+  QslStatusInfo info;
+  QslStatusLine *line;
+  gchar *text;
+
+  memset (&info, 0, sizeof (info));
+  info.state = "listening on 0.0.0.0:5000";
+  info.state_short = "listening";
+  info.codec = "mp3 192 kbps";
+  info.latency = GST_CLOCK_TIME_NONE;
+  info.icecast = "icecast live, 3 listeners";
+  info.icecast_short = "icecast 3";
+  line = qsl_status_line_build (&info);
+  text = qsl_status_line_full (line);
+  fail_unless_equals_string (text, "listening on 0.0.0.0:5000 | mp3 192 "
+      "kbps | [no level yet] | drops 0 | reconnects 0 | icecast live, 3 "
+      "listeners");
+  g_free (text);
+  text = qsl_status_line_fit (line, 60);
+  fail_unless (strstr (text, "icecast 3") != NULL, "%s", text);
+  fail_unless (strstr (text, "drops 0") != NULL, "%s", text);
+  g_free (text);
+  qsl_status_line_free (line);
+}
+
+GST_END_TEST;
+
+/* status-json.xsl as Icecast 2.4.4 writes it: one source is an object,
+ * several an array; the mount is matched on the whole path */
+GST_START_TEST (test_icecast_json)
+{
+  const gchar *one = "{\"icestats\":{\"admin\":\"a@b\",\"host\":\"x\","
+      "\"source\":{\"genre\":\"qsound\",\"listener_peak\":4,"
+      "\"listeners\":3,\"listenurl\":\"http://127.0.0.1:8000/live.mp3\","
+      "\"server_name\":\"qsound on vm\",\"dummy\":null}}}";
+  const gchar *two = "{\"icestats\":{\"source\":[{\"listeners\":7,"
+      "\"listenurl\":\"http://h:8000/a/live.mp3\",\"dummy\":null},"
+      "{\"listeners\":100,\"listenurl\":\"http://h:8000/live.mp3\","
+      "\"dummy\":null}]}}";
+  const gchar *none = "{\"icestats\":{\"admin\":\"a\",\"dummy\":null}}";
+
+  fail_unless_equals_int (qsl_icecast_json_listeners (one, "/live.mp3"), 3);
+  fail_unless_equals_int (qsl_icecast_json_listeners (one, "/live"), -1);
+  fail_unless_equals_int (qsl_icecast_json_listeners (two, "/live.mp3"), 100);
+  fail_unless_equals_int (qsl_icecast_json_listeners (two, "/a/live.mp3"),
+      7);
+  fail_unless_equals_int (qsl_icecast_json_listeners (none, "/live.mp3"),
+      -1);
+  fail_unless_equals_int (qsl_icecast_json_listeners ("", "/x"), -1);
+}
+
+GST_END_TEST;
+
+/* the URL ffmpeg takes; every malformed one is one sentence ending in a
+ * full stop */
+GST_START_TEST (test_icecast_url)
+{
+  QslSettings set;
+  gchar *why = NULL;
+  const gchar *bad[] = { "http://source:pw@h:8000/m", "icecast://h:8000/m",
+    "icecast://source:pw@h:8000/", "icecast://source:pw@h:8000",
+    "icecast://source:pw@h:0/m", "icecast://source:pw@h/m?x=1",
+    "icecast://source:pw@h/m%20x", "icecast://source:pw@/m", "not a url",
+    NULL
+  };
+  guint i;
+
+  memset (&set, 0, sizeof (set));
+  fail_unless (qsl_icecast_url_split
+      ("icecast://source:p%40ss@radio.lan:8001/live.mp3", &set, &why));
+  fail_unless (why == NULL);
+  fail_unless_equals_string (set.icecast_host, "radio.lan");
+  fail_unless_equals_int (set.icecast_port, 8001);
+  fail_unless_equals_string (set.icecast_user, "source");
+  fail_unless_equals_string (set.icecast_password, "p@ss");
+  fail_unless_equals_string (set.icecast_mount, "/live.mp3");
+  /* user and port by default */
+  fail_unless (qsl_icecast_url_split ("icecast://:pw@10.0.0.2/a/b.ogg", &set,
+          &why));
+  fail_unless_equals_string (set.icecast_user, "source");
+  fail_unless_equals_int (set.icecast_port, 8000);
+  fail_unless_equals_string (set.icecast_mount, "/a/b.ogg");
+  for (i = 0; bad[i]; i++) {
+    fail_if (qsl_icecast_url_split (bad[i], &set, &why), "%s", bad[i]);
+    fail_unless (why != NULL && g_str_has_suffix (why, "."), "%s: %s",
+        bad[i], why);
+    fail_unless (strchr (why, '\n') == NULL);
+    g_free (why);
+  }
+  qsl_settings_clear (&set);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_escape)
 {
   static const struct
@@ -519,6 +617,9 @@ status_suite (void)
   tcase_add_test (tc, test_meter_silence_floor);
   tcase_add_test (tc, test_meter_text);
   tcase_add_test (tc, test_escape);
+  tcase_add_test (tc, test_icecast_field);
+  tcase_add_test (tc, test_icecast_json);
+  tcase_add_test (tc, test_icecast_url);
   return s;
 }
 

@@ -130,6 +130,13 @@ def case_usage():
         (['-m', '1', '-c', 'opus', '-b', '2'], '2'),
         (['--no-such-option'], 'no-such-option'),
         (['stray'], 'stray'),
+        (['-m', '2', '--icecast', 'icecast://source:pw@h:8000/m'],
+         '-m 1 or -m 4'),
+        (['-m', '1', '--icecast', 'http://h:8000/m'], 'icecast://'),
+        (['-m', '4', '--icecast', 'icecast://h:8000/m'], 'password'),
+        (['-m', '1', '--icecast', 'icecast://source:pw@h:8000/'], 'mount'),
+        (['-m', '1', '--icecast', 'icecast://source:pw@bad!host/m'],
+         'bad!host'),
     ]
     for args, word in bad:
         for extra in ([], ['--print']):
