@@ -175,7 +175,7 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define CTRL_KP         0.8
 #define CTRL_KI         0.16
 #define CTRL_EMA_TAU    1.0
-/* ... and with the sender's rate fed forward (end-to-end latency) */
+/* ... and with an end-to-end latency (the sender's rate fed forward) */
 #define CTRL_KP_FF      0.4
 #define CTRL_KI_FF      0.04
 /* paced by an audio sink, the room is seen through the chunks of two
@@ -1244,16 +1244,18 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
   /* playing at the sender's time, its clock's rate is known: the
    * correction starts from it (feed-forward), and the loop only takes up
    * what is left */
-  if (self->e2e > 0 && self->have_sender && self->sender_est.rate_known) {
+  if (self->e2e > 0 && self->have_sender && self->sender_est.rate_known)
     ff = CLAMP (self->sender_est.ppm * 1e-6, -self->max_corr, self->max_corr);
-    /* the rate is known: acquiring has only the rest to find, and the
-     * end-to-end measure through a jittery link is noisier than the
-     * room (multiroom-sync at the faster gains: 6 ms apart, 0.2-2.8
-     * before) */
-    if (!self->tracking) {
-      kp = CTRL_KP_FF;
-      ki = CTRL_KI_FF;
-    }
+  /* playing at the sender's time, its rate is fed forward once known:
+   * acquiring has only the rest to find, and the end-to-end measure
+   * through a jittery link is noisier than the room, more so while a late
+   * joiner's reading of the sender's clock settles (at the faster gains
+   * one multiroom-sync run had the receivers 6 ms apart, 0.2-2.8 before,
+   * and a multiroom-late joiner in CI swung 75-151 ms, at the clamp, and
+   * lost 7 bursts in its first 3 s) */
+  if (self->e2e > 0 && !self->tracking) {
+    kp = CTRL_KP_FF;
+    ki = CTRL_KI_FF;
   }
   self->ema += (room - self->ema) * dt / (tau + dt);
   e = (self->ema - target) / GST_SECOND;
