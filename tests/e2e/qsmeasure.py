@@ -548,6 +548,16 @@ class Rig:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def launch_env():
+    """This environment, with qsound-launch reading the pipeline files of
+    the source tree (QSOUND_SOURCE_ROOT) when that is set."""
+    env = dict(os.environ)
+    root = os.environ.get('QSOUND_SOURCE_ROOT')
+    if root:
+        env['QSOUND_PIPELINES_DIR'] = os.path.join(root, 'pipelines')
+    return env
+
+
 def free_port():
     """A TCP port that was free on 127.0.0.1 a moment ago (for stock
     elements, which cannot report the port the OS picked)."""

@@ -63,16 +63,8 @@ def check(cond, what):
     return cond
 
 
-def launch_env():
-    env = dict(os.environ)
-    root = os.environ.get('QSOUND_SOURCE_ROOT')
-    if root:
-        env['QSOUND_PIPELINES_DIR'] = os.path.join(root, 'pipelines')
-    return env
-
-
 def run_launch(args, timeout=30, env=None):
-    e = launch_env()
+    e = q.launch_env()
     e.update(env or {})
     return subprocess.run([LAUNCH] + args, capture_output=True, text=True,
                           timeout=timeout, env=e,
@@ -245,7 +237,7 @@ def case_measure_step():
 
 
 def qs_pair(server_mode, codec, client_first_s=0.0, port=None, key=None):
-    return q.qsound_pair(LAUNCH, server_mode, codec, env=launch_env(),
+    return q.qsound_pair(LAUNCH, server_mode, codec, env=q.launch_env(),
                          client_first_s=client_first_s, port=port, key=key)
 
 
@@ -348,7 +340,7 @@ def case_client_first():
 
 def case_wrong_key():
     need()
-    env = launch_env()
+    env = q.launch_env()
     work = q.tempfile.mkdtemp(prefix='qsound-key-')
     secret = 'sesame-r1ght-k3y'
     server = q.spawn([LAUNCH, '-m', '1', '-p', '0', '-d', 'play', '-k',
@@ -401,7 +393,7 @@ def case_next_sender():
     """Mode 3 serves a second client of another codec after the first stops
     with Ctrl-C."""
     need()
-    env = launch_env()
+    env = q.launch_env()
     work = q.tempfile.mkdtemp(prefix='qsound-next-')
     recv = q.spawn([LAUNCH, '-m', '3', '-p', '0', '-o', 'out'],
                    os.path.join(work, 'm3.log'), env=env)
@@ -438,7 +430,7 @@ def case_server_restart():
     """Mode 2 waits for its server, says so, and resumes when it is back
     (with another codec)."""
     need()
-    env = launch_env()
+    env = q.launch_env()
     work = q.tempfile.mkdtemp(prefix='qsound-restart-')
     server = q.spawn([LAUNCH, '-m', '1', '-p', '0', '-d', 'play', '-c',
                       'opus'], os.path.join(work, 'm1-a.log'), env=env)
@@ -486,7 +478,7 @@ def case_peer_text():
     """Peers' text with terminal escapes, at a receiving server: the
     launcher prints no ESC or BEL byte."""
     need()
-    env = launch_env()
+    env = q.launch_env()
     work = q.tempfile.mkdtemp(prefix='qsound-text-')
     log_path = os.path.join(work, 'm3.log')
     recv = q.spawn([LAUNCH, '-m', '3', '-p', '0', '-o', 'out'], log_path,

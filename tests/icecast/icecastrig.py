@@ -22,15 +22,9 @@ import tempfile
 import time
 import urllib.request
 
+import qsmeasure  # tests/e2e, on the path of every user of this module
+
 SOURCE_PASSWORD = 'qsound-src'
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def icecast_binary():
@@ -103,7 +97,7 @@ class Icecast:
         self.binary = icecast_binary()
         if not self.binary:
             raise RuntimeError('icecast2 is not installed (.ci/deps.sh test)')
-        self.port = port or free_port()
+        self.port = port or qsmeasure.free_port()
         self.password = password
         self.dir = tempfile.mkdtemp(prefix='qsound-icecast-')
         relay = ''

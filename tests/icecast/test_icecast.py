@@ -69,14 +69,6 @@ def check(cond, what):
     return cond
 
 
-def launch_env():
-    env = dict(os.environ)
-    root = os.environ.get('QSOUND_SOURCE_ROOT')
-    if root:
-        env['QSOUND_PIPELINES_DIR'] = os.path.join(root, 'pipelines')
-    return env
-
-
 def pulse_is_up():
     r = subprocess.run(['pactl', 'list', 'short', 'sinks'],
                        capture_output=True, text=True)
@@ -110,7 +102,7 @@ def tx(rig, ice, mount, codec='mp3', password=None, name='tx', mode=1,
     """A qsound-launch transmitter capturing play, publishing to @mount."""
     args = [LAUNCH, '-m', str(mode), '-p', str(port), '-c', codec,
             '-d', 'play', '--icecast', ice.source_url(mount, password)]
-    return rig.spawn(args, name, env=launch_env())
+    return rig.spawn(args, name, env=q.launch_env())
 
 
 def report(name, res):
@@ -304,7 +296,7 @@ def case_restart():
         events['back_s'] = ice.wait_mount(mount, 15.0)
 
     try:
-        chain = q.qsound_pair(LAUNCH, 1, 'mp3', env=launch_env(),
+        chain = q.qsound_pair(LAUNCH, 1, 'mp3', env=q.launch_env(),
                               extra=['--icecast', ice.source_url(mount)])
 
         def start(rig):
@@ -351,7 +343,7 @@ def case_wrong_password():
     mount = '/secret.mp3'
     try:
         res = rig.measure('wrong-password', q.qsound_pair(
-            LAUNCH, 1, 'mp3', env=launch_env(),
+            LAUNCH, 1, 'mp3', env=q.launch_env(),
             extra=['--icecast', ice.source_url(mount, 'not-the-password')]),
             ready=q.both_connected, settle_s=2.0)
         n = len(failures)
@@ -549,7 +541,7 @@ def case_print_run():
                                 '-p', str(q.free_port()), '--icecast',
                                 ice.source_url(mount), '--print'],
                                capture_output=True, text=True, timeout=30,
-                               env=launch_env())
+                               env=q.launch_env())
             check(r.returncode == 0 and 'shout2send' in r.stdout
                   and 'tee name=icecast_tee' in r.stdout,
                   '%s: --print shows the tee and shout2send (%r)'
@@ -637,7 +629,7 @@ def case_no_shout():
     for f in glob.glob(os.path.join(sysdir, '*.so')):
         if 'shout' not in os.path.basename(f):
             os.symlink(f, os.path.join(plugins, os.path.basename(f)))
-    env = launch_env()
+    env = q.launch_env()
     env['GST_PLUGIN_SYSTEM_PATH_1_0'] = plugins
     env['GST_REGISTRY_1_0'] = os.path.join(plugins, 'registry.bin')
     r = subprocess.run(['gst-inspect-1.0', 'shout2send'], env=env,
