@@ -163,17 +163,20 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
 #define FIFO_HEADROOM   (2 * GST_SECOND)
 
 /* PI controller while it acquires the rate, per second: critically
- * damped, time constant ~2.5 s.  The loop needs an error to steer: before
- * its integral has the clocks' difference, the room runs off by about the
- * difference over the natural frequency, and the sound's latency with it.
- * At 0.4/s and 0.04/s^2 (~5 s) that was 2-2.5 ms at 1000 ppm, then an
- * overshoot, and the recorded latency spread up to 5 ms in 60 s runs of a
- * raw sender at +1000 ppm.  A simulation of the loop with the room's
- * window-to-window noise (0.5 ms) gave a spread of 3.6 ms at the old gains
- * and 1.0 ms at these (with the slow loop's start below), 0.05 ms more
- * from the noise when the clocks agree; docs/LATENCY.md has the rig's */
-#define CTRL_KP         0.8
-#define CTRL_KI         0.16
+ * damped (Ki = Kp^2/4), time constant ~3.3 s.  The loop needs an error to
+ * steer: before its integral has the clocks' difference, the room runs off
+ * by about the difference over the natural frequency, and the sound's
+ * latency with it.  At 0.4/s and 0.04/s^2 (~5 s) that was 2-2.5 ms at
+ * 1000 ppm, then an overshoot: the recorded latency of a raw sender at
+ * +1000 ppm spread up to 5 ms in 60 s runs.  At 0.8/s and 0.16/s^2 the
+ * first windows after a lock, whose room reads a few ms off, drove the
+ * correction to its clamp and back: the sound was stretched by up to
+ * 3000 ppm for seconds, and the rig no longer recognised 1-10 of the first
+ * bursts of a sender at -1000 ppm (in 9 of 9 runs).  These gains kept
+ * every burst in 4 of 4 60 s runs at +-1000 ppm and in 4 of 4 20 s runs;
+ * docs/LATENCY.md has the figures */
+#define CTRL_KP         0.6
+#define CTRL_KI         0.09
 #define CTRL_EMA_TAU    1.0
 /* ... and with an end-to-end latency (the sender's rate fed forward) */
 #define CTRL_KP_FF      0.4
@@ -183,7 +186,7 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
  * their phase: after this long locked, the loop has the rate and slows to
  * a time constant of ~20 s, so that it follows the drift and not the
  * wander (at 0.4/s, 3 ms of wander steered the rate by 1200 ppm; at the
- * 0.8/s of acquiring, twice that) */
+ * 0.6/s of acquiring, half as much again) */
 #define CTRL_ACQUIRE_TIME (15 * GST_SECOND)
 #define CTRL_ACQUIRE_SKIP (5 * GST_SECOND)
 #define CTRL_KP_TRACK   0.1
