@@ -172,7 +172,7 @@ GST_DEBUG_CATEGORY_STATIC (audio_jitter_buffer_debug);
  * first windows after a lock, whose room reads a few ms off, drove the
  * correction to its clamp and back: the sound was stretched by up to
  * 3000 ppm for seconds, and the rig no longer recognised 1-10 of the first
- * bursts of a sender at -1000 ppm (in 9 of 9 runs).  These gains kept
+ * bursts of a sender at -1000 ppm (in 11 of 12 runs).  These gains kept
  * every burst in 4 of 4 60 s runs at +-1000 ppm and in 4 of 4 20 s runs;
  * docs/LATENCY.md has the figures */
 #define CTRL_KP         0.6
