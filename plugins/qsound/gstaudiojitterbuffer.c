@@ -1244,18 +1244,16 @@ gst_audio_jitter_buffer_window_done (GstAudioJitterBuffer * self,
     ki = CTRL_KI_TRACK;
     tau = CTRL_EMA_TAU_TRACK;
   }
-  /* playing at the sender's time, its clock's rate is known: the
-   * correction starts from it (feed-forward), and the loop only takes up
-   * what is left */
+  /* playing at the sender's time, the correction starts from the
+   * sender's rate once known (feed-forward) and the loop takes up only
+   * the rest.  It acquires at the slower gains from the start: the
+   * end-to-end measure through a jittery link is noisier than the room,
+   * more so while a late joiner's reading of the sender's clock settles
+   * (at 0.8/0.16 one multiroom-sync run had the receivers 6 ms apart,
+   * 0.2-2.8 before, and a multiroom-late joiner in CI swung 75-151 ms, at
+   * the clamp, and lost 7 bursts in its first 3 s) */
   if (self->e2e > 0 && self->have_sender && self->sender_est.rate_known)
     ff = CLAMP (self->sender_est.ppm * 1e-6, -self->max_corr, self->max_corr);
-  /* playing at the sender's time, its rate is fed forward once known:
-   * acquiring has only the rest to find, and the end-to-end measure
-   * through a jittery link is noisier than the room, more so while a late
-   * joiner's reading of the sender's clock settles (at the faster gains
-   * one multiroom-sync run had the receivers 6 ms apart, 0.2-2.8 before,
-   * and a multiroom-late joiner in CI swung 75-151 ms, at the clamp, and
-   * lost 7 bursts in its first 3 s) */
   if (self->e2e > 0 && !self->tracking) {
     kp = CTRL_KP_FF;
     ki = CTRL_KI_FF;
