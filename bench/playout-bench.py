@@ -2,7 +2,7 @@
 """Playout steadiness and transparency, judged by the sound a real sink plays.
 
 Usage: playout-bench.py [--seconds 60] [--repeat 1] [--only NAME,...] [--keep]
-                        [--long MINUTES] [--build DIR]
+                        [--long MINUTES] [--busy N] [--build DIR]
 
 On a private PulseAudio with the rig of DESIGN.md (tests/e2e/mixrig.py:
 ``play``, ``out`` and ``out2`` remap sinks of one 6-channel null sink,
@@ -27,6 +27,9 @@ Chains, side by side in one run:
               off (play.monitor resampled and relabelled 48000), received
               by qsound-launch -m 2
 
+--busy N keeps N processes spinning on the CPU throughout (2 keeps both
+cores of this machine busy: issue 12's "with both cores busy").
+
 --long MINUTES runs raw-1000 and raw+1000 for that long and prints each
 minute's median latency and how far the last minute is from the first.
 
@@ -37,6 +40,7 @@ signal to noise-and-distortion of each.
 """
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -132,6 +136,20 @@ def long_run(workdir, launch, minutes):
                      watch.summary()))
 
 
+@contextlib.contextmanager
+def busy(n):
+    """``n`` processes spinning on the CPU at normal priority while the
+    block runs."""
+    spin = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+            for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in spin:
+            p.kill()
+            p.wait()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--seconds', type=int, default=60)
@@ -143,11 +161,15 @@ def main():
     ap.add_argument('--keep', action='store_true',
                     help='keep the recordings and logs (their folder is '
                          'printed at the end)')
+    ap.add_argument('--busy', type=int, default=0, metavar='N',
+                    help='keep N processes spinning on the CPU throughout '
+                         '(2: both cores of this machine busy)')
     args = ap.parse_args()
 
     launch = mixrig.bench_env(args.build)
     names = [n for n in args.only.split(',') if n] or list(CHAINS)
-    with mixrig.bench_rig('qsound-playout-bench-', args.keep) as workdir:
+    with mixrig.bench_rig('qsound-playout-bench-', args.keep) as workdir, \
+            busy(args.busy):
         if workdir is None:
             print('could not start a private PulseAudio')
             return 1
@@ -160,8 +182,9 @@ def main():
                   'latency in ms; steps: >= 3 ms between bursts (while the '
                   'host stalled); re-locks/underruns from the receiver; '
                   'host: its stalls >= 15 ms/steal; response: received/'
-                  'played per band 0-1/1-4/4-8/8-12/12-16/16-20 kHz, dB'
-                  % (args.seconds, args.repeat))
+                  'played per band 0-1/1-4/4-8/8-12/12-16/16-20 kHz, dB%s'
+                  % (args.seconds, args.repeat, '; %d processes spinning on '
+                     'the CPU throughout' % args.busy if args.busy else ''))
             print('%-10s %-7s %7s %-14s %6s %7s %7s %6s %8s  %s'
                   % ('chain', 'bursts', 'median', 'p5..p95', 'spread',
                      'slope', 'steps', 'relock', 'host', 'response'))
