@@ -48,10 +48,10 @@ static const QslCodec qsl_codecs[] = {
   {"opus", "audio/x-opus", 128, qsl_opus_kbps, FALSE,
         "audio/x-raw,rate=48000,channels=2 "
         "! opusenc audio-type=restricted-lowdelay frame-size=5 "
-        "bitrate=%d000", 4},
+        "bitrate=%d000", 8},
   /* 48000 Hz x 2 channels x 16 bits */
   {"pcm", "audio/x-raw", 1536, NULL, FALSE,
-      "audio/x-raw,format=S16LE,rate=48000,channels=2", 4},
+      "audio/x-raw,format=S16LE,rate=48000,channels=2", 8},
 };
 
 const QslMode *

@@ -73,7 +73,7 @@ gint qsl_mode_max (void);
  *   qsl_codecs_option_text ()      "mp3 (default), opus or pcm"
  *   qsl_codecs_bitrate_text ()     "mp3: 32, 40, ..., 192 (default), ...
  *                                   or 320; opus: 6-510, default 128"
- *   qsl_codecs_latency_text ()     "mp3 10, opus 4, pcm 4"
+ *   qsl_codecs_latency_text ()     "mp3 10, opus 8, pcm 8"
  *   qsl_codec_kbps_list_text (c)   "32, 40, ... or 320" */
 gchar *qsl_modes_list_text (void);
 gchar *qsl_modes_option_text (void);

@@ -69,20 +69,15 @@ qsl_pipelines_dir (const gchar * file, gchar ** path_out)
  * for jitter and keeps the sink's buffer full, so the sink paces the
  * stream (docs/LATENCY.md): it plays what it is given as it comes
  * (sync=false: no placement by timestamps, no clock slaving of its own),
- * and its buffer is the margin for this machine's scheduling, in 5 ms
- * segments.  Without -l the receiver plays as early as it can: 20 ms
- * (PulseAudio grants the stream 15 of it).  10 ms was too little here with
- * both cores busy (the sound server ran dry); 20 ms holds that, but not a
- * host that takes 30-40 % of the CPU time away: after the sound server
- * stalled, pulsesink wrote behind its read position and parts of bursts
- * were lost.  40 ms held that, at 10 ms more delay, so with -l, whose delay
- * the user sets and a bigger margin does not lengthen, the sink gets 40 ms
- * (docs/LATENCY.md, "The audio sink").  On Linux that is pulsesink
- * (PulseAudio or PipeWire, as loopbacksrc), for the default output too:
- * autoaudiosink would pick it with its 200 ms default buffer. */
-#define QSL_PULSESINK_SETTINGS "buffer-time=20000 latency-time=5000 sync=false"
-#define QSL_PULSESINK_SETTINGS_WITH_L \
-  "buffer-time=40000 latency-time=5000 sync=false"
+ * and its buffer is the margin for this machine's scheduling: 40 ms in 5 ms
+ * segments.  10 ms was too little here with both cores busy (the sound
+ * server ran dry); 20 ms was too little when the host took 30-40 % of the
+ * CPU time away: after the sound server stalled, pulsesink wrote behind
+ * its read position and parts of bursts were lost (docs/LATENCY.md).  On
+ * Linux that is pulsesink (PulseAudio or PipeWire, as loopbacksrc), for the
+ * default output too: autoaudiosink would pick it with its 200 ms default
+ * buffer. */
+#define QSL_PULSESINK_SETTINGS "buffer-time=40000 latency-time=5000 sync=false"
 
 #define QSL_WASAPISINK_SETTINGS "low-latency=true sync=false"
 
@@ -101,13 +96,11 @@ qsl_sink_description (const QslSettings * set)
   ret = g_strdup_printf ("wasapisink name=sink device=%s "
       QSL_WASAPISINK_SETTINGS, q);
 #else
-  const gchar *settings = set->latency_set ? QSL_PULSESINK_SETTINGS_WITH_L :
-      QSL_PULSESINK_SETTINGS;
-
   if (set->output == NULL)
-    return g_strdup_printf ("pulsesink name=sink %s", settings);
+    return g_strdup ("pulsesink name=sink " QSL_PULSESINK_SETTINGS);
   q = qsl_template_quote (set->output);
-  ret = g_strdup_printf ("pulsesink name=sink device=%s %s", q, settings);
+  ret = g_strdup_printf ("pulsesink name=sink device=%s "
+      QSL_PULSESINK_SETTINGS, q);
 #endif
   g_free (q);
   return ret;

@@ -178,15 +178,10 @@ qs_deep_element_added (GstBin * bin, GstBin * sub_bin, GstElement * element,
   }
 }
 
-/* With -l the delay is the user's, and a larger least room does not
- * lengthen it: the receiver keeps at least this much (what pcm and Opus
- * had before their default went to 4 ms, and multiroom was measured with). */
-#define QS_ROOM_WITH_L_MS 8
-
-/* When the stream says what it is (the caps framedtcpsrc puts on its pad,
- * before any audio), give the jitter buffer that codec's room.  Called
- * from the streaming thread; the element posts a latency message and the
- * bus handler recalculates. */
+/* A receiver without -l: when the stream says what it is (the caps framedtcpsrc
+ * puts on its pad, before any audio), give the jitter buffer that codec's
+ * room.  Called from the streaming thread; the element posts a latency
+ * message and the bus handler recalculates. */
 static void
 qs_stream_caps (GstPad * pad, GParamSpec * pspec, gpointer user_data)
 {
@@ -199,16 +194,15 @@ qs_stream_caps (GstPad * pad, GParamSpec * pspec, gpointer user_data)
   codec = qsl_codec_for_media_type (gst_structure_get_name
       (gst_caps_get_structure (caps, 0)));
   if (codec) {
-    gint room_ms = app->set->latency_set ? MAX (codec->latency_ms,
-        QS_ROOM_WITH_L_MS) : codec->latency_ms;
-    guint64 want = (guint64) room_ms * GST_MSECOND, have = 0;
+    guint64 want = (guint64) codec->latency_ms * GST_MSECOND, have = 0;
 
     g_object_get (app->jitter, "latency", &have, NULL);
     if (want != have) {
       g_object_set (app->jitter, "latency", want, NULL);
       if (!app->set->quiet && !app->tty)
         g_printerr ("qsound-launch: %s stream: %d ms of room for jitter "
-            "at least (it adapts to the link)\n", codec->name, room_ms);
+            "at least (it adapts to the link)\n", codec->name,
+            codec->latency_ms);
     }
   }
   gst_caps_unref (caps);

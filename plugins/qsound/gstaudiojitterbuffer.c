@@ -38,7 +38,7 @@
  * plays it, whatever clock the pipeline runs on and however the card's rate
  * differs from it.  Give that sink `sync=false` (it plays what it is given
  * as it comes, with no clock slaving of its own) and a small buffer, e.g.
- * pulsesink `buffer-time=20000 latency-time=5000 sync=false`, as
+ * pulsesink `buffer-time=40000 latency-time=5000 sync=false`, as
  * qsound-launch does.  Without an audio sink (fakesink, a test harness),
  * chunks leave on the pipeline clock at their timestamp plus the target;
  * #GstAudioJitterBuffer:stats says which (`pacing`).
@@ -81,7 +81,7 @@
  * |[
  * gst-launch-1.0 framedtcpsrc host=sender.local port=5000 latency=0 ! \
  *     decodebin ! audioconvert ! audiojitterbuffer latency=80000000 ! \
- *     audioconvert ! pulsesink buffer-time=20000 latency-time=5000 sync=false
+ *     audioconvert ! pulsesink buffer-time=40000 latency-time=5000 sync=false
  * gst-launch-1.0 loopbacksrc ! audioconvert ! lamemp3enc target=bitrate \
  *     cbr=true ! framedtcpsink host=0.0.0.0 port=5000
  * ]| Receive what sender.local plays with 80 ms of room for network jitter,
@@ -89,7 +89,7 @@
  * |[
  * gst-launch-1.0 framedtcpsrc mode=server port=5000 latency=0 ! \
  *     audioconvert ! audiojitterbuffer latency=30000000 ! \
- *     pulsesink buffer-time=20000 latency-time=5000 sync=false
+ *     pulsesink buffer-time=40000 latency-time=5000 sync=false
  * gst-launch-1.0 loopbacksrc ! audioconvert ! \
  *     audio/x-raw,format=S16LE,rate=48000,channels=2 ! \
  *     framedtcpsink mode=client port=5000

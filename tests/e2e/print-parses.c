@@ -196,9 +196,9 @@ GST_START_TEST (test_defaults_parse)
   g_object_get (sink, "sync", &sync, NULL);
   fail_unless (!sync);
 #ifndef G_OS_WIN32
-  /* from a 20 ms buffer */
+  /* from a 40 ms buffer */
   g_object_get (sink, "buffer-time", &buffer_time, NULL);
-  fail_unless_equals_int64 (buffer_time, 20000);
+  fail_unless_equals_int64 (buffer_time, 40000);
 #endif
   gst_object_unref (sink);
   gst_object_unref (net);

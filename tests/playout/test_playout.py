@@ -23,7 +23,7 @@ capturing ``play``, -m 2 playing into ``out``).  Cases:
   stalls        30 s through the project's delaying proxy
                 (tests/jitter/delayproxy.py: 20+-10 ms, and everything held
                 70 ms every 3 s), the receiver with no -l (its room adapts
-                from the pcm default of 4 ms): the room grows, the receiver
+                from the pcm default of 8 ms): the room grows, the receiver
                 re-locks once at most (at the first stall), and from 12 s
                 on every burst arrives.  With the room fixed at 8 ms
                 (audiojitterbuffer adaptive=false, what -l did before
@@ -172,7 +172,7 @@ def case_stalls(workdir, launch, steady=False):
     for g in grown:
         print('receiver: ' + g)
     check(po.sent >= 60, 'the rig saw the bursts played (%d)' % po.sent)
-    check(grown, 'the room grew from the pcm default for the stalling link')
+    check(grown, 'the room grew from 8 ms for the stalling link')
     # the first stall may come before the room has grown (in settling, or
     # its backlog a window late): one cut, a real fault; none after that
     check(len(events) <= 1, 'the receiver re-locked or ran dry once at most '
