@@ -256,18 +256,17 @@ def case_drift(workdir, launch):
 
 
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ('steady', 'steady-steps', 'stalls',
-                                          'stalls-steady', 'transparent',
-                                          'drift'):
+    cases = {'steady': case_steady,
+             'steady-steps': lambda w, la: case_steady(w, la, steps=True),
+             'stalls': case_stalls,
+             'stalls-steady': lambda w, la: case_stalls(w, la, steady=True),
+             'transparent': case_transparent,
+             'drift': case_drift}
+    if len(argv) != 3 or argv[1] not in cases:
         print(__doc__)
         return 2
     launch_env()
-    case = {'steady': case_steady,
-            'steady-steps': lambda w, la: case_steady(w, la, steps=True),
-            'stalls': case_stalls,
-            'stalls-steady': lambda w, la: case_stalls(w, la, steady=True),
-            'transparent': case_transparent,
-            'drift': case_drift}[argv[1]]
+    case = cases[argv[1]]
     return mixrig.run_case('qsound-playout-',
                            lambda workdir: case(workdir, argv[2]), failures)
 
